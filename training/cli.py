@@ -1,0 +1,49 @@
+"""The `territory` command: a thin layer over the packages.
+
+Each group of commands lives in its own module (cli_data, cli_model, cli_plan, cli_serve) and is
+registered here. Heavy libraries are imported inside the commands so `territory --help` is quick.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from features.errors import TerritoryError
+
+app = typer.Typer(
+    name="territory",
+    help="Score account potential, explain it, and plan who should own each account.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from training import cli_data, cli_model, cli_plan, cli_sample, cli_serve
+
+    for module in (cli_sample, cli_data, cli_model, cli_plan, cli_serve):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Run the CLI; user-actionable errors print as one clear message and exit with status 2."""
+    try:
+        app(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except TerritoryError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", err=True)
+        sys.exit(1)
