@@ -1,0 +1,155 @@
+"""Assemble account features as of a date, and stacked training snapshots with labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from features import context, engagement, history, ownership
+from features.errors import DataContractError
+from features.feature_sets import (
+    ACCOUNT_POTENTIAL_V1,
+    ACTIVITY_WINDOWS_DAYS,
+    CATEGORICAL,
+    HISTORY_WINDOWS_DAYS,
+)
+from features.tables import CrmTables
+
+COUNT_PREFIXES = ("won_revenue_last", "won_deals_last", "lost_deals_last", "opportunities_created")
+
+
+def accounts_at(tables: CrmTables, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Accounts that existed before `as_of`, account_id index."""
+    accounts = tables.accounts[tables.accounts["created_at"] < as_of]
+    return accounts.set_index("account_id")
+
+
+def _history_columns(visible: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, pd.Series]:
+    cols: dict[str, pd.Series] = {}
+    for days in HISTORY_WINDOWS_DAYS:
+        cols[f"won_revenue_last_{days}d"] = history.won_revenue_last(visible, as_of, days)
+        cols[f"won_deals_last_{days}d"] = history.won_deals_last(visible, as_of, days)
+    cols["lost_deals_last_730d"] = history.lost_deals_last(visible, as_of, 730)
+    cols["opportunities_created_last_365d"] = history.opportunities_created_last(visible, as_of, 365)
+    closed = visible[visible["stage"].isin(["won", "lost"])]
+    prior = float((closed["stage"] == "won").mean()) if len(closed) else 0.25
+    cols["win_rate_last_730d"] = history.win_rate_shrunk(
+        cols["won_deals_last_730d"], cols["lost_deals_last_730d"], prior
+    )
+    cols["won_revenue_trend"] = history.won_revenue_trend(
+        cols["won_revenue_last_365d"],
+        history.won_revenue_last(visible, as_of, 730) - cols["won_revenue_last_365d"],
+    )
+    cols["days_since_last_win"] = history.days_since_last_win(visible, as_of)
+    cols["days_since_last_opportunity"] = history.days_since_last_opportunity(visible, as_of)
+    cols["open_pipeline_value"] = history.open_pipeline_value(visible)
+    cols["open_opportunities"] = history.open_opportunities(visible)
+    return cols
+
+
+def _engagement_columns(activities: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, pd.Series]:
+    visible = engagement.visible_activities(activities, as_of)
+    cols = {f"activities_last_{d}d": engagement.activities_last(visible, as_of, d) for d in ACTIVITY_WINDOWS_DAYS}
+    cols.update(engagement.activities_by_type_last(visible, as_of, 365))
+    cols["days_since_last_activity"] = engagement.days_since_last_activity(visible, as_of)
+    return cols
+
+
+def _ownership_columns(
+    tables: CrmTables, accounts: pd.DataFrame, as_of: pd.Timestamp
+) -> dict[str, pd.Series]:
+    owners = ownership.owners_at(tables.assignments, as_of)
+    owner_reps = ownership.owner_rep_frame(owners, tables.reps)
+    return {
+        "owner_tenure_days": ownership.owner_tenure_days(owner_reps, as_of),
+        "owner_level": owner_reps["level"],
+        "owner_industry_match": ownership.owner_industry_match(owner_reps, accounts["industry"]),
+        "owner_book_size": ownership.owner_book_size(owners),
+        "owner_changes_last_730d": ownership.owner_changes_last(tables.assignments, as_of, 730),
+        "days_with_current_owner": ownership.days_with_current_owner(owners, as_of),
+        "distance_to_owner_km": ownership.distance_to_owner_km(owner_reps, accounts),
+    }
+
+
+def build_account_features(
+    tables: CrmTables,
+    as_of: pd.Timestamp | str,
+    *,
+    extra_columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Feature frame (ACCOUNT_POTENTIAL_V1 + extra account columns) as of `as_of`, account_id index.
+
+    Uses only data dated strictly before `as_of`. Counts and amounts with no events are 0;
+    recencies and owner facts with nothing to measure stay missing (NaN), never 0.
+    """
+    as_of = pd.Timestamp(as_of)
+    accounts = accounts_at(tables, as_of)
+    missing_extra = sorted(set(extra_columns) - set(accounts.columns))
+    if missing_extra:
+        raise DataContractError(
+            f"extra account feature column(s) {missing_extra} not in accounts; available extra "
+            f"columns: {list(tables.extra_account_columns)}. Fix the feature config or the export."
+        )
+    visible = history.visible_opportunities(tables.opportunities, as_of)
+    cols: dict[str, pd.Series] = {
+        "industry": accounts["industry"],
+        "region": accounts["region"],
+        "employees": accounts["employees"].astype(float),
+        "annual_revenue": accounts["annual_revenue"].astype(float),
+        "account_age_days": (as_of - accounts["created_at"]).dt.days.astype(float),
+    }
+    cols.update(_history_columns(visible, as_of))
+    cols.update(_engagement_columns(tables.activities, as_of))
+    cols.update(_ownership_columns(tables, accounts, as_of))
+    cols["industry_growth_365d"] = context.segment_growth(visible, accounts["industry"], as_of)
+    cols["region_growth_365d"] = context.segment_growth(visible, accounts["region"], as_of)
+    cols["won_revenue_vs_industry_median"] = context.revenue_vs_segment_median(
+        cols["won_revenue_last_365d"].reindex(accounts.index, fill_value=0.0), accounts["industry"]
+    )
+    frame = pd.DataFrame({name: s.reindex(accounts.index) for name, s in cols.items()})
+    return _finish(frame, accounts, extra_columns)
+
+
+def _finish(frame: pd.DataFrame, accounts: pd.DataFrame, extra: Sequence[str]) -> pd.DataFrame:
+    counts = [c for c in frame.columns if c.startswith(COUNT_PREFIXES) or c.startswith("activities")]
+    counts += [c for c in frame.columns if c.endswith("s_last_365d")]
+    counts += ["open_pipeline_value", "open_opportunities", "owner_changes_last_730d"]
+    frame[counts] = frame[counts].fillna(0.0).astype(float)
+    for name in CATEGORICAL:
+        frame[name] = frame[name].astype("string")
+    for name in extra:
+        frame[name] = accounts[name]
+    frame.index.name = "account_id"
+    return frame[[*ACCOUNT_POTENTIAL_V1, *extra]]
+
+
+def snapshot_dates(
+    first_possible: pd.Timestamp, last_possible: pd.Timestamp, *, months: int = 3
+) -> list[pd.Timestamp]:
+    """as_of dates every `months` back from `last_possible` down to `first_possible`, ascending."""
+    dates = []
+    current = pd.Timestamp(last_possible).normalize()
+    while current >= first_possible:
+        dates.append(current)
+        current = current - pd.DateOffset(months=months)
+    return sorted(dates)
+
+
+def build_snapshots(
+    tables: CrmTables, as_ofs: Iterable[pd.Timestamp], horizon_days: int, *, extra_columns=()
+) -> pd.DataFrame:
+    """Stacked feature frames with `as_of` and `label` columns (won revenue in the horizon)."""
+    frames = []
+    for as_of in as_ofs:
+        features = build_account_features(tables, as_of, extra_columns=extra_columns)
+        label = history.label_won_revenue(tables.opportunities, as_of, horizon_days)
+        frames.append(
+            features.assign(as_of=as_of, label=label.reindex(features.index, fill_value=0.0))
+        )
+    if not frames:
+        raise DataContractError(
+            "no snapshot dates fit in the data: the history is shorter than the horizon. "
+            "Use a shorter --horizon or an export covering more time."
+        )
+    return pd.concat(frames).reset_index()
