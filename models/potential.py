@@ -32,7 +32,8 @@ class PotentialModel(RegressorMixin, BaseEstimator):
     """LightGBM potential model over any frame of numeric and categorical columns.
 
     Learned attributes: ``booster_``, ``feature_names_``, ``categories_``, ``best_iteration_``,
-    ``constant_`` (set instead of a booster when the target is constant), ``calibrator_``.
+    ``constant_`` (set instead of a booster when the target is constant), ``calibrator_``
+    (isotonic map as (raw scores, probabilities) knots, conversion only).
     """
 
     def __init__(
@@ -97,8 +98,9 @@ class PotentialModel(RegressorMixin, BaseEstimator):
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         if self.objective == "conversion" and eval_set is not None:
             raw = self.booster_.predict(self._matrix(eval_set[0]), num_iteration=self.best_iteration_)
-            self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)
-            self.calibrator_.fit(raw, self._target(np.asarray(eval_set[1], float)))
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)
+            iso.fit(raw, self._target(np.asarray(eval_set[1], float)))
+            self.calibrator_ = (iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist())
         return self
 
     def _check_fit_inputs(self, X: pd.DataFrame, y) -> np.ndarray:
@@ -162,7 +164,7 @@ class PotentialModel(RegressorMixin, BaseEstimator):
             return np.full(matrix.shape[0], self.constant_)
         out = self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=raw_score)
         if self.calibrator_ is not None and not raw_score:
-            out = self.calibrator_.predict(out)
+            out = np.interp(out, *self.calibrator_)
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -184,3 +186,32 @@ class PotentialModel(RegressorMixin, BaseEstimator):
             out[:, -1] = np.log(self.constant_) if self.constant_ > 0 else -np.inf
             return out
         return self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True)
+
+    # -- serialisation (pure: text in, text out; packaging.py does the file and MLflow work) ----
+    def to_state(self) -> dict:
+        """Everything needed to rebuild the fitted model, as JSON-compatible data."""
+        return {
+            "params": self.get_params(),
+            "feature_names": self.feature_names_,
+            "categories": self.categories_,
+            "best_iteration": self.best_iteration_,
+            "constant": self.constant_,
+            "calibrator": self.calibrator_,
+            "booster": self.booster_.model_to_string() if self.booster_ is not None else None,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> PotentialModel:
+        """Rebuild a fitted model from `to_state()` output."""
+        params = dict(state["params"])
+        params["monotone_increasing"] = tuple(params.get("monotone_increasing", ()))
+        model = cls(**params)
+        model.feature_names_ = list(state["feature_names"])
+        model.n_features_in_ = len(model.feature_names_)
+        model.categories_ = {k: list(v) for k, v in state["categories"].items()}
+        model.best_iteration_ = int(state["best_iteration"])
+        model.constant_ = state["constant"]
+        model.calibrator_ = tuple(state["calibrator"]) if state["calibrator"] else None
+        booster = state["booster"]
+        model.booster_ = lgb.Booster(model_str=booster) if booster is not None else None
+        return model

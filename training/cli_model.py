@@ -1,9 +1,128 @@
-"""CLI commands: cli_model (registered by training.cli)."""
+"""CLI commands: train, score, promote (registered by training.cli)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from training.console import console, print_frame
+
+
+class Objective(str, Enum):
+    revenue = "revenue"
+    conversion = "conversion"
+
+
+DataOpt = Annotated[str, typer.Option("--data", help="CRM export directory or SQLAlchemy URL")]
+AsOfOpt = Annotated[
+    datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="cut-off date (default: latest date in the data)"),
+]
+
+
+def _oracle(data: str):
+    """True potential from DATA/truth/accounts.csv when the data is a sample world, else None."""
+    from features.sample_world import load_truth
+
+    truth_dir = Path(data) / "truth"
+    if not truth_dir.is_dir():
+        return None
+    return load_truth(truth_dir).oracle_potential
+
+
+def train(
+    data: DataOpt,
+    as_of: AsOfOpt = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=7, help="label horizon in days")] = 365,
+    objective: Annotated[Objective, typer.Option("--objective")] = Objective.revenue,
+    promote: Annotated[bool, typer.Option("--promote", help="also set alias `champion` (demo)")] = False,
+    extra_feature: Annotated[
+        list[str], typer.Option("--extra-feature", help="extra account column to use as a feature")
+    ] = [],  # noqa: B006 - typer needs a literal default
+) -> None:
+    """Train the potential model, evaluate it against baselines, log and register it in MLflow."""
+    import pandas as pd
+
+    from features.loaders import load_crm
+    from training.register import log_and_register
+    from training.settings import TrainingSettings
+    from training.train import TrainConfig, train_potential
+
+    settings = TrainingSettings()
+    tables = load_crm(data).tables
+    config = TrainConfig(
+        as_of=pd.Timestamp(as_of) if as_of else None, horizon_days=horizon, objective=objective.value,
+        extra_columns=tuple(extra_feature),
+    )
+    with console.status("training") as status:
+        result = train_potential(tables, config, oracle=_oracle(data), progress=lambda m: status.update(m))
+        status.update("logging to MLflow")
+        run_id, version = log_and_register(result, settings, promote=promote)
+    for note in result.warnings:
+        console.print(f"[yellow]warning:[/] {note}")
+    console.print(f"candidates (validation as_of {result.plan.validation.date()}), chose [bold]{result.chosen}[/]")
+    print_frame(result.selection, title="model selection (forward validation)")
+    print_frame(result.comparison, title=f"holdout as_of {result.plan.holdout.date()}, horizon {horizon} d")
+    _print_targets(result.comparison)
+    aliases = "challenger, champion" if promote else "challenger"
+    console.print(f"run id [bold]{run_id}[/]; registered {settings.model_name} v{version} ({aliases})")
+    console.print(f"MLflow UI: mlflow ui --backend-store-uri {settings.tracking_uri}")
+
+
+def _print_targets(comparison) -> None:
+    table = comparison.set_index("model")["capture_top20"]
+    model, baseline = table["potential_model"], table["last_12m_revenue"]
+    console.print(f"top-20% capture: model {model:.3f} = {model / baseline:.2f}x last-12m baseline")
+    if "oracle_true_potential" in table:
+        console.print(f"                 = {model / table['oracle_true_potential']:.1%} of oracle")
+
+
+def score(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="output .csv or .parquet")],
+    as_of: AsOfOpt = None,
+    model: Annotated[str | None, typer.Option("--model", help="MLflow model URI")] = None,
+) -> None:
+    """Score every active account: potential, percentile, tier and top reasons."""
+    import pandas as pd
+
+    from features.loaders import load_crm
+    from training.batch import score_accounts
+    from training.settings import TrainingSettings
+
+    if out.suffix not in {".csv", ".parquet"}:
+        raise typer.BadParameter(f"{out} must end in .csv or .parquet", param_hint="--out")
+    settings = TrainingSettings()
+    tables = load_crm(data).tables
+    cut = pd.Timestamp(as_of) if as_of else tables.latest_date()
+    scores, used = score_accounts(tables, cut, settings, model_uri=model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_parquet(out, index=False) if out.suffix == ".parquet" else scores.to_csv(out, index=False)
+    console.print(f"scored {len(scores)} accounts as of {cut.date()} with {used} -> {out}")
+    print_frame(scores.groupby("tier").agg(accounts=("account_id", "size"), potential=("potential", "sum")).reset_index(), title="by tier")
+
+
+def promote(
+    version: Annotated[str, typer.Argument(help="registered version to make champion")],
+) -> None:
+    """Set alias `champion` on a registered version of the potential model."""
+    from mlflow import MlflowClient
+
+    from training.register import configure
+    from training.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    configure(settings)
+    MlflowClient().set_registered_model_alias(settings.model_name, "champion", version)
+    console.print(f"{settings.model_name} v{version} is now champion")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command()(train)
+    app.command()(score)
+    app.command()(promote)

@@ -1,0 +1,56 @@
+"""The batch scoring job: resolve the model, build features as of a date, score every account."""
+
+from __future__ import annotations
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from features.pipeline import build_account_features
+from features.tables import CrmTables
+from models.errors import ModelNotFoundError
+from models.packaging import load_potential_model
+from models.potential import PotentialModel
+from models.scoring import score_frame
+from training.console import console
+from training.register import configure
+from training.settings import TrainingSettings
+
+
+def resolve_model_uri(settings: TrainingSettings, model_uri: str | None) -> str:
+    """The URI to load: as given, else @champion, else the latest registered version."""
+    if model_uri:
+        return model_uri
+    client = MlflowClient()
+    name = settings.model_name
+    try:
+        client.get_model_version_by_alias(name, "champion")
+        return f"models:/{name}@champion"
+    except Exception:  # noqa: BLE001 - "no such alias" and "no such model" both land here
+        versions = client.search_model_versions(f"name='{name}'")
+    if not versions:
+        raise ModelNotFoundError(
+            f"no registered model {name!r} in {settings.tracking_uri}. Run `territory train --data DIR` "
+            "first, or pass --model with a model URI."
+        )
+    latest = max(int(v.version) for v in versions)
+    console.print(f"[yellow]no 'champion' alias on {name}; using the latest version {latest}[/]")
+    return f"models:/{name}/{latest}"
+
+
+def load_model(settings: TrainingSettings, model_uri: str | None) -> tuple[PotentialModel, str]:
+    """Configure MLflow and load the potential model to score with."""
+    configure(settings)
+    uri = resolve_model_uri(settings, model_uri)
+    model, _ = load_potential_model(uri)
+    return model, uri
+
+
+def score_accounts(
+    tables: CrmTables, as_of: pd.Timestamp, settings: TrainingSettings, *, model_uri: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Scores (account_id, potential, percentile, tier, as_of) for every account existing at as_of."""
+    model, uri = load_model(settings, model_uri)
+    extra = [c for c in model.feature_names_ if c in tables.extra_account_columns]
+    features = build_account_features(tables, as_of, extra_columns=extra)
+    scores = score_frame(model, features)
+    return scores.assign(as_of=as_of.date().isoformat(), model_uri=uri), uri

@@ -1,0 +1,54 @@
+"""Figures logged with every training run (returned as matplotlib figures; the caller saves them)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def calibration_figure(calibration: pd.DataFrame):
+    """Predicted vs actual revenue per decile of the prediction."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = calibration["decile"].to_numpy()
+    ax.bar(x - 0.2, calibration["predicted"], width=0.4, label="predicted")
+    ax.bar(x + 0.2, calibration["actual"], width=0.4, label="actual")
+    ax.set(xlabel="decile of predicted potential (10 = highest)", ylabel="revenue in horizon",
+           title="Calibration by decile (holdout)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def capture_figure(actual: np.ndarray, scores: dict[str, np.ndarray]):
+    """Cumulative share of actual revenue captured by the top x% of accounts, per score."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    actual = np.asarray(actual, dtype=float)
+    share = np.arange(1, len(actual) + 1) / len(actual)
+    for name, score in scores.items():
+        order = np.lexsort((np.arange(len(score)), -np.asarray(score, float)))
+        ax.plot(share, np.cumsum(actual[order]) / actual.sum(), label=name)
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", label="random")
+    ax.axvline(0.2, color="grey", lw=0.5)
+    ax.set(xlabel="share of accounts (ranked by score)", ylabel="share of revenue captured",
+           title="Capture curve (holdout)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def shap_summary_figure(contributions: np.ndarray, features: pd.DataFrame, max_display: int = 15):
+    """SHAP beeswarm of the model's own TreeSHAP contributions (last column = base value)."""
+    import shap
+
+    numeric = features.apply(lambda c: pd.factorize(c)[0] if c.dtype.kind not in "fiub" else c)
+    shap.summary_plot(
+        contributions[:, :-1], numeric.astype(float), feature_names=list(features.columns),
+        max_display=max_display, show=False,
+    )
+    fig = plt.gcf()
+    fig.tight_layout()
+    return fig
