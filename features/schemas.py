@@ -1,0 +1,231 @@
+"""Typed contract tables: coercion to the contract kinds and the pandera schemas that check rows.
+
+Everything here is derived from features.contract; nothing repeats its column lists. Coercion never
+raises on bad values: it returns the typed column plus a mask of the cells that did not parse, so
+validation can quarantine those rows and say which ones they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from features.contract import ACTIVITY_TYPES, OPPORTUNITY_STAGES, TABLES, ColumnKind, Table
+
+TEXT = pd.StringDtype(na_value=np.nan)
+KIND_DTYPES: dict[ColumnKind, object] = {
+    "id": TEXT,
+    "str": TEXT,
+    "int": "Int64",
+    "float": "float64",
+    "date": "datetime64[ns]",
+    "bool": "boolean",
+}
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+
+NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    "accounts": ("employees", "annual_revenue"),
+    "reps": ("capacity",),
+    "opportunities": ("amount",),
+}
+ALLOWED_VALUES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("opportunities", "stage"): ("unknown_stage", OPPORTUNITY_STAGES),
+    ("activities", "type"): ("unknown_activity_type", ACTIVITY_TYPES),
+}
+LOWERCASE_COLUMNS = frozenset({("opportunities", "stage"), ("activities", "type")})
+INDUSTRY_COLUMNS = frozenset({("accounts", "industry"), ("reps", "industries")})
+BOOL_DEFAULTS: dict[tuple[str, str], bool] = {("reps", "active"): True}
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """A row check that needs several columns; ``column`` is the one the report names."""
+
+    check: str
+    column: str
+    ok: Callable[[pd.DataFrame], pd.Series]
+
+
+def _both_or_neither(a: str, b: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda df: df[a].isna() == df[b].isna()
+
+
+def _not_before(later: str, earlier: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda df: df[later].isna() | df[earlier].isna() | (df[later] >= df[earlier])
+
+
+def _closed_when_decided(df: pd.DataFrame) -> pd.Series:
+    return ~df["stage"].isin(["won", "lost"]) | df["closed_at"].notna()
+
+
+FRAME_RULES: dict[str, tuple[FrameRule, ...]] = {
+    "accounts": (
+        FrameRule("half_coordinates", "latitude", _both_or_neither("latitude", "longitude")),
+    ),
+    "reps": (
+        FrameRule(
+            "half_coordinates", "home_latitude", _both_or_neither("home_latitude", "home_longitude")
+        ),
+    ),
+    "opportunities": (
+        FrameRule("missing_closed_at", "closed_at", _closed_when_decided),
+        FrameRule("closed_before_created", "closed_at", _not_before("closed_at", "created_at")),
+    ),
+    "assignments": (
+        FrameRule("ended_before_started", "end_date", _not_before("end_date", "start_date")),
+    ),
+}
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as stripped text; empty strings become missing, whole floats lose their ``.0``."""
+    if isinstance(values.dtype, pd.StringDtype):
+        text = values.astype(TEXT)
+    else:
+        text = values.map(_scalar_text, na_action="ignore").astype(TEXT)
+    text = text.str.strip()
+    return text.mask(text == "")
+
+
+def _scalar_text(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def normalise_industry(text: pd.Series) -> pd.Series:
+    """Industry names in their stable form: lower case, single spaces, ``|`` lists kept in order."""
+    parts = text.str.lower().str.split("|")
+    joined = parts.map(
+        lambda items: "|".join(" ".join(i.split()) for i in items if i.strip()), na_action="ignore"
+    ).astype(TEXT)
+    return joined.mask(joined == "")
+
+
+def _parse_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        parsed = values.astype("float64")
+        return parsed, pd.Series(False, index=values.index)
+    text = as_text(values)
+    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = text.notna() & (parsed.isna() | ~np.isfinite(parsed.fillna(0.0)))
+    return parsed.mask(bad), bad
+
+
+def _parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parsed, bad = _parse_float(values)
+    bad = bad | (parsed.notna() & (parsed % 1 != 0))
+    return parsed.mask(bad).round().astype("Int64"), bad
+
+
+def _parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values, utc=True)
+        bad = pd.Series(False, index=values.index)
+    else:
+        text = as_text(values)
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        # pandas only knows years 1677-2262 at ns precision; anything outside is a typo.
+        in_range = parsed.between(
+            pd.Timestamp("1678-01-01", tz="UTC"), pd.Timestamp("2262-01-01", tz="UTC")
+        )
+        bad = text.notna() & ~in_range
+        parsed = parsed.where(~bad)
+    days = parsed.dt.tz_convert(None).dt.normalize()
+    return days.astype("datetime64[ns]"), bad
+
+
+def _parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = as_text(values).str.lower()
+    parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    parsed[text.isin(TRUE_WORDS)] = True
+    parsed[text.isin(FALSE_WORDS)] = False
+    return parsed, text.notna() & parsed.isna()
+
+
+PARSERS: dict[ColumnKind, Callable[[pd.Series], tuple[pd.Series, pd.Series]]] = {
+    "int": _parse_int,
+    "float": _parse_float,
+    "date": _parse_date,
+    "bool": _parse_bool,
+}
+
+
+def coerce_column(
+    table: str, column: str, kind: ColumnKind, values: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """One column in its contract dtype and the mask of cells that did not parse.
+
+    Text is stripped (empty = missing); industries are normalised, stages and activity types are
+    lower-cased; a bool column with a contract default gets it where empty.
+    """
+    if kind in PARSERS:
+        parsed, bad = PARSERS[kind](values)
+    else:
+        parsed, bad = as_text(values), pd.Series(False, index=values.index)
+    if (table, column) in INDUSTRY_COLUMNS:
+        parsed = normalise_industry(parsed)
+    if (table, column) in LOWERCASE_COLUMNS:
+        parsed = parsed.str.lower()
+    if (table, column) in BOOL_DEFAULTS:
+        parsed = parsed.fillna(BOOL_DEFAULTS[(table, column)]).astype(bool)
+    return parsed, bad
+
+
+def coerce_extra(values: pd.Series) -> pd.Series:
+    """An extra account column: numbers if every non-empty value is one, else stripped text."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    text = as_text(values)
+    numbers = pd.to_numeric(text, errors="coerce")
+    if text.notna().any() and numbers[text.notna()].notna().all():
+        return numbers.astype("float64")
+    return text
+
+
+def column_dtype(table: str, column: str, kind: ColumnKind) -> object:
+    """The dtype a coerced contract column has."""
+    return "bool" if (table, column) in BOOL_DEFAULTS else KIND_DTYPES[kind]
+
+
+def empty_table(table: Table) -> pd.DataFrame:
+    """A zero-row frame with the table's contract columns and dtypes."""
+    return pd.DataFrame(
+        {c.name: pd.Series(dtype=column_dtype(table.name, c.name, c.kind)) for c in table.columns}
+    )
+
+
+def _column_checks(table: str, column: str) -> list[pa.Check]:
+    checks = []
+    if column in NON_NEGATIVE.get(table, ()):
+        checks.append(pa.Check(lambda s: s.isna() | (s >= 0), name="negative_value"))
+    if (table, column) in ALLOWED_VALUES:
+        check, allowed = ALLOWED_VALUES[(table, column)]
+        checks.append(pa.Check(lambda s, a=allowed: s.isna() | s.isin(a), name=check))
+    return checks
+
+
+@cache
+def contract_schema(name: str) -> pa.DataFrameSchema:
+    """The pandera schema of one coerced contract table (extra columns allowed)."""
+    table = TABLES[name]
+    columns = {
+        c.name: pa.Column(
+            column_dtype(name, c.name, c.kind),
+            checks=_column_checks(name, c.name),
+            nullable=c.nullable,
+        )
+        for c in table.columns
+    }
+    checks = [pa.Check(rule.ok, name=rule.check) for rule in FRAME_RULES.get(name, ())]
+    return pa.DataFrameSchema(columns, checks=checks, strict=False, name=name)

@@ -1,0 +1,265 @@
+"""Validation of a raw CRM export at the boundary: typed tables plus a report of every problem.
+
+`validate_crm` is pure. It coerces each table to the contract (features.schemas), runs the row
+checks, then the cross-table checks, and moves every row it cannot use into a quarantine frame
+with its reason: nothing is dropped silently. Each row is reported once, under the first check it
+fails in CHECK_ORDER, so the per-check counts add up to the quarantined rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from features.contract import TABLES, Table
+from features.schemas import FRAME_RULES, coerce_column, coerce_extra, contract_schema
+from features.tables import CrmTables
+from features.validation_report import (
+    CHECK_TEXTS,
+    KIND_WORDS,
+    MAX_EXAMPLES,
+    SEVERITIES,
+    Issue,
+    ValidationReport,
+    make_issue,
+    quarantine_issue,
+)
+
+CHECK_ORDER = tuple(CHECK_TEXTS)
+REFERENCES = (
+    ("opportunities", "account_id", "accounts"),
+    ("opportunities", "rep_id", "reps"),
+    ("activities", "account_id", "accounts"),
+    ("activities", "rep_id", "reps"),
+    ("assignments", "account_id", "accounts"),
+    ("assignments", "rep_id", "reps"),
+)
+FATAL_DUPLICATES = frozenset({"accounts", "reps"})
+
+__all__ = ["Issue", "ValidationReport", "validate_crm"]
+
+
+@dataclass
+class _Work:
+    """One table during validation: raw rows, typed rows and the first failed check per row."""
+
+    table: Table
+    raw: pd.DataFrame
+    typed: pd.DataFrame
+    check: pd.Series
+    column: pd.Series
+
+    @property
+    def ok(self) -> pd.Series:
+        return self.check.isna()
+
+    def flag(self, mask: pd.Series, check: str, column: str) -> None:
+        new = mask.reindex(self.check.index, fill_value=False).astype(bool) & self.ok
+        self.check[new] = check
+        self.column[new] = column
+
+    def ids(self, index: pd.Index) -> tuple[str, ...]:
+        key = self.typed.loc[index, self.table.key[0]]
+        return tuple(v if pd.notna(v) else f"row {i + 1}" for i, v in key.items())
+
+
+def validate_crm(raw: Mapping[str, pd.DataFrame]) -> tuple[CrmTables | None, ValidationReport]:
+    """Typed, checked tables (None when the export is unusable) and the report of what was wrong.
+
+    Args:
+        raw: frames as read, by contract table name; a missing optional table may be left out.
+    """
+    issues: list[Issue] = []
+    works: dict[str, _Work] = {}
+    for table in TABLES.values():
+        frame = raw.get(table.name)
+        if frame is None and not table.required:
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in table.column_names})
+        structural = _structure_issues(table, frame)
+        issues += structural
+        if frame is not None and not structural:
+            works[table.name], found = _coerce(table, frame)
+            issues += found
+    rows_in = {name: len(work.raw) for name, work in works.items()}
+    if any(i.severity == "fatal" for i in issues):
+        # Row problems only make sense once the export is usable at all: report fatal ones first.
+        issues = [i for i in issues if i.severity != "quarantine"]
+        return None, ValidationReport(_sorted(issues), {}, rows_in, {})
+    _flag_references(works)
+    issues += _owner_issues(works)
+    issues += [i for work in works.values() for i in _quarantine_issues(work)]
+    report = ValidationReport(
+        issues=_sorted(issues),
+        quarantine={n: _quarantine_frame(w) for n, w in works.items() if not w.ok.all()},
+        rows_in=rows_in,
+        rows_out={name: int(work.ok.sum()) for name, work in works.items()},
+    )
+    return _tables(works), report
+
+
+def _sorted(issues: list[Issue]) -> tuple[Issue, ...]:
+    return tuple(sorted(issues, key=lambda i: SEVERITIES.index(i.severity)))
+
+
+def _structure_issues(table: Table, frame: pd.DataFrame | None) -> list[Issue]:
+    if frame is None:
+        columns = ", ".join(table.column_names)
+        return [make_issue("fatal", table.name, None, "missing_table", 0, columns=columns)]
+    found = ", ".join(map(str, frame.columns)) or "none"
+    missing = [c for c in table.required_columns if c not in frame.columns]
+    return [
+        make_issue("fatal", table.name, c, "missing_column", len(frame), found=found)
+        for c in missing
+    ]
+
+
+def _coerce(table: Table, frame: pd.DataFrame) -> tuple[_Work, list[Issue]]:
+    raw = frame.reset_index(drop=True)
+    empty = pd.Series(pd.NA, index=raw.index, dtype=object)
+    work = _Work(table, raw, pd.DataFrame(index=raw.index), empty.copy(), empty.copy())
+    issues = []
+    for col in table.columns:
+        values = raw[col.name] if col.name in raw.columns else empty
+        typed, bad = coerce_column(table.name, col.name, col.kind, values)
+        work.typed[col.name] = typed
+        if bad.any() and bad.sum() == (typed.notna() | bad).sum():
+            word, hint = KIND_WORDS[col.kind]
+            issues.append(
+                make_issue("fatal", table.name, col.name, "unparseable_column", int(bad.sum()),
+                           kind_word=word, kind_hint=hint, values=", ".join(_values(values[bad])))
+            )  # fmt: skip
+        else:
+            work.flag(bad, "wrong_type", col.name)
+    extras = [str(c) for c in raw.columns if c not in table.column_names]
+    if table.name == "accounts":
+        for name in extras:
+            work.typed[name] = coerce_extra(raw[name])
+    elif extras:
+        issues.append(
+            make_issue("warning", table.name, None, "extra_columns_ignored", len(extras),
+                       names=", ".join(extras))
+        )  # fmt: skip
+    _flag_schema(work)
+    return work, issues + _duplicate_issues(work)
+
+
+def _flag_schema(work: _Work) -> None:
+    try:
+        contract_schema(work.table.name).validate(work.typed, lazy=True)
+        return
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    if cases["index"].isna().any():  # a dtype failure: coercion is broken, not the data
+        raise AssertionError(f"coercion left a wrong dtype in {work.table.name}:\n{cases}")
+    frame_columns = {r.check: r.column for r in FRAME_RULES.get(work.table.name, ())}
+    is_frame = cases["schema_context"] == "DataFrameSchema"
+    checks = cases["check"].replace({"not_nullable": "missing_value"})
+    columns = cases["column"].where(~is_frame, checks.map(frame_columns))
+    order = {c: i for i, c in enumerate(work.table.column_names)}
+    cases = pd.DataFrame({
+        "rank": checks.map(CHECK_ORDER.index), "pos": columns.map(order),
+        "check": checks, "column": columns, "index": cases["index"].astype(int),
+    })  # fmt: skip
+    for (_, _, check, column), group in cases.groupby(["rank", "pos", "check", "column"]):
+        work.flag(pd.Series(True, index=group["index"].unique()), check, column)
+
+
+def _duplicate_issues(work: _Work) -> list[Issue]:
+    key = list(work.table.key)
+    usable = work.ok & work.typed[key].notna().all(axis=1)
+    dup = usable & work.typed[key].duplicated(keep=False)
+    if not dup.any():
+        return []
+    label = "+".join(key)
+    if work.table.name not in FATAL_DUPLICATES:
+        work.flag(dup, "duplicate_id", label)
+        return []
+    ids = tuple(dict.fromkeys(work.typed.loc[dup, key[0]]))
+    n = int(dup.sum())
+    return [make_issue("fatal", work.table.name, label, "duplicate_id", n, ids, n_ids=len(ids))]
+
+
+def _flag_references(works: dict[str, _Work]) -> None:
+    for child, column, parent in REFERENCES:
+        parent_work, work = works[parent], works[child]
+        key = parent_work.table.key[0]
+        kept = set(parent_work.typed.loc[parent_work.ok, key].dropna())
+        dropped = set(parent_work.typed.loc[~parent_work.ok, key].dropna()) - kept
+        ref = work.typed[column]
+        work.flag(ref.isin(dropped), "parent_quarantined", column)
+        work.flag(ref.notna() & ~ref.isin(kept), "dangling_reference", column)
+
+
+def _owner_issues(works: dict[str, _Work]) -> list[Issue]:
+    assignments, accounts, reps = works["assignments"], works["accounts"], works["reps"]
+    rows = assignments.typed[assignments.ok & assignments.typed["end_date"].isna()]
+    latest = rows.sort_values("start_date", kind="stable").groupby("account_id").tail(1)
+    superseded = pd.Series(True, index=rows.index.difference(latest.index))
+    assignments.flag(superseded, "several_current_owners", "end_date")
+    owners = latest.set_index("account_id")["rep_id"]
+    kept = accounts.typed.loc[accounts.ok, "account_id"]
+    unowned = tuple(kept[~kept.isin(owners.index)])
+    active = reps.typed.loc[reps.ok].set_index("rep_id")["active"]
+    inactive = owners[owners.map(active).eq(False)]
+    issues = []
+    if unowned:
+        issues.append(
+            make_issue(
+                "warning", "accounts", "account_id", "no_current_owner", len(unowned), unowned
+            )
+        )
+    if len(inactive):
+        ids, rep_ids = tuple(inactive.index), ", ".join(dict.fromkeys(inactive))
+        issues.append(
+            make_issue("warning", "assignments", "rep_id", "inactive_current_owner", len(ids), ids,
+                       reps=rep_ids)
+        )  # fmt: skip
+    return issues
+
+
+def _quarantine_issues(work: _Work) -> list[Issue]:
+    flagged = work.check.dropna()
+    issues = []
+    for (check, column), group in flagged.groupby([flagged, work.column[flagged.index]]):
+        values = _values(work.raw.loc[group.index, column]) if column in work.raw.columns else ()
+        issues.append(
+            quarantine_issue(work.table.name, column, check, work.ids(group.index),
+                             () if check == "duplicate_id" else values, **_fields(work, column))
+        )  # fmt: skip
+    return sorted(issues, key=lambda i: CHECK_ORDER.index(i.check))
+
+
+def _fields(work: _Work, column: str) -> dict[str, str]:
+    parent = next((p for c, col, p in REFERENCES if (c, col) == (work.table.name, column)), "")
+    kind = work.table.column(column).kind if column in work.table.column_names else "id"
+    return {"parent": parent, "kind_word": KIND_WORDS[kind][0], "kind_hint": KIND_WORDS[kind][1]}
+
+
+def _quarantine_frame(work: _Work) -> pd.DataFrame:
+    bad = ~work.ok
+    checks, columns = work.check[bad], work.column[bad]
+    reasons = [
+        CHECK_TEXTS[check].label.format(column=column, **_fields(work, column))
+        for check, column in zip(checks, columns, strict=True)
+    ]
+    extra = {"row": work.raw.index[bad] + 1, "check": checks, "column": columns, "reason": reasons}
+    return work.raw.loc[bad].assign(**extra).reset_index(drop=True)
+
+
+def _tables(works: dict[str, _Work]) -> CrmTables:
+    frames = {}
+    for name, work in works.items():
+        frame = work.typed.loc[work.ok].reset_index(drop=True)
+        frames[name] = contract_schema(name).validate(frame)  # post-condition: the contract holds
+    extras = tuple(
+        c for c in frames["accounts"].columns if c not in TABLES["accounts"].column_names
+    )
+    return CrmTables(extra_account_columns=extras, **frames)
+
+
+def _values(values: pd.Series) -> tuple[str, ...]:
+    distinct = dict.fromkeys(str(v) for v in values if pd.notna(v) and str(v).strip())
+    return tuple(repr(v) for v in list(distinct)[:MAX_EXAMPLES])
