@@ -169,8 +169,8 @@ def _flag_schema(work: _Work) -> None:
 
 def _duplicate_issues(work: _Work) -> list[Issue]:
     key = list(work.table.key)
-    usable = work.ok & work.typed[key].notna().all(axis=1)
-    dup = usable & work.typed[key].duplicated(keep=False)
+    usable = work.typed.loc[work.ok & work.typed[key].notna().all(axis=1), key]
+    dup = usable.duplicated(keep=False).reindex(work.typed.index, fill_value=False)
     if not dup.any():
         return []
     label = "+".join(key)

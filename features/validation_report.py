@@ -72,8 +72,9 @@ OTHER_TEXTS: dict[str, str] = {
     "Add it; its cells may stay empty where the contract allows.",
     "unparseable_column": "{table}.{column}: none of the {count} values is {kind_word} (e.g. "
     "{values}). Write {kind_hint}; the table cannot be used without this column.",
-    "duplicate_id": "{table}.{column}: {count} rows share {n_ids} ids ({ids}). Make each {column} "
-    "unique: other tables refer to rows by it, so the export cannot be used until it is.",
+    "duplicate_id": "{table}.{column}: {count} rows have an id that another row has too ({ids}). "
+    "Make each {column} unique: other tables refer to rows by it, so the export cannot be used "
+    "until it is.",
     "no_current_owner": "accounts.account_id: {count} accounts have no current owner ({ids}). Add "
     "an assignments row with an empty end_date for each; until then they count as unowned.",
     "inactive_current_owner": "assignments.rep_id: {count} accounts are owned by inactive reps "

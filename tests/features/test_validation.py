@@ -131,7 +131,7 @@ def test_duplicate_parent_ids_are_fatal(crm_dir: Path, table: str, ids: list[str
     issue = load_crm(crm_dir).report.find("duplicate_id", table, key)
     assert (issue.severity, issue.count, issue.example_ids) == ("fatal", 2 * len(ids), tuple(ids))
     assert (
-        f"{table}.{key}: {2 * len(ids)} rows share {len(ids)} ids ({', '.join(ids)})"
+        f"{table}.{key}: {2 * len(ids)} rows have an id that another row has too ({', '.join(ids)})"
         in issue.message
     )
 

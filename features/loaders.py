@@ -1,0 +1,292 @@
+"""CRM I/O: read an export (directory of CSV/Parquet or SQL database), validate it, write it back.
+
+This is the only module that touches CRM files and databases. A source is either a directory
+holding ``accounts.csv`` (or ``accounts.parquet``) and friends, a SQLite file (``crm.db``), or a
+SQLAlchemy URL (``sqlite:///crm.db``, ``postgresql+psycopg://user@host:5432/db``). Everything
+between reading and writing is pure: features.validation and features.mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import sqlalchemy as sa
+
+from features.contract import TABLES
+from features.errors import TerritoryError
+from features.mapping import apply_mapping, parse_mapping
+from features.tables import CrmTables
+from features.validation import ValidationReport, validate_crm
+
+FileFormat = Literal["csv", "parquet"]
+FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
+SQLITE_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3"})
+DATE_FORMAT = "%Y-%m-%d"
+
+
+class CrmSourceError(TerritoryError):
+    """A CRM source or destination cannot be read or written (path, URL, file format)."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """A loaded export: validated tables (unless fatal), the report, where quarantine went."""
+
+    source: str
+    report: ValidationReport
+    crm: CrmTables | None
+    quarantine_dir: Path | None = None
+
+    @property
+    def tables(self) -> CrmTables:
+        """The validated tables; raises DataContractError naming every fatal problem."""
+        if self.crm is None:
+            self.report.raise_if_fatal()
+            raise AssertionError("no tables without a fatal issue")  # unreachable
+        return self.crm
+
+
+def load_crm(
+    source: str | Path,
+    *,
+    schema: str | None = None,
+    table_prefix: str = "",
+    quarantine_dir: str | Path | None = None,
+) -> LoadResult:
+    """Read, coerce and validate an export; write the quarantine report when a dir is given.
+
+    Args:
+        source: export directory, SQLite file or SQLAlchemy URL.
+        schema: SQL schema holding the tables (PostgreSQL); default search path.
+        table_prefix: SQL table name prefix, e.g. ``crm_`` for ``crm_accounts``.
+        quarantine_dir: where to write one CSV of quarantined rows per table and summary.txt.
+    """
+    raw = read_raw(source, schema=schema, table_prefix=table_prefix)
+    tables, report = validate_crm(raw)
+    folder = Path(quarantine_dir) if quarantine_dir is not None else None
+    if folder is not None:
+        write_quarantine(report, folder)
+    return LoadResult(describe_source(source), report, tables, folder)
+
+
+def is_sql(source: str | Path) -> bool:
+    """Whether a source is a database: a SQLAlchemy URL or an existing SQLite file."""
+    if isinstance(source, str) and "://" in source:
+        return True
+    path = Path(source)
+    return path.is_file() and path.suffix.lower() in SQLITE_SUFFIXES
+
+
+def describe_source(source: str | Path) -> str:
+    """The source as shown to users, without any password."""
+    if is_sql(source):
+        return _url(source).render_as_string(hide_password=True)
+    return str(source)
+
+
+def read_raw(
+    source: str | Path, *, schema: str | None = None, table_prefix: str = ""
+) -> dict[str, pd.DataFrame]:
+    """The contract tables found in a source, as read (CSV cells as text); absent ones left out."""
+    if is_sql(source):
+        return _read_sql(_url(source), schema, table_prefix)
+    folder = Path(source)
+    if not folder.is_dir():
+        raise CrmSourceError(
+            f"CRM source {str(source)!r} is neither a directory nor a database. Pass the export "
+            "directory (holding accounts.csv, reps.csv, ...), a SQLite file or a SQLAlchemy URL "
+            "such as sqlite:///crm.db."
+        )
+    frames = {}
+    for name in TABLES:
+        found = [folder / f"{name}.{ext}" for ext in FILE_FORMATS]
+        found = [p for p in found if p.is_file()]
+        if len(found) > 1:
+            raise CrmSourceError(
+                f"{folder}: both {found[0].name} and {found[1].name} exist; keep one of them so "
+                f"it is clear which {name} table to load."
+            )
+        if found:
+            frames[name] = read_file(found[0])
+    return frames
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    """One CSV (every cell as text, empty = missing) or Parquet file."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in FILE_FORMATS:
+        raise CrmSourceError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet.")
+    if not path.is_file():
+        raise CrmSourceError(f"{path}: no such file. Check the path (or the mapping's `file:`).")
+    try:
+        if suffix == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+        )
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise CrmSourceError(f"{path}: cannot be read as {suffix} ({exc}). Fix the file.") from exc
+
+
+def _url(source: str | Path) -> sa.URL:
+    text = str(source) if "://" in str(source) else f"sqlite:///{Path(source).resolve()}"
+    try:
+        return sa.make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise CrmSourceError(f"{text!r} is not a SQLAlchemy URL ({exc}).") from exc
+
+
+def _engine(url: sa.URL) -> sa.Engine:
+    try:
+        return sa.create_engine(url)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise CrmSourceError(
+            f"cannot use {url.render_as_string(hide_password=True)} ({exc}). Use sqlite:///file.db "
+            "or postgresql+psycopg://user@host:5432/db."
+        ) from exc
+
+
+def _read_sql(url: sa.URL, schema: str | None, prefix: str) -> dict[str, pd.DataFrame]:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            present = set(sa.inspect(conn).get_table_names(schema=schema))
+            return {
+                name: pd.read_sql_table(prefix + name, conn, schema=schema)
+                for name in TABLES
+                if prefix + name in present
+            }
+    except sa.exc.SQLAlchemyError as exc:
+        where = url.render_as_string(hide_password=True)
+        raise CrmSourceError(f"cannot read the CRM tables from {where}: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def write_crm(
+    tables: CrmTables,
+    dest: str | Path,
+    *,
+    fmt: FileFormat = "csv",
+    schema: str | None = None,
+    table_prefix: str = "",
+) -> None:
+    """Write validated tables to a directory (csv or parquet) or a database, replacing them."""
+    frames = {name: getattr(tables, name) for name in TABLES}
+    write_frames(frames, dest, fmt=fmt, schema=schema, table_prefix=table_prefix)
+
+
+def write_frames(
+    frames: Mapping[str, pd.DataFrame],
+    dest: str | Path,
+    *,
+    fmt: FileFormat = "csv",
+    schema: str | None = None,
+    table_prefix: str = "",
+) -> None:
+    """Write contract tables by name; contract tables at ``dest`` that are not given are removed."""
+    if is_sql(dest) or str(dest).endswith(tuple(SQLITE_SUFFIXES)):
+        _write_sql(frames, _url(dest), schema, table_prefix)
+        return
+    if fmt not in FILE_FORMATS:
+        raise CrmSourceError(f"unknown format {fmt!r}; use one of {', '.join(FILE_FORMATS)}.")
+    folder = Path(dest)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        for ext in FILE_FORMATS:
+            (folder / f"{name}.{ext}").unlink(missing_ok=True)
+    for name, frame in frames.items():
+        path = folder / f"{name}.{fmt}"
+        if fmt == "parquet":
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False, date_format=DATE_FORMAT)
+
+
+def _write_sql(
+    frames: Mapping[str, pd.DataFrame], url: sa.URL, schema: str | None, prefix: str
+) -> None:
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            if schema is not None:
+                conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+            for name in TABLES:
+                if name in frames:
+                    frames[name].to_sql(
+                        prefix + name, conn, schema=schema, if_exists="replace", index=False
+                    )
+                else:
+                    sa.Table(prefix + name, sa.MetaData(), schema=schema).drop(
+                        conn, checkfirst=True
+                    )
+    except sa.exc.SQLAlchemyError as exc:
+        where = url.render_as_string(hide_password=True)
+        raise CrmSourceError(f"cannot write the CRM tables to {where}: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def write_quarantine(report: ValidationReport, folder: Path) -> None:
+    """Write one CSV of quarantined rows per table (stale ones removed) and summary.txt."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            (folder / f"{name}.csv").unlink(missing_ok=True)
+        for name, frame in report.quarantine.items():
+            frame.to_csv(folder / f"{name}.csv", index=False, date_format=DATE_FORMAT)
+        lines = [report.summary(), *(f"{i.severity}: {i.message}" for i in report.issues)]
+        (folder / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CrmSourceError(
+            f"cannot write the quarantine report to {folder} ({exc}). Pass a writable "
+            "--quarantine-dir."
+        ) from exc
+
+
+def find_mapping(name_or_path: str | Path) -> Path:
+    """A mapping file: the given path, or a mapping shipped in features/mappings by name."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = resources.files("features") / "mappings"
+    candidate = shipped / f"{path.stem}.yaml"
+    if candidate.is_file():
+        return Path(str(candidate))
+    names = sorted(
+        p.name.removesuffix(".yaml") for p in shipped.iterdir() if p.name.endswith(".yaml")
+    )
+    raise CrmSourceError(
+        f"mapping {str(name_or_path)!r} not found. Pass a YAML file or one of the shipped "
+        f"mappings: {', '.join(names) or 'none'}."
+    )
+
+
+def import_export(
+    mapping: str | Path,
+    src: str | Path,
+    out: str | Path,
+    *,
+    fmt: FileFormat = "csv",
+    quarantine_dir: str | Path | None = None,
+) -> LoadResult:
+    """Map a foreign export onto the contract, write it to ``out`` and load (validate) it.
+
+    Args:
+        mapping: mapping YAML file or the name of a shipped one (``maven_crm``).
+        src: directory holding the mapping's source files.
+        out: directory (or database URL) to write the contract export to.
+        quarantine_dir: defaults to ``out/quarantine`` when ``out`` is a directory.
+    """
+    path = find_mapping(mapping)
+    spec = parse_mapping(path.read_text(encoding="utf-8"), origin=str(path))
+    sources = {name: read_file(Path(src) / source.file) for name, source in spec.sources.items()}
+    write_frames(apply_mapping(spec, sources), out, fmt=fmt)
+    if quarantine_dir is None and not is_sql(out):
+        quarantine_dir = Path(out) / "quarantine"
+    return load_crm(out, quarantine_dir=quarantine_dir)

@@ -1,0 +1,103 @@
+"""Loading and writing CRM exports: CSV/Parquet directories, SQLite, round trips, errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.contract import TABLES
+from features.loaders import CrmSourceError, is_sql, load_crm, read_raw, write_crm
+from features.tables import CrmTables
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "crm_sample"
+
+
+@pytest.fixture(scope="module")
+def crm_sample_tables() -> CrmTables:
+    return load_crm(SAMPLE).tables
+
+
+def assert_same_tables(left: CrmTables, right: CrmTables) -> None:
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(left, name), getattr(right, name), check_exact=True)
+    assert left.extra_account_columns == right.extra_account_columns
+
+
+def test_sample_loads_with_contract_dtypes(crm_sample_tables: CrmTables) -> None:
+    accounts, opportunities = crm_sample_tables.accounts, crm_sample_tables.opportunities
+    assert list(accounts.columns[:11]) == TABLES["accounts"].column_names
+    assert str(accounts["account_id"].dtype) == "str"
+    assert str(accounts["employees"].dtype) == "Int64"
+    assert str(opportunities["created_at"].dtype) == "datetime64[ns]"
+    assert str(opportunities["amount"].dtype) == "float64"
+    assert str(crm_sample_tables.reps["active"].dtype) == "bool"
+    assert opportunities["closed_at"].isna().sum() == 6
+    assert crm_sample_tables.current_owners().to_dict()["A003"] == "R3"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_directory_round_trip(crm_sample_tables: CrmTables, tmp_path: Path, fmt: str) -> None:
+    write_crm(crm_sample_tables, tmp_path / "export", fmt=fmt)
+    assert sorted(p.name for p in (tmp_path / "export").iterdir()) == sorted(
+        f"{t}.{fmt}" for t in TABLES
+    )
+    assert_same_tables(load_crm(tmp_path / "export").tables, crm_sample_tables)
+
+
+def test_sqlite_round_trip(crm_sample_tables: CrmTables, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    write_crm(crm_sample_tables, url)
+    assert_same_tables(load_crm(url).tables, crm_sample_tables)
+    assert is_sql(tmp_path / "crm.db")  # a SQLite file path works as a source too
+    assert_same_tables(load_crm(tmp_path / "crm.db").tables, crm_sample_tables)
+
+
+def test_sqlite_table_prefix_and_rewrite(crm_sample_tables: CrmTables, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    write_crm(crm_sample_tables, url, table_prefix="crm_")
+    write_crm(crm_sample_tables, url, table_prefix="crm_")  # replaces, does not append
+    loaded = load_crm(url, table_prefix="crm_")
+    assert loaded.report.rows_in["opportunities"] == 40
+    assert load_crm(url).report.find("missing_table", "accounts") is not None
+
+
+def test_typed_parquet_ids_become_text(tmp_path: Path) -> None:
+    shutil.copytree(SAMPLE, tmp_path / "crm")
+    frame = pd.read_csv(SAMPLE / "reps.csv", dtype=str).assign(
+        rep_id=[1, 2, 3, 4], capacity=[40, 30, None, 25]
+    )
+    frame.to_parquet(tmp_path / "crm" / "reps.parquet")
+    (tmp_path / "crm" / "reps.csv").unlink()
+    reps = read_raw(tmp_path / "crm")["reps"]
+    assert str(reps["rep_id"].dtype) == "int64"
+    result = load_crm(tmp_path / "crm")  # R1..R4 no longer exist, ids "1".."4" do
+    assert result.report.find("dangling_reference", "assignments", "rep_id").count == 13
+    assert result.tables.reps["rep_id"].tolist() == ["1", "2", "3", "4"]
+
+
+def test_both_csv_and_parquet_is_ambiguous(crm_sample_tables: CrmTables, tmp_path: Path) -> None:
+    write_crm(crm_sample_tables, tmp_path, fmt="csv")
+    crm_sample_tables.reps.to_parquet(tmp_path / "reps.parquet")
+    with pytest.raises(CrmSourceError, match=r"both reps.csv and reps.parquet exist; keep one"):
+        load_crm(tmp_path)
+
+
+def test_missing_directory_says_what_to_pass(tmp_path: Path) -> None:
+    with pytest.raises(CrmSourceError, match="neither a directory nor a database"):
+        load_crm(tmp_path / "nope")
+
+
+def test_sql_without_tables_is_fatal(tmp_path: Path) -> None:
+    report = load_crm(f"sqlite:///{tmp_path / 'empty.db'}").report
+    assert [i.check for i in report.issues] == ["missing_table"] * 4
+    assert {i.table for i in report.issues} == {"accounts", "reps", "opportunities", "assignments"}
+
+
+def test_unreadable_csv_names_the_file(tmp_path: Path) -> None:
+    shutil.copytree(SAMPLE, tmp_path / "crm")
+    (tmp_path / "crm" / "reps.csv").write_text('rep_id,name\n"R1,unterminated\n')
+    with pytest.raises(CrmSourceError, match=r"reps.csv: cannot be read as csv"):
+        load_crm(tmp_path / "crm")
