@@ -152,6 +152,10 @@ def _engine(url: sa.URL) -> sa.Engine:
 
 
 def _read_sql(url: sa.URL, schema: str | None, prefix: str) -> dict[str, pd.DataFrame]:
+    database = url.database or ""
+    on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_disk and not Path(database).is_file():  # connecting would create an empty database
+        raise CrmSourceError(f"SQLite file {database} does not exist; check the path.")
     engine = _engine(url)
     try:
         with engine.connect() as conn:

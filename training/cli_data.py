@@ -105,4 +105,6 @@ def _print_result(result: LoadResult) -> None:
     elif report.quarantined_rows:
         console.print("quarantined rows were not written: pass --quarantine-dir", soft_wrap=True)
     if report.fatal:
-        raise typer.Exit(1)
+        # SystemExit, not typer.Exit: training.cli.main runs the app with standalone_mode=False,
+        # where click turns typer.Exit into a return value and the status would be lost.
+        raise SystemExit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -91,9 +92,16 @@ def test_missing_directory_says_what_to_pass(tmp_path: Path) -> None:
 
 
 def test_sql_without_tables_is_fatal(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "empty.db").close()
     report = load_crm(f"sqlite:///{tmp_path / 'empty.db'}").report
     assert [i.check for i in report.issues] == ["missing_table"] * 4
     assert {i.table for i in report.issues} == {"accounts", "reps", "opportunities", "assignments"}
+
+
+def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    with pytest.raises(CrmSourceError, match="SQLite file .*none.db does not exist"):
+        load_crm(f"sqlite:///{tmp_path / 'none.db'}")
+    assert not (tmp_path / "none.db").exists()
 
 
 def test_unreadable_csv_names_the_file(tmp_path: Path) -> None:

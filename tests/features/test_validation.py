@@ -379,3 +379,15 @@ def test_cli_validate_fails_on_fatal_problems(crm_dir: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "missing_table" in result.output
     assert "1 fatal problems, the export cannot be used" in result.output
+
+
+def test_territory_main_exits_1_on_fatal_problems(
+    crm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.cli import main
+
+    (crm_dir / "reps.csv").unlink()
+    monkeypatch.setattr("sys.argv", ["territory", "validate", "--data", str(crm_dir)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
