@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from features.contract import ACTIVITY_TYPES, OPPORTUNITY_STAGES, TABLES, ColumnKind, Table
+from features.contract import ACTIVITY_TYPES, OPPORTUNITY_STAGES, TABLES, ColumnKind
 
 TEXT = pd.StringDtype(na_value=np.nan)
 KIND_DTYPES: dict[ColumnKind, object] = {
@@ -196,13 +196,6 @@ def coerce_extra(values: pd.Series) -> pd.Series:
 def column_dtype(table: str, column: str, kind: ColumnKind) -> object:
     """The dtype a coerced contract column has."""
     return "bool" if (table, column) in BOOL_DEFAULTS else KIND_DTYPES[kind]
-
-
-def empty_table(table: Table) -> pd.DataFrame:
-    """A zero-row frame with the table's contract columns and dtypes."""
-    return pd.DataFrame(
-        {c.name: pd.Series(dtype=column_dtype(table.name, c.name, c.kind)) for c in table.columns}
-    )
 
 
 def _column_checks(table: str, column: str) -> list[pa.Check]:
