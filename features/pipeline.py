@@ -16,7 +16,10 @@ from features.feature_sets import (
 )
 from features.tables import CrmTables
 
-COUNT_PREFIXES = ("won_revenue_last", "won_deals_last", "lost_deals_last", "opportunities_created")
+# Columns where "no events" means 0; every other column stays missing when there is nothing to measure.
+COUNT_PREFIXES = ("won_revenue_last", "won_deals_last", "lost_deals_last", "opportunities_created", "activities_last")
+ACTIVITY_COUNT_SUFFIXES = tuple(f"s_last_{d}d" for d in ACTIVITY_WINDOWS_DAYS)
+ZERO_WHEN_NONE = frozenset({"open_pipeline_value", "open_opportunities", "owner_changes_last_730d"})
 
 
 def accounts_at(tables: CrmTables, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -112,9 +115,10 @@ def build_account_features(
 
 
 def _finish(frame: pd.DataFrame, accounts: pd.DataFrame, extra: Sequence[str]) -> pd.DataFrame:
-    counts = [c for c in frame.columns if c.startswith(COUNT_PREFIXES) or c.startswith("activities")]
-    counts += [c for c in frame.columns if c.endswith("s_last_365d")]
-    counts += ["open_pipeline_value", "open_opportunities", "owner_changes_last_730d"]
+    counts = [
+        c for c in frame.columns
+        if c.startswith(COUNT_PREFIXES) or c.endswith(ACTIVITY_COUNT_SUFFIXES) or c in ZERO_WHEN_NONE
+    ]
     frame[counts] = frame[counts].fillna(0.0).astype(float)
     for name in CATEGORICAL:
         frame[name] = frame[name].astype("string")
