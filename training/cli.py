@@ -35,7 +35,8 @@ _register()
 def main() -> None:
     """Run the CLI; user-actionable errors print as one clear message and exit with status 2."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False hands back typer.Exit codes as the return value instead of exiting.
+        code = app(standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -47,3 +48,4 @@ def main() -> None:
     except typer.Abort:
         typer.secho("aborted", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
