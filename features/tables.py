@@ -35,6 +35,14 @@ class CrmTables:
             candidates.append(self.activities["occurred_at"].max())
         return max(pd.Timestamp(c) for c in candidates if pd.notna(c))
 
+    def history_start(self) -> pd.Timestamp:
+        """When the CRM's deal history begins: the first opportunity's created_at.
+
+        Accounts may carry much older created_at dates (e.g. the founding year in an import), so
+        they do not mark the start of usable history.
+        """
+        return pd.Timestamp(self.opportunities["created_at"].min())
+
     def current_owners(self) -> pd.Series:
         """Current owner per account: the assignment row with an empty end_date."""
         open_rows = self.assignments[self.assignments["end_date"].isna()]

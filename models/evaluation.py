@@ -39,7 +39,9 @@ def normalized_gini(actual, score) -> float:
 
 
 def spearman(actual, score) -> float:
-    """Spearman rank correlation between `actual` and `score`."""
+    """Spearman rank correlation between `actual` and `score` (NaN when either is constant)."""
+    if np.ptp(np.asarray(actual, float)) == 0 or np.ptp(np.asarray(score, float)) == 0:
+        return float("nan")
     return float(spearmanr(actual, score).statistic)
 
 

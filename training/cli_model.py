@@ -26,11 +26,11 @@ AsOfOpt = Annotated[
 
 def _oracle(data: str):
     """True potential from DATA/truth/accounts.csv when the data is a sample world, else None."""
-    from features.sample_world import load_truth
-
     truth_dir = Path(data) / "truth"
     if not truth_dir.is_dir():
         return None
+    from features.sample_world import load_truth
+
     return load_truth(truth_dir).oracle_potential
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -10,7 +12,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from models.packaging import PotentialPyfunc, write_model_dir
+from models import pyfunc_model
+from models.packaging import write_model_dir
 from training import plots
 from training.settings import TrainingSettings
 from training.train import TrainingResult
@@ -25,6 +28,9 @@ PIP_REQUIREMENTS = [
 
 def configure(settings: TrainingSettings) -> None:
     """Point MLflow at the configured store and make sure the experiment exists."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.tracking_uri)
     if mlflow.get_experiment_by_name(settings.mlflow_experiment) is None:
@@ -82,7 +88,7 @@ def log_and_register(result: TrainingResult, settings: TrainingSettings, *, prom
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = write_model_dir(result.model, Path(tmp) / "potential_model")
             info = mlflow.pyfunc.log_model(
-                name="model", python_model=PotentialPyfunc(),
+                name="model", python_model=str(Path(pyfunc_model.__file__)),
                 artifacts={"potential_model": str(model_dir)},
                 signature=infer_signature(example, result.model.predict(example)),
                 input_example=example, pip_requirements=PIP_REQUIREMENTS,

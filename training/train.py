@@ -174,7 +174,7 @@ def train_potential(
     config = replace(config, as_of=as_of)
     notes: list[str] = []
     columns = list(FEATURE_SETS[config.feature_set]) + list(config.extra_columns)
-    plan = plan_snapshots(tables.accounts["created_at"].min(), config, as_of)
+    plan = plan_snapshots(tables.history_start(), config, as_of)
     names = list(CANDIDATES)
     if len(tables.accounts) < SMALL_EXPORT_ACCOUNTS:
         names = ["simple"]
