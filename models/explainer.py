@@ -1,0 +1,354 @@
+"""Per-account explanations of the potential score: reasons up and down in words and units.
+
+Pipeline per chunk of accounts: LightGBM's own TreeSHAP (`pred_contrib`) -> contributions summed
+into business concepts (models/attribution.py) -> the strongest concepts up and down, each shown
+with its leading feature's value and catalogue phrase (models/phrases.py) -> a one-paragraph
+narrative (models/narrative.py). Returns data (records and text), never pictures.
+
+Accounts whose inputs fall on the same side of every split as in `previous` reuse its drivers
+(exactly what a recomputation would give; see models/row_hash.py); values and phrases are always
+written from today's row, so "last activity 12 days ago" stays current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from models import attribution, row_hash
+from models.catalogue import Catalogue, load_catalogue
+from models.matrix import check_columns, to_matrix
+from models.narrative import headline, narrative
+from models.phrases import is_missing, render
+from models.potential import PotentialModel
+from models.scoring import percentile_rank, tier_of
+
+REASON_KEYS = (
+    "concept",
+    "feature",
+    "value",
+    "phrase",
+    "effect_multiplier",
+    "revenue_share",
+    "probability_points",
+    "direction",
+)
+OUTPUT_COLUMNS = (
+    "account_id",
+    "reasons",
+    "narrative",
+    "as_of",
+    "input_hash",
+    "split_hash",
+    "explainer_version",
+    "reused",
+)
+# A driver before it is worded: (concept, feature, direction, multiplier, currency share, points).
+Driver = tuple[str, str, str, float, float | None, float | None]
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """Everything one explanation run needs, shared read-only by the worker threads."""
+
+    model: PotentialModel
+    catalogue: Catalogue
+    layout: attribution.ConceptLayout
+    top_k: int
+    top_down: int
+
+
+def model_fingerprint(model: PotentialModel) -> str:
+    """12 hex characters naming the fitted model (trees, iteration, categories, calibrator)."""
+    state = model.to_state()
+    state.pop("params")
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=list).encode()).hexdigest()[:12]
+
+
+def explainer_version(
+    model: PotentialModel, catalogue: Catalogue, top_k: int, top_down: int
+) -> str:
+    """Model fingerprint plus the settings that decide which drivers are chosen."""
+    concepts = json.dumps({f: e.concept for f, e in sorted(catalogue.entries.items())})
+    grouping = hashlib.sha256(concepts.encode()).hexdigest()[:6]
+    return f"{model_fingerprint(model)}-k{top_k}d{top_down}-c{grouping}"
+
+
+def contributions(
+    model: PotentialModel, matrix: np.ndarray, num_threads: int | None = None
+) -> np.ndarray:
+    """pred_contrib rows (last column = base value); `num_threads` pins LightGBM's threads."""
+    if num_threads is None or model.booster_ is None:
+        return model.contributions(matrix)
+    return model.booster_.predict(
+        matrix, num_iteration=model.best_iteration_, pred_contrib=True, num_threads=num_threads
+    )
+
+
+def _effects(
+    setup: _Setup, contrib: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    phi = contrib[:, :-1]
+    multipliers = np.exp(attribution.by_concept(phi, setup.layout))
+    if setup.model.objective == "conversion":
+        points = attribution.probability_allocation(contrib, setup.model.calibrator_)
+        return multipliers, None, attribution.by_concept(points, setup.layout)
+    return (
+        multipliers,
+        attribution.by_concept(attribution.revenue_allocation(contrib), setup.layout),
+        None,
+    )
+
+
+def drivers_from_contributions(setup: _Setup, contrib: np.ndarray) -> list[list[Driver]]:
+    """Per row: the top_k concepts up then the top_down concepts down, as unworded drivers."""
+    sums = attribution.by_concept(contrib[:, :-1], setup.layout)
+    lead = attribution.leading_features(contrib[:, :-1], sums, setup.layout)
+    multipliers, shares, points = _effects(setup, contrib)
+    names, concepts = setup.model.feature_names_, setup.layout.concepts
+    rows: list[list[Driver]] = [[] for _ in range(len(contrib))]
+    for k, upward, direction in ((setup.top_k, True, "up"), (setup.top_down, False, "down")):
+        order, shown = attribution.rank_concepts(sums, lead, setup.layout, k, upward=upward)
+        for slot in range(order.shape[1]):
+            c = order[:, slot]
+            picked = np.arange(len(contrib))
+            m = np.round(multipliers[picked, c], 4).tolist()
+            s = np.round(shares[picked, c], 2).tolist() if shares is not None else [None] * len(c)
+            p = np.round(points[picked, c], 3).tolist() if points is not None else [None] * len(c)
+            lead_c, c_list = lead[picked, c].tolist(), c.tolist()
+            for i in np.flatnonzero(shown[:, slot]).tolist():
+                rows[i].append((concepts[c_list[i]], names[lead_c[i]], direction, m[i], s[i], p[i]))
+    return rows
+
+
+def drivers_from_records(reasons: object) -> list[Driver]:
+    """Unworded drivers back from stored reasons (a list of records or its JSON text)."""
+    records = json.loads(reasons) if isinstance(reasons, str) else reasons
+    return [
+        (
+            r["concept"],
+            r["feature"],
+            r["direction"],
+            r["effect_multiplier"],
+            r["revenue_share"],
+            r["probability_points"],
+        )
+        for r in records  # type: ignore[union-attr]
+    ]
+
+
+class _Row(Mapping):
+    """One account's feature values, read lazily from per-column lists (missing -> None)."""
+
+    def __init__(self, columns: Mapping[str, list], i: int) -> None:
+        self.columns, self.i = columns, i
+
+    def __getitem__(self, name: str) -> object:
+        column = self.columns.get(name)
+        value = column[self.i] if column is not None else None
+        return None if is_missing(value) else value
+
+    def __iter__(self):
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
+def word_drivers(
+    drivers: Sequence[Driver], row: Mapping[str, object], catalogue: Catalogue
+) -> list[dict]:
+    """Reason records: each driver with its feature's current value and phrase."""
+    out = []
+    for concept, feature, direction, multiplier, share, points in drivers:
+        value = row[feature]
+        out.append(
+            {
+                "concept": concept,
+                "feature": feature,
+                "value": value,
+                "phrase": render(catalogue[feature], value, row, catalogue),
+                "effect_multiplier": multiplier,
+                "revenue_share": share,
+                "probability_points": points,
+                "direction": direction,
+            }
+        )
+    return out
+
+
+def _value_columns(
+    model: PotentialModel, features: pd.DataFrame, matrix: np.ndarray
+) -> dict[str, list]:
+    columns = {}
+    for j, name in enumerate(model.feature_names_):
+        if name in model.categories_:
+            columns[name] = features[name].astype(object).tolist()
+        else:
+            columns[name] = matrix[:, j].tolist()
+    return columns
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    features: pd.DataFrame
+    matrix: np.ndarray
+    stored: list[list[Driver] | None]  # per row: drivers reused from `previous`, else None
+    heads: list[str]
+
+
+def _explain_chunk(
+    setup: _Setup, chunk: _Chunk, as_of: str, num_threads: int | None, as_json: bool
+):
+    drivers = list(chunk.stored)
+    fresh = [i for i, d in enumerate(drivers) if d is None]
+    if fresh:
+        contrib = contributions(setup.model, chunk.matrix[fresh], num_threads)
+        for i, found in zip(fresh, drivers_from_contributions(setup, contrib), strict=True):
+            drivers[i] = found
+    columns = _value_columns(setup.model, chunk.features, chunk.matrix)
+    reasons, stories = [], []
+    for i in range(len(chunk.matrix)):
+        records = word_drivers(drivers[i], _Row(columns, i), setup.catalogue)
+        stories.append(narrative(chunk.heads[i], records, as_of, setup.model.objective))
+        reasons.append(json.dumps(records) if as_json else records)
+    return reasons, stories
+
+
+def _headlines(
+    model: PotentialModel, matrix: np.ndarray, ids: pd.Index, scores, catalogue, horizon_days
+):
+    if scores is None:
+        potential = model.predict_matrix(matrix)
+        percentile = percentile_rank(potential)
+        tier = tier_of(percentile)
+    else:
+        indexed = scores.set_index(scores["account_id"].astype(str)).reindex(ids)
+        potential, percentile, tier = (
+            indexed[c].to_numpy() for c in ("potential", "percentile", "tier")
+        )
+    return [
+        headline(
+            t,
+            pc,
+            pot,
+            model.objective,
+            currency_symbol=catalogue.currency_symbol,
+            horizon_days=horizon_days,
+        )
+        for t, pc, pot in zip(
+            tier.tolist(),
+            np.asarray(percentile, float).tolist(),
+            np.asarray(potential, float).tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _reusable(
+    previous: pd.DataFrame | None, ids: pd.Index, version: str, split: list[str]
+) -> list[list[Driver] | None]:
+    """Per row: the drivers stored in `previous` if split hash and version match, else None."""
+    if previous is None or len(previous) == 0:
+        return [None] * len(ids)
+    prev = previous[previous["explainer_version"] == version]
+    prev = prev.assign(account_id=prev["account_id"].astype(str)).drop_duplicates(
+        "account_id", keep="last"
+    )
+    prev = prev.set_index("account_id")
+    stored_split = prev["split_hash"].reindex(ids).tolist()
+    stored_reasons = prev["reasons"].reindex(ids).tolist()
+    return [
+        drivers_from_records(reasons) if old == new else None
+        for old, new, reasons in zip(stored_split, split, stored_reasons, strict=True)
+    ]
+
+
+def explain_frame(
+    model: PotentialModel,
+    features: pd.DataFrame,
+    as_of: pd.Timestamp | date | str,
+    *,
+    top_k: int = 3,
+    top_down: int = 1,
+    previous: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None,
+    catalogue: Catalogue | None = None,
+    horizon_days: int = 365,
+    n_jobs: int = 1,
+    chunk_rows: int = 50_000,
+    reasons_as_json: bool = False,
+) -> pd.DataFrame:
+    """One explanation per account (row of `features`, account_id index); see OUTPUT_COLUMNS.
+
+    Args:
+        as_of: the date the features describe; every narrative states it.
+        previous: an earlier result of this function; rows with the same split hash and
+            explainer version reuse its drivers instead of recomputing TreeSHAP.
+        scores: score_frame output (account_id, potential, percentile, tier) for the headline;
+            by default the frame is ranked against itself.
+        n_jobs: >1 explains chunks in that many threads, each with a single-threaded LightGBM.
+        reasons_as_json: reasons as JSON text (what files store) instead of lists of records.
+    """
+    catalogue = catalogue or load_catalogue()
+    check_columns(features, model.feature_names_, model.feature_set)
+    setup = _Setup(
+        model,
+        catalogue,
+        attribution.ConceptLayout.build(model.feature_names_, catalogue),
+        top_k,
+        top_down,
+    )
+    as_of_text = pd.Timestamp(as_of).date().isoformat()
+    ids = features.index.astype(str)
+    matrix = to_matrix(features, model.feature_names_, model.categories_)
+    names = model.feature_names_
+    input_hash = row_hash.hex_digests(row_hash.hash_rows(matrix, names))
+    split_hash = row_hash.hex_digests(row_hash.hash_rows(_split_bins(model, matrix), names))
+    version = explainer_version(model, catalogue, top_k, top_down)
+    reused = _reusable(previous, ids, version, split_hash)
+    heads = _headlines(model, matrix, ids, scores, catalogue, horizon_days)
+    chunks = [
+        _Chunk(
+            features.iloc[s : s + chunk_rows],
+            matrix[s : s + chunk_rows],
+            reused[s : s + chunk_rows],
+            heads[s : s + chunk_rows],
+        )
+        for s in range(0, len(features), chunk_rows)
+    ]
+    if n_jobs > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            parts = list(
+                pool.map(lambda c: _explain_chunk(setup, c, as_of_text, 1, reasons_as_json), chunks)
+            )
+    else:
+        parts = [_explain_chunk(setup, c, as_of_text, None, reasons_as_json) for c in chunks]
+    return pd.DataFrame(
+        {
+            "account_id": ids.to_numpy(dtype=object),
+            "reasons": [r for part in parts for r in part[0]],
+            "narrative": [n for part in parts for n in part[1]],
+            "as_of": as_of_text,
+            "input_hash": input_hash,
+            "split_hash": split_hash,
+            "explainer_version": version,
+            "reused": [d is not None for d in reused],
+        }
+    )
+
+
+def _split_bins(model: PotentialModel, matrix: np.ndarray) -> np.ndarray:
+    if model.booster_ is None:
+        return np.zeros_like(matrix)
+    dump = model.booster_.dump_model(num_iteration=model.best_iteration_)
+    thresholds = row_hash.split_thresholds(dump, matrix.shape[1])
+    categorical = [j for j, n in enumerate(model.feature_names_) if n in model.categories_]
+    return row_hash.split_bins(matrix, thresholds, categorical)
