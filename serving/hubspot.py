@@ -1,0 +1,141 @@
+"""HubSpot CRM cards: verify v3 request signatures and answer in HubSpot's card JSON shape.
+
+HubSpot signs each data-fetch request with ``X-HubSpot-Signature-v3``: base64 of HMAC-SHA256,
+keyed by the app's client secret, over ``method + uri + body + timestamp`` where ``timestamp`` is
+``X-HubSpot-Request-Timestamp`` (Unix ms) and the URI has a fixed list of percent-escapes decoded.
+Requests older than five minutes are rejected so a captured request cannot be replayed later.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+
+from serving.errors import Unauthenticated
+
+SIGNATURE_HEADER = "x-hubspot-signature-v3"
+TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
+
+# The escapes HubSpot decodes in the URI before signing (its v3 validation guide).
+_DECODED = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
+_ESCAPE = re.compile("|".join(_DECODED), flags=re.IGNORECASE)
+
+
+def canonical_uri(uri: str) -> str:
+    """`uri` with the escapes HubSpot decodes before signing turned back into characters."""
+    return _ESCAPE.sub(lambda m: _DECODED[m.group(0).upper()], uri)
+
+
+def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp_ms: str) -> str:
+    """The X-HubSpot-Signature-v3 value HubSpot would send for this request."""
+    message = method.upper().encode() + canonical_uri(uri).encode() + body + timestamp_ms.encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_v3(
+    secret: str,
+    *,
+    method: str,
+    uri: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now_ms: int,
+    max_age_s: int = 300,
+) -> None:
+    """Raise Unauthenticated unless the request carries a fresh, valid v3 signature."""
+    signature = headers.get(SIGNATURE_HEADER)
+    timestamp = headers.get(TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        raise Unauthenticated(
+            f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}: this endpoint only answers "
+            "HubSpot's signed CRM card requests; use /card with an API key otherwise."
+        )
+    try:
+        sent_ms = int(timestamp)
+    except ValueError as exc:
+        raise Unauthenticated(f"{TIMESTAMP_HEADER}={timestamp!r} is not Unix milliseconds") from exc
+    age_s = (now_ms - sent_ms) / 1000
+    if abs(age_s) > max_age_s:
+        raise Unauthenticated(
+            f"signed request is {age_s:.0f} s old (limit {max_age_s} s): rejected as a possible "
+            "replay; check the server clock if HubSpot's requests all fail this way."
+        )
+    expected = sign_v3(secret, method, uri, body, timestamp)
+    if not hmac.compare_digest(expected, signature):
+        raise Unauthenticated(
+            "HubSpot signature does not match: check TERRITORY_HUBSPOT_CLIENT_SECRET and, behind "
+            "a proxy, TERRITORY_PUBLIC_BASE_URL (the URL HubSpot calls, scheme and host)."
+        )
+
+
+def _money(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def card_payload(card: Mapping, object_id: int | str, widget_url: str | None) -> dict:
+    """One account card as HubSpot's CRM card response: results[{objectId, title, properties}]."""
+    potential = card["potential"]
+    owner = card["owner"]
+    properties = [
+        {
+            "label": "Potential (12 months)",
+            "dataType": "CURRENCY",
+            "value": _money(potential["value"]),
+            "currencyCode": "USD",
+        },
+        {"label": "Percentile", "dataType": "NUMERIC", "value": round(potential["percentile"], 1)},
+        {"label": "Tier", "dataType": "STRING", "value": potential["tier"]},
+        {
+            "label": "Current owner",
+            "dataType": "STRING",
+            "value": owner["current"]["name"] if owner["current"] else "none",
+        },
+    ]
+    recommended = owner.get("recommended")
+    if owner.get("move"):
+        properties.append(
+            {
+                "label": "Recommended owner",
+                "dataType": "STRING",
+                "value": f"{recommended['name']} ({owner['move']['status']})",
+            }
+        )
+        properties.extend(
+            {"label": "Why move", "dataType": "STRING", "value": reason["text"]}
+            for reason in owner["move"]["reasons"][:2]
+        )
+    properties.extend(
+        {"label": f"Reason {i}", "dataType": "STRING", "value": reason["phrase"]}
+        for i, reason in enumerate(card["reasons"][:3], start=1)
+    )
+    properties.append(
+        {"label": "Scores as of", "dataType": "DATE", "value": card["freshness"]["scores_as_of"]}
+    )
+    result: dict = {
+        "objectId": object_id,
+        "title": (
+            f"Account potential: tier {potential['tier']} "
+            f"({potential['percentile']:.0f}th percentile)"
+        ),
+        "properties": properties,
+    }
+    if widget_url:
+        result["link"] = widget_url
+    return {"results": [result]}

@@ -1,0 +1,361 @@
+"""Typed requests and responses of the service (lists of records, never DataFrames).
+
+EXAMPLE_REQUEST holds one valid body per endpoint; tests and docs/serving.md reuse it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AccountId = str
+Action = Literal["approve", "reject", "override"]
+MoveStatus = Literal["proposed", "approved", "rejected", "overridden"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ------------------------------------------------------------------------------------
+class CardRequest(_Strict):
+    account_id: AccountId = Field(min_length=1, max_length=128, description="CRM account id")
+
+
+class RepViewRequest(_Strict):
+    rep_id: str = Field(
+        min_length=1, max_length=128, description="CRM rep id (reps may only ask for their own)"
+    )
+    limit: int = Field(
+        default=50, ge=1, le=1000, description="accounts of the book to return, best first"
+    )
+
+
+class ScoreRequest(_Strict):
+    account_ids: list[AccountId] = Field(
+        min_length=1, max_length=500, description="CRM account ids"
+    )
+    top_k: int = Field(default=3, ge=0, le=10, description="reasons per account (explain only)")
+    recompute: bool = Field(
+        default=False, description="score from live features even if precomputed"
+    )
+
+
+class MovesRequest(_Strict):
+    region: str | None = Field(default=None, description="only accounts in this region")
+    rep_id: str | None = Field(
+        default=None, description="only moves into or out of this rep's book"
+    )
+    reason_type: str | None = Field(
+        default=None, description="only moves with a reason of this type"
+    )
+    status: MoveStatus | Literal["undecided", "contested"] | None = None
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class DecisionRequest(_Strict):
+    account_id: AccountId = Field(min_length=1, max_length=128)
+    action: Action
+    rep_id: str | None = Field(default=None, description="override only: the rep who should own it")
+    note: str = Field(default="", max_length=2000)
+    expected_decision_id: int | None = Field(
+        default=None,
+        ge=0,
+        description="decision id you saw (0 = none); 409 if someone decided since",
+    )
+
+
+class BulkDecisionRequest(_Strict):
+    account_ids: list[AccountId] = Field(min_length=1, max_length=1000)
+    action: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=2000)
+
+
+class ContestRequest(_Strict):
+    account_id: AccountId = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=5, max_length=2000, description="why the move is wrong")
+
+
+class ContestsRequest(_Strict):
+    status: Literal["open", "resolved", "all"] = "open"
+
+
+class AuditRequest(_Strict):
+    account_id: AccountId | None = None
+    limit: int = Field(default=200, ge=1, le=5000)
+
+
+class PlanPreviewRequest(_Strict):
+    scenario: dict[str, Any] = Field(
+        description="the same keys as a `territory plan --scenario` file"
+    )
+    top_moves: int = Field(default=20, ge=0, le=500)
+
+
+class ExportRequest(_Strict):
+    only_changes: bool = Field(default=False, description="only accounts whose owner changes")
+
+
+class ApprovePlanRequest(_Strict):
+    note: str = Field(default="", max_length=2000)
+
+
+class ReloadRequest(_Strict):
+    scores_path: str | None = Field(
+        default=None, description="a new scores file (default: the configured one)"
+    )
+    plan_dir: str | None = Field(
+        default=None, description="a new plan directory (default: the newest)"
+    )
+    reload_model: bool = Field(
+        default=True, description="re-resolve the model URI (picks up a new champion)"
+    )
+
+
+# -- responses -----------------------------------------------------------------------------------
+class Reason(BaseModel):
+    concept: str
+    feature: str
+    value: float | str | None = None
+    phrase: str
+    effect_multiplier: float | None = None
+    revenue_share: float | None = None
+    probability_points: float | None = None
+    direction: str
+
+
+class Potential(BaseModel):
+    value: float = Field(description="expected won revenue in the next 12 months")
+    percentile: float
+    tier: str
+
+
+class RepRef(BaseModel):
+    rep_id: str
+    name: str
+    level: str | None = None
+
+
+class MoveReason(BaseModel):
+    type: str
+    text: str
+    value: float | None = None
+
+
+class DecisionOut(BaseModel):
+    decision_id: int
+    action: Action
+    final_rep_id: str
+    note: str
+    actor: str
+    decided_at: str
+    model_version: str
+
+
+class MoveOut(BaseModel):
+    account_id: str
+    account_name: str
+    region: str | None
+    industry: str | None
+    from_rep: RepRef | None
+    to_rep: RepRef
+    impact: float
+    potential: float | None
+    tier: str | None
+    reasons: list[MoveReason]
+    status: MoveStatus
+    decision: DecisionOut | None
+    open_contests: int
+
+
+class OwnerOut(BaseModel):
+    current: RepRef | None
+    recommended: RepRef | None
+    move: MoveOut | None
+
+
+class Freshness(BaseModel):
+    source: Literal["precomputed", "computed on request"]
+    scores_as_of: str | None
+    scored_at: str | None
+    scored_with: str | None
+    data_latest: str
+    plan_id: str | None
+    plan_created_at: str | None
+    loaded_at: str
+
+
+class AccountCard(BaseModel):
+    account_id: str
+    name: str
+    industry: str | None
+    region: str | None
+    city: str | None
+    potential: Potential
+    owner: OwnerOut
+    reasons: list[Reason]
+    narrative: str
+    freshness: Freshness
+    model_version: str
+
+
+class RepAccount(BaseModel):
+    account_id: str
+    name: str
+    region: str | None
+    potential: Potential | None
+    reasons: list[Reason]
+    leaving_to: RepRef | None = None
+
+
+class RepView(BaseModel):
+    rep: RepRef
+    accounts_total: int
+    potential_total: float
+    accounts: list[RepAccount]
+    joining: list[MoveOut]
+    leaving: list[MoveOut]
+
+
+class AccountScore(BaseModel):
+    account_id: str
+    potential: float
+    percentile: float
+    tier: str
+    reasons: list[Reason] = []
+    narrative: str = ""
+    source: Literal["precomputed", "computed on request"]
+
+
+class ScoreResponse(BaseModel):
+    model_version: str
+    results: list[AccountScore]
+    unknown_ids: list[str] = Field(description="ids not in the CRM data")
+
+
+class MovesResponse(BaseModel):
+    plan_id: str
+    total: int
+    moves: list[MoveOut]
+    counts: dict[str, int]
+    regions: list[str]
+    reps: list[RepRef]
+    reason_types: list[str]
+
+
+class ContestOut(BaseModel):
+    contest_id: int
+    plan_id: str
+    account_id: str
+    rep_id: str
+    reason: str
+    status: str
+    actor: str
+    created_at: str
+    resolved_by: str | None
+    resolved_at: str | None
+    resolution: str | None
+
+
+class DecisionResponse(BaseModel):
+    move: MoveOut
+
+
+class BulkDecisionResponse(BaseModel):
+    decided: int
+    moves: list[MoveOut]
+
+
+class ContestsResponse(BaseModel):
+    plan_id: str
+    contests: list[ContestOut]
+
+
+class AuditEntryOut(BaseModel):
+    audit_id: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    plan_id: str | None
+    account_id: str | None
+    model_version: str | None
+    previous_value: Any
+    new_value: Any
+    note: str
+
+
+class AuditResponse(BaseModel):
+    entries: list[AuditEntryOut]
+
+
+class RepBalance(BaseModel):
+    rep_id: str
+    name: str
+    capacity: float | None
+    before: dict[str, float | None]
+    proposed: dict[str, float | None]
+    decided: dict[str, float | None]
+
+
+class PlanMetrics(BaseModel):
+    plan_id: str
+    status: str
+    created_at: str
+    path: str
+    metrics: dict[str, Any]
+    moves: dict[str, int]
+    reps: list[RepBalance]
+    report_md: str
+
+
+class PlanPreview(BaseModel):
+    status: str
+    metrics: dict[str, Any]
+    moves_total: int
+    top_moves: list[MoveOut]
+    reps: list[RepBalance]
+
+
+class Whoami(BaseModel):
+    name: str
+    role: str
+    rep_id: str | None
+
+
+class Status(BaseModel):
+    ready: bool
+    model_uri: str | None
+    model_version: str | None
+    scores: int
+    scores_path: str | None
+    accounts: int
+    plan_id: str | None
+    plan_status: str | None
+    problems: list[str]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    status: int
+
+
+EXAMPLE_REQUEST: dict[str, dict[str, Any]] = {
+    "card": {"account_id": "A00001"},
+    "rep_view": {"rep_id": "R001", "limit": 20},
+    "score": {"account_ids": ["A00001", "A00002"]},
+    "explain": {"account_ids": ["A00001"], "top_k": 3},
+    "moves": {"region": None, "rep_id": None, "reason_type": None, "offset": 0, "limit": 50},
+    "decide": {"account_id": "A00001", "action": "approve", "note": "agreed with the plan"},
+    "bulk_decide": {"account_ids": ["A00001", "A00002"], "action": "approve", "note": "batch"},
+    "contest": {"account_id": "A00001", "reason": "I am closing a renewal with them next month"},
+    "contests": {"status": "open"},
+    "audit": {"account_id": "A00001", "limit": 50},
+    "plan_metrics": {},
+    "plan_preview": {"scenario": {"max_moves": 50}, "top_moves": 10},
+    "export_plan": {"only_changes": True},
+    "approve_plan": {"note": "Q3 territories"},
+    "reload": {"reload_model": True},
+}

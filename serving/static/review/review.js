@@ -1,0 +1,253 @@
+/* Manager review page: the move queue (POST /moves), decisions (/decide, /bulk_decide),
+   drivers per account (/card), balance charts (/plan_metrics), scenario preview (/plan_preview),
+   contests (/contests) and the CSV export (/export_plan). All through the public API. */
+"use strict";
+
+(() => {
+  const { el, api, money } = Territory;
+  const $ = (id) => document.getElementById(id);
+  const PAGE = 50;
+  let filters = {}, offset = 0, metrics = null, metric = "potential", reps = [];
+  const selected = new Set();
+
+  function banner(message, kind) {
+    const node = $("banner");
+    node.textContent = message || "";
+    node.className = message ? `banner ${kind || "error"}` : "banner hidden";
+  }
+
+  function fillSelect(select, values, label) {
+    const keep = select.value;
+    select.replaceChildren(el("option", { value: "" }, "all"), ...values.map((v) => el("option", { value: v.value }, label ? label(v) : v.value)));
+    select.value = keep;
+  }
+
+  function statusPill(move) {
+    const pill = el("span", { class: `pill ${move.status}` }, move.status);
+    const contested = move.open_contests > 0 ? el("span", { class: "pill contested", title: "a rep contested this move" }, "contested") : null;
+    return [pill, contested];
+  }
+
+  function decisionControls(move, row) {
+    const note = el("input", { type: "text", class: "note-input", placeholder: "note", maxlength: "2000",
+                               "aria-label": `note for ${move.account_name}` });
+    const override = el("select", { class: "override", "aria-label": `override rep for ${move.account_name}` },
+      el("option", { value: "" }, "override…"),
+      ...reps.filter((r) => r.rep_id !== move.to_rep.rep_id).map((r) => el("option", { value: r.rep_id }, r.name)));
+    const decide = async (action, repId) => {
+      try {
+        const body = { account_id: move.account_id, action, note: note.value,
+                       expected_decision_id: move.decision ? move.decision.decision_id : 0 };
+        if (repId) body.rep_id = repId;
+        const result = await api("/decide", body);
+        replaceRow(row, result.move);
+        refreshSide();
+      } catch (err) { banner(err.message); }
+    };
+    override.addEventListener("change", () => { if (override.value) decide("override", override.value); });
+    return el("div", { class: "decide" },
+      el("button", { type: "button", class: "approve", onclick: () => decide("approve") }, "Approve"),
+      el("button", { type: "button", class: "secondary reject", onclick: () => decide("reject") }, "Reject"),
+      override, note);
+  }
+
+  function moveRow(move) {
+    const check = el("input", { type: "checkbox", class: "pick", "aria-label": `select ${move.account_name}` });
+    check.checked = selected.has(move.account_id);
+    check.addEventListener("change", () => {
+      if (check.checked) selected.add(move.account_id); else selected.delete(move.account_id);
+      updateBulk();
+    });
+    const row = el("tr", { class: "move-row", "data-account": move.account_id });
+    const toggle = el("button", { type: "button", class: "link expand", "aria-expanded": "false" }, "details");
+    toggle.addEventListener("click", () => expand(row, move, toggle));
+    row.append(
+      el("td", {}, check),
+      el("td", {}, el("strong", {}, move.account_name), el("div", { class: "muted" },
+        [move.account_id, move.region, move.tier && `tier ${move.tier}`].filter(Boolean).join(" · "))),
+      el("td", {}, el("span", {}, move.from_rep ? move.from_rep.name : "unowned"), " → ", el("strong", {}, move.to_rep.name),
+        move.decision && move.decision.action === "override" ? el("div", { class: "muted" }, `overridden to ${repName(move.decision.final_rep_id)}`) : null),
+      el("td", { class: "num" }, money(move.impact)),
+      el("td", {}, move.reasons.map((r) => el("span", { class: "chip", title: r.text }, r.type))),
+      el("td", {}, statusPill(move)),
+      el("td", {}, decisionControls(move, row), toggle));
+    return row;
+  }
+
+  function repName(repId) {
+    const rep = reps.find((r) => r.rep_id === repId);
+    return rep ? rep.name : repId;
+  }
+
+  function replaceRow(row, move) {
+    const detail = row.nextElementSibling && row.nextElementSibling.classList.contains("detail") ? row.nextElementSibling : null;
+    const fresh = moveRow(move);
+    row.replaceWith(fresh);
+    if (detail) detail.remove();
+  }
+
+  async function expand(row, move, toggle) {
+    const next = row.nextElementSibling;
+    if (next && next.classList.contains("detail")) {
+      next.remove();
+      toggle.setAttribute("aria-expanded", "false");
+      return;
+    }
+    toggle.setAttribute("aria-expanded", "true");
+    const cell = el("td", { colspan: "7" }, el("p", { class: "muted" }, "Loading drivers…"));
+    row.after(el("tr", { class: "detail" }, cell));
+    try {
+      const card = await api("/card", { account_id: move.account_id });
+      cell.replaceChildren(el("div", { class: "detail-grid" },
+        el("div", {}, el("h3", {}, "Why move"), el("ul", {}, move.reasons.map((r) => el("li", {}, el("span", { class: "chip" }, r.type), " ", r.text))),
+          move.decision ? el("p", { class: "muted" }, `${move.decision.action} by ${move.decision.actor} at ${move.decision.decided_at}${move.decision.note ? ` — “${move.decision.note}”` : ""}`) : null),
+        el("div", {}, el("h3", {}, `Score drivers (${money(card.potential.value)}, ${Territory.ordinal(card.potential.percentile)} pct)`),
+          el("ul", { class: "drivers" }, card.reasons.map((r) => el("li", { class: r.direction }, (r.direction === "up" ? "▲ " : "▼ ") + r.phrase,
+            r.effect_multiplier ? el("span", { class: "muted" }, ` ×${Number(r.effect_multiplier).toFixed(2)}`) : null))),
+          el("p", { class: "narrative" }, card.narrative))));
+    } catch (err) { cell.replaceChildren(el("p", { class: "error" }, err.message)); }
+  }
+
+  function updateBulk() {
+    $("bulk-approve").disabled = $("bulk-reject").disabled = selected.size === 0;
+    $("bulk-approve").textContent = selected.size ? `Approve selected (${selected.size})` : "Approve selected";
+  }
+
+  async function loadMoves(append) {
+    if (!append) offset = 0;
+    const page = await api("/moves", { ...filters, offset, limit: PAGE });
+    reps = page.reps;
+    fillSelect($("f-region"), page.regions.map((r) => ({ value: r })));
+    fillSelect($("f-rep"), page.reps.map((r) => ({ value: r.rep_id, name: r.name })), (v) => v.name);
+    fillSelect($("f-reason"), page.reason_types.map((r) => ({ value: r })));
+    const rows = page.moves.map(moveRow);
+    if (append) $("rows").append(...rows); else $("rows").replaceChildren(...rows);
+    offset += page.moves.length;
+    $("total").textContent = `(${page.total} shown of ${page.counts.total})`;
+    $("more").classList.toggle("hidden", offset >= page.total);
+    renderCounts(page.counts);
+  }
+
+  function renderCounts(counts) {
+    $("counts").replaceChildren(...["proposed", "approved", "rejected", "overridden", "contested"].map((k) =>
+      el("span", { class: `count ${k}` }, el("strong", {}, counts[k] || 0), " ", k)));
+  }
+
+  function renderChart() {
+    if (!metrics) return;
+    const available = ["potential", "accounts", "travel_km", "workload"].filter((m) => metrics.reps.some((r) => r.before[m] !== null && r.before[m] !== undefined));
+    $("metric-tabs").replaceChildren(...available.map((m) => el("button", {
+      type: "button", role: "tab", class: m === metric ? "tab active" : "tab", "aria-selected": String(m === metric),
+      onclick: () => { metric = m; renderChart(); } }, m.replace("_", " "))));
+    $("chart").replaceChildren(Charts.repBalance(metrics.reps, metric));
+  }
+
+  function renderComparison(preview) {
+    const current = metrics ? metrics.metrics : {};
+    const keys = [...new Set([...Object.keys(current), ...Object.keys(preview.metrics)])]
+      .filter((k) => typeof (current[k] ?? preview.metrics[k]) !== "object");
+    $("comparison").replaceChildren(el("table", { class: "compare" },
+      el("thead", {}, el("tr", {}, el("th", {}, "metric"), el("th", {}, "loaded plan"), el("th", {}, "scenario"))),
+      el("tbody", {}, el("tr", {}, el("td", {}, "moves"), el("td", { class: "num" }, metrics ? metrics.moves.total : "–"), el("td", { class: "num" }, preview.moves_total)),
+        keys.map((k) => el("tr", {}, el("td", {}, k), el("td", { class: "num" }, show(current[k])), el("td", { class: "num" }, show(preview.metrics[k])))))));
+  }
+
+  function show(v) {
+    if (v === undefined || v === null) return "–";
+    return typeof v === "number" ? v.toLocaleString(undefined, { maximumFractionDigits: 2 }) : String(v);
+  }
+
+  async function refreshSide() {
+    try {
+      metrics = await api("/plan_metrics");
+      $("plan-line").textContent = `Plan ${metrics.plan_id} · ${metrics.status} · created ${Territory.date(metrics.created_at)}`;
+      $("approve-plan").disabled = metrics.status === "approved";
+      $("approve-plan").textContent = metrics.status === "approved" ? "Plan approved" : "Approve plan";
+      renderCounts(metrics.moves);
+      renderChart();
+      const contests = await api("/contests", { status: "open" });
+      $("contests").replaceChildren(...(contests.contests.length ? contests.contests.map((c) => el("li", {},
+        el("strong", {}, c.account_id), ` ${c.actor}: “${c.reason}”`, el("div", { class: "muted" }, Territory.date(c.created_at))))
+        : [el("li", { class: "muted" }, "No open contests.")]));
+    } catch (err) { banner(err.message); }
+  }
+
+  async function bulk(action) {
+    try {
+      const result = await api("/bulk_decide", { account_ids: [...selected], action, note: $("bulk-note").value });
+      banner(`${result.decided} move(s) ${action === "approve" ? "approved" : "rejected"}.`, "ok");
+      selected.clear();
+      updateBulk();
+      await loadMoves();
+      refreshSide();
+    } catch (err) { banner(err.message); }
+  }
+
+  async function exportCsv() {
+    try {
+      const text = await api("/export_plan", { only_changes: false });
+      const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+      const link = el("a", { href: url, download: `territory-${metrics ? metrics.plan_id : "plan"}.csv` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (err) { banner(err.message); }
+  }
+
+  function showLogin(message) {
+    $("layout").classList.add("hidden");
+    $("login").classList.remove("hidden");
+    $("login-error").textContent = message || "";
+  }
+
+  async function start() {
+    if (!Territory.takeKeyFromHash()) return showLogin("");
+    try {
+      const me = await api("/whoami");
+      if (me.role !== "manager") return showLogin(`This key belongs to ${me.name} (${me.role}); the review page needs a manager key.`);
+      $("login").classList.add("hidden");
+      $("layout").classList.remove("hidden");
+      $("scenario").value = JSON.stringify({ max_moves: 20 }, null, 1);
+      await Promise.all([loadMoves(), refreshSide()]);
+    } catch (err) {
+      if (err.status === 401) { Territory.forgetKey(); return showLogin(err.message); }
+      banner(err.message);
+    }
+  }
+
+  $("filters").addEventListener("change", () => {
+    const data = new FormData($("filters"));
+    filters = Object.fromEntries([...data.entries()].filter(([, v]) => v));
+    loadMoves().catch((err) => banner(err.message));
+  });
+  $("more").addEventListener("click", () => loadMoves(true).catch((err) => banner(err.message)));
+  $("select-all").addEventListener("change", (event) => {
+    document.querySelectorAll("#rows tr.move-row").forEach((row) => {
+      const box = row.querySelector("input.pick");
+      box.checked = event.target.checked;
+      if (box.checked) selected.add(row.dataset.account); else selected.delete(row.dataset.account);
+    });
+    updateBulk();
+  });
+  $("bulk-approve").addEventListener("click", () => bulk("approve"));
+  $("bulk-reject").addEventListener("click", () => bulk("reject"));
+  $("export").addEventListener("click", exportCsv);
+  $("approve-plan").addEventListener("click", async () => {
+    try { await api("/approve_plan", { note: "" }); refreshSide(); } catch (err) { banner(err.message); }
+  });
+  $("preview").addEventListener("click", async () => {
+    $("comparison").replaceChildren(el("p", { class: "muted" }, "Planning…"));
+    try {
+      const scenario = JSON.parse($("scenario").value || "{}");
+      renderComparison(await api("/plan_preview", { scenario, top_moves: 10 }));
+    } catch (err) { $("comparison").replaceChildren(el("p", { class: "error" }, err.message)); }
+  });
+  $("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    Territory.setKey($("key-input").value.trim());
+    start();
+  });
+
+  start();
+})();

@@ -1,0 +1,670 @@
+"""The service in process (its ASGI app in Starlette's TestClient): every endpoint, role, error."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from serving.hubspot import sign_v3
+from serving.schemas import EXAMPLE_REQUEST
+
+pytestmark = pytest.mark.slow
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('decisions') / 'decisions.db'}"
+
+
+@pytest.fixture(scope="module")
+def client(make_client, db_url):
+    return make_client(TERRITORY_DECISIONS_URL=db_url)
+
+
+@pytest.fixture(scope="module")
+def moves(plan_moves) -> list[dict]:
+    return plan_moves.to_dict("records")
+
+
+@pytest.fixture(scope="module")
+def unscored(scores_path, tables) -> list[str]:
+    """Accounts the batch job did not score (left out of the file, or created after its as_of)."""
+    scored = set(pd.read_csv(scores_path, dtype={"account_id": str})["account_id"])
+    return [a for a in tables.accounts["account_id"] if a not in scored]
+
+
+def post(client, path, key, body=None):
+    return client.post(path, json=body if body is not None else {}, headers=auth(key))
+
+
+def error_of(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status
+    return body["error"]
+
+
+# -- health, docs, auth ---------------------------------------------------------------------------
+def test_health_and_readiness(client):
+    assert client.get("/livez").status_code == 200
+    assert client.get("/readyz").status_code == 200
+
+
+def test_openapi_lists_every_endpoint(client):
+    paths = client.get("/docs.json").json()["paths"]
+    for route in (
+        "/card",
+        "/rep_view",
+        "/score",
+        "/explain",
+        "/moves",
+        "/decide",
+        "/bulk_decide",
+        "/contest",
+        "/contests",
+        "/audit",
+        "/plan_metrics",
+        "/plan_preview",
+        "/export_plan",
+        "/approve_plan",
+        "/reload",
+        "/whoami",
+        "/status",
+    ):
+        assert route in paths, route
+
+
+def test_missing_key_is_401_with_the_fix(client):
+    response = client.post("/card", json={"account_id": "A00001"})
+    assert "Authorization: Bearer" in error_of(response, 401)
+
+
+def test_unknown_key_is_401(client):
+    response = client.post(
+        "/card", json={"account_id": "A00001"}, headers=auth("not-a-real-key-000000")
+    )
+    assert "not recognised" in error_of(response, 401)
+
+
+def test_x_api_key_header_works(client, keys):
+    response = client.post("/whoami", json={}, headers={"X-API-Key": keys["job"]})
+    assert response.json() == {"name": "Nightly job", "role": "job", "rep_id": None}
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("/moves", "rep"),
+        ("/decide", "job"),
+        ("/bulk_decide", "rep"),
+        ("/export_plan", "job"),
+        ("/audit", "rep"),
+        ("/contests", "job"),
+        ("/approve_plan", "rep"),
+        ("/score", "manager"),
+        ("/explain", "rep"),
+        ("/reload", "manager"),
+        ("/plan_metrics", "rep"),
+        ("/contest", "manager"),
+        ("/rep_view", "job"),
+        ("/plan_preview", "rep"),
+    ],
+)
+def test_wrong_role_is_403_naming_the_role_needed(client, keys, path, role):
+    body = {k: v for k, v in EXAMPLE_REQUEST[path.strip("/")].items() if v is not None}
+    message = error_of(post(client, path, keys[role], body), 403)
+    assert "needs role" in message and f"has role {role}" in message
+
+
+def test_status_and_whoami(client, keys, plan_dir):
+    status = post(client, "/status", keys["rep"]).json()
+    assert status["ready"] is True and status["problems"] == []
+    assert status["model_version"] == "account-potential v1 (champion)"
+    assert status["plan_id"].startswith("plan-") and status["accounts"] == 300
+    assert post(client, "/whoami", keys["rep"]).json()["rep_id"] == keys["rep_id"]
+
+
+# -- malformed requests ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "[]",
+        '{"account_id": 5}',
+        '{"account_id": ""}',
+        '{"account_id": "A00001", "extra": 1}',
+        "{}",
+    ],
+)
+def test_malformed_bodies_are_400(client, keys, body):
+    response = client.post(
+        "/card", content=body, headers={**auth(keys["manager"]), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "validation error" in response.json()["error"]
+
+
+def test_batch_limit_is_enforced(client, keys):
+    response = post(
+        client, "/score", keys["job"], {"account_ids": [f"A{i:05d}" for i in range(501)]}
+    )
+    assert response.status_code == 400
+
+
+# -- the account card -----------------------------------------------------------------------------
+def test_card_serves_precomputed_scores_reasons_and_move(client, keys, moves, scores_path):
+    move = moves[0]
+    card = post(client, "/card", keys["manager"], {"account_id": move["account_id"]}).json()
+    stored = (
+        pd.read_csv(scores_path, dtype={"account_id": str})
+        .set_index("account_id")
+        .loc[move["account_id"]]
+    )
+    assert card["potential"] == {
+        "value": pytest.approx(stored["potential"]),
+        "percentile": pytest.approx(stored["percentile"]),
+        "tier": stored["tier"],
+    }
+    assert [r["phrase"] for r in card["reasons"]] == [
+        r["phrase"] for r in json.loads(stored["top_reasons"])
+    ]
+    assert card["narrative"] == stored["narrative"]
+    assert card["owner"]["current"]["rep_id"] == move["from_rep_id"]
+    assert card["owner"]["recommended"]["rep_id"] == move["to_rep_id"]
+    assert card["owner"]["move"]["status"] == "proposed"
+    assert {r["type"] for r in card["owner"]["move"]["reasons"]} <= {
+        "fit",
+        "balance",
+        "travel",
+        "continuity",
+    }
+    fresh = card["freshness"]
+    assert fresh["source"] == "precomputed" and fresh["scores_as_of"] == str(stored["as_of"])
+    assert fresh["plan_id"].startswith("plan-") and card["model_version"].startswith(
+        "account-potential v"
+    )
+
+
+def test_card_for_account_without_move_recommends_current_owner(client, keys, moves, tables):
+    moved = {m["account_id"] for m in moves}
+    owners = tables.current_owners()
+    account = next(a for a in owners.index if a not in moved)
+    card = post(client, "/card", keys["manager"], {"account_id": account}).json()
+    assert card["owner"]["move"] is None
+    assert (
+        card["owner"]["recommended"]["rep_id"]
+        == card["owner"]["current"]["rep_id"]
+        == owners[account]
+    )
+
+
+def test_card_without_precomputed_score_is_computed_on_request(client, keys, unscored):
+    card = post(client, "/card", keys["manager"], {"account_id": unscored[0]}).json()
+    assert card["freshness"]["source"] == "computed on request"
+    assert card["potential"]["value"] >= 0
+    assert 0 < card["potential"]["percentile"] <= 100 and card["potential"]["tier"] in "ABCD"
+    assert card["narrative"] and all(r["phrase"] for r in card["reasons"])
+
+
+def test_unknown_account_is_404(client, keys):
+    assert "not in the CRM data" in error_of(
+        post(client, "/card", keys["manager"], {"account_id": "NOPE"}), 404
+    )
+
+
+def test_rep_reads_own_account_but_not_others(client, keys, moves, tables):
+    mine = moves[0]["account_id"]
+    assert post(client, "/card", keys["rep"], {"account_id": mine}).status_code == 200
+    owners = tables.current_owners()
+    theirs = next(
+        a
+        for a, r in owners.items()
+        if r != keys["rep_id"] and a not in {m["account_id"] for m in moves}
+    )
+    assert "reps see only their own" in error_of(
+        post(client, "/card", keys["rep"], {"account_id": theirs}), 403
+    )
+
+
+# -- the rep view ---------------------------------------------------------------------------------
+def test_rep_view_ranks_own_book_and_lists_moves(client, keys, moves):
+    view = post(client, "/rep_view", keys["rep"], {"rep_id": keys["rep_id"], "limit": 500}).json()
+    values = [a["potential"]["value"] for a in view["accounts"] if a["potential"]]
+    assert values == sorted(values, reverse=True) and view["accounts_total"] == len(
+        view["accounts"]
+    )
+    leaving = {m["account_id"] for m in view["leaving"]}
+    assert {m["account_id"] for m in moves if m["from_rep_id"] == keys["rep_id"]} == leaving
+    assert {m["account_id"] for m in view["joining"]} == {
+        m["account_id"] for m in moves if m["to_rep_id"] == keys["rep_id"]
+    }
+    by_id = {a["account_id"]: a for a in view["accounts"]}
+    assert by_id[moves[0]["account_id"]]["leaving_to"]["rep_id"] == moves[0]["to_rep_id"]
+
+
+def test_rep_view_of_another_rep_is_403_but_manager_may(client, keys):
+    assert "only open their own" in error_of(
+        post(client, "/rep_view", keys["rep"], {"rep_id": keys["other_rep_id"]}), 403
+    )
+    assert (
+        post(client, "/rep_view", keys["manager"], {"rep_id": keys["other_rep_id"]}).status_code
+        == 200
+    )
+
+
+def test_rep_view_unknown_rep_is_404(client, keys):
+    error_of(post(client, "/rep_view", keys["manager"], {"rep_id": "R999"}), 404)
+
+
+# -- jobs: score, explain, reload -----------------------------------------------------------------
+def test_score_batch_mixes_precomputed_on_request_and_unknown(client, keys, moves, unscored):
+    ids = [moves[0]["account_id"], unscored[0], "NOPE"]
+    result = post(client, "/score", keys["job"], {"account_ids": ids}).json()
+    assert result["unknown_ids"] == ["NOPE"]
+    assert [r["source"] for r in result["results"]] == ["precomputed", "computed on request"]
+    assert all(r["reasons"] == [] for r in result["results"])
+
+
+def test_explain_returns_top_k_reasons_and_recompute(client, keys, moves):
+    account = moves[1]["account_id"]
+    stored = post(client, "/explain", keys["job"], {"account_ids": [account], "top_k": 2}).json()[
+        "results"
+    ][0]
+    fresh = post(
+        client, "/explain", keys["job"], {"account_ids": [account], "top_k": 2, "recompute": True}
+    ).json()["results"][0]
+    assert (
+        stored["source"] == "precomputed"
+        and 1 <= len(stored["reasons"]) <= 2
+        and stored["narrative"]
+    )
+    assert (
+        fresh["source"] == "computed on request"
+        and 1 <= len(fresh["reasons"]) <= 2
+        and fresh["narrative"]
+    )
+
+
+def test_reload_swaps_in_new_scores(client, keys, scores_path, tmp_path):
+    scores = pd.read_csv(scores_path, dtype={"account_id": str})
+    changed = scores.assign(potential=scores["potential"] * 2)
+    path = tmp_path / "scores2.csv"
+    changed.to_csv(path, index=False)
+    account = scores["account_id"].iloc[0]
+    try:
+        status = post(
+            client, "/reload", keys["job"], {"scores_path": str(path), "reload_model": False}
+        ).json()
+        assert status["ready"] is True and status["scores_path"] == str(path)
+        card = post(client, "/card", keys["manager"], {"account_id": account}).json()
+        assert card["potential"]["value"] == pytest.approx(2 * scores["potential"].iloc[0])
+    finally:
+        post(client, "/reload", keys["job"], {"scores_path": str(scores_path)})
+    audit = post(client, "/audit", keys["manager"], {"limit": 5}).json()["entries"]
+    assert audit[0]["action"] == "service.reload" and audit[0]["actor"] == "Nightly job (job)"
+
+
+def test_reload_with_missing_paths_is_400(client, keys, tmp_path):
+    message = error_of(
+        post(client, "/reload", keys["job"], {"plan_dir": str(tmp_path / "nope")}), 400
+    )
+    assert "does not exist" in message
+    assert post(client, "/status", keys["job"]).json()["ready"] is True
+
+
+# -- manager review: queue, decisions, contests, audit, export ------------------------------------
+def test_moves_are_ranked_by_impact_with_facets(client, keys, moves):
+    page = post(client, "/moves", keys["manager"], {"limit": 1000}).json()
+    impacts = [m["impact"] for m in page["moves"]]
+    assert (
+        impacts == sorted(impacts, reverse=True)
+        and page["total"] == len(moves) == page["counts"]["total"]
+    )
+    assert set(page["reason_types"]) == {"fit", "balance", "travel", "continuity"}
+    assert page["regions"] and page["reps"]
+
+
+def test_moves_filters(client, keys, moves, tables):
+    region_of = tables.accounts.set_index("account_id")["region"]
+    region = region_of[moves[0]["account_id"]]
+    by_region = post(client, "/moves", keys["manager"], {"region": region}).json()["moves"]
+    assert by_region and all(region_of[m["account_id"]] == region for m in by_region)
+    rep = moves[0]["to_rep_id"]
+    by_rep = post(client, "/moves", keys["manager"], {"rep_id": rep}).json()["moves"]
+    assert {m["account_id"] for m in by_rep} == {
+        m["account_id"] for m in moves if rep in (m["from_rep_id"], m["to_rep_id"])
+    }
+    travel = post(client, "/moves", keys["manager"], {"reason_type": "travel"}).json()["moves"]
+    assert travel and all(any(r["type"] == "travel" for r in m["reasons"]) for m in travel)
+    page = post(client, "/moves", keys["manager"], {"offset": 2, "limit": 3}).json()
+    assert len(page["moves"]) == 3
+
+
+def test_approve_then_conflicting_decision_and_audit(client, keys, moves):
+    account = moves[2]["account_id"]
+    first = post(
+        client,
+        "/decide",
+        keys["manager"],
+        {"account_id": account, "action": "approve", "note": "fits", "expected_decision_id": 0},
+    ).json()["move"]
+    assert (
+        first["status"] == "approved" and first["decision"]["final_rep_id"] == moves[2]["to_rep_id"]
+    )
+    stale = post(
+        client,
+        "/decide",
+        keys["manager"],
+        {"account_id": account, "action": "reject", "expected_decision_id": 0},
+    )
+    assert "changed since you loaded it" in error_of(stale, 409)
+    second = post(
+        client,
+        "/decide",
+        keys["manager"],
+        {
+            "account_id": account,
+            "action": "reject",
+            "note": "keep",
+            "expected_decision_id": first["decision"]["decision_id"],
+        },
+    ).json()["move"]
+    assert (
+        second["status"] == "rejected"
+        and second["decision"]["final_rep_id"] == moves[2]["from_rep_id"]
+    )
+    entries = post(client, "/audit", keys["manager"], {"account_id": account}).json()["entries"]
+    assert [e["action"] for e in entries] == ["decision.reject", "decision.approve"]
+    newest = entries[0]
+    assert newest["actor"] == "Maria Manager (manager)" and newest["plan_id"].startswith("plan-")
+    assert newest["model_version"].startswith("account-potential v")
+    assert (
+        newest["previous_value"]["action"] == "approve"
+        and newest["new_value"]["action"] == "reject"
+    )
+    assert entries[1]["previous_value"] is None
+
+
+def test_override_needs_an_active_known_rep(client, keys, moves):
+    account = moves[3]["account_id"]
+    assert "needs rep_id" in error_of(
+        post(client, "/decide", keys["manager"], {"account_id": account, "action": "override"}), 400
+    )
+    error_of(
+        post(
+            client,
+            "/decide",
+            keys["manager"],
+            {"account_id": account, "action": "override", "rep_id": "R999"},
+        ),
+        404,
+    )
+    assert "only for action override" in error_of(
+        post(
+            client,
+            "/decide",
+            keys["manager"],
+            {"account_id": account, "action": "approve", "rep_id": keys["other_rep_id"]},
+        ),
+        400,
+    )
+    done = post(
+        client,
+        "/decide",
+        keys["manager"],
+        {
+            "account_id": account,
+            "action": "override",
+            "rep_id": keys["other_rep_id"],
+            "note": "closer",
+        },
+    ).json()["move"]
+    assert (
+        done["status"] == "overridden" and done["decision"]["final_rep_id"] == keys["other_rep_id"]
+    )
+
+
+def test_decision_on_account_without_move_is_404(client, keys, moves, tables):
+    moved = {m["account_id"] for m in moves}
+    account = next(a for a in tables.accounts["account_id"] if a not in moved)
+    assert "proposes no move" in error_of(
+        post(client, "/decide", keys["manager"], {"account_id": account, "action": "approve"}), 404
+    )
+    error_of(
+        post(client, "/decide", keys["manager"], {"account_id": "NOPE", "action": "approve"}), 404
+    )
+
+
+def test_bulk_approve_checks_every_id_first(client, keys, moves):
+    ids = [moves[4]["account_id"], moves[5]["account_id"]]
+    bad = post(
+        client,
+        "/bulk_decide",
+        keys["manager"],
+        {"account_ids": [*ids, "NOPE"], "action": "approve"},
+    )
+    assert "nothing was written" in error_of(bad, 400)
+    assert (
+        post(client, "/card", keys["manager"], {"account_id": ids[0]}).json()["owner"]["move"][
+            "status"
+        ]
+        == "proposed"
+    )
+    done = post(
+        client,
+        "/bulk_decide",
+        keys["manager"],
+        {"account_ids": ids, "action": "approve", "note": "batch"},
+    ).json()
+    assert done["decided"] == 2 and {m["status"] for m in done["moves"]} == {"approved"}
+
+
+def test_rep_contest_lands_in_queue_and_decision_resolves_it(client, keys, moves):
+    account = moves[0]["account_id"]
+    contest = post(
+        client,
+        "/contest",
+        keys["rep"],
+        {"account_id": account, "reason": "Renewal closes next month"},
+    )
+    assert contest.status_code == 200 and contest.json()["status"] == "open"
+    queue = post(client, "/contests", keys["manager"]).json()["contests"]
+    assert [c["account_id"] for c in queue] == [account] and queue[0]["rep_id"] == keys["rep_id"]
+    row = post(client, "/moves", keys["manager"], {"status": "contested"}).json()["moves"]
+    assert [m["account_id"] for m in row] == [account] and row[0]["open_contests"] == 1
+    post(
+        client,
+        "/decide",
+        keys["manager"],
+        {"account_id": account, "action": "reject", "note": "agreed, stays"},
+    )
+    assert post(client, "/contests", keys["manager"]).json()["contests"] == []
+    resolved = post(client, "/contests", keys["manager"], {"status": "all"}).json()["contests"][0]
+    assert resolved["status"] == "resolved" and resolved["resolution"] == "reject: agreed, stays"
+
+
+def test_contest_rules(client, keys, moves):
+    account = moves[0]["account_id"]
+    assert "only those reps" in error_of(
+        post(
+            client,
+            "/contest",
+            keys["other_rep"],
+            {"account_id": account, "reason": "not mine either"},
+        ),
+        403,
+    )
+    assert (
+        post(client, "/contest", keys["rep"], {"account_id": account, "reason": "no"}).status_code
+        == 400
+    )
+
+
+def test_export_applies_decisions(client, keys, moves, tables):
+    approved = moves[6]
+    post(
+        client,
+        "/decide",
+        keys["manager"],
+        {"account_id": approved["account_id"], "action": "approve"},
+    )
+    text = post(client, "/export_plan", keys["manager"], {"only_changes": False})
+    assert text.headers["content-type"].startswith("text/csv")
+    assert "attachment" in text.headers["content-disposition"]
+    rows = {r["account_id"]: r for r in csv.DictReader(io.StringIO(text.text))}
+    assert len(rows) == len(tables.accounts)
+    assert rows[approved["account_id"]]["rep_id"] == approved["to_rep_id"]
+    assert (
+        rows[approved["account_id"]]["changed"] == "true"
+        and rows[approved["account_id"]]["status"] == "approved"
+    )
+    undecided = moves[10]
+    assert rows[undecided["account_id"]]["rep_id"] == undecided["from_rep_id"]
+    changes = list(
+        csv.DictReader(
+            io.StringIO(post(client, "/export_plan", keys["manager"], {"only_changes": True}).text)
+        )
+    )
+    assert changes and all(r["changed"] == "true" for r in changes)
+
+
+def test_plan_metrics_balance_before_proposed_decided(client, keys, moves, tables):
+    metrics = post(client, "/plan_metrics", keys["manager"]).json()
+    assert metrics["metrics"]["status"] == "optimal" and metrics["report_md"].startswith("# Plan")
+    owned = len(tables.current_owners())
+    for kind in ("before", "proposed", "decided"):
+        assert sum(r[kind]["accounts"] for r in metrics["reps"]) == owned
+    assert all(r["before"]["travel_km"] >= 0 for r in metrics["reps"])
+    to_rep = {r["rep_id"]: r for r in metrics["reps"]}[moves[6]["to_rep_id"]]
+    assert to_rep["decided"]["accounts"] >= to_rep["before"]["accounts"]
+    assert metrics["moves"]["approved"] >= 1
+
+
+def test_approve_plan_marks_it_and_audits(client, keys):
+    status = post(client, "/approve_plan", keys["manager"], {"note": "Q3"}).json()
+    assert status["plan_status"] == "approved"
+    entry = post(client, "/audit", keys["manager"], {"limit": 1}).json()["entries"][0]
+    assert entry["action"] == "plan.approve" and entry["previous_value"] == {"status": "proposed"}
+
+
+def test_plan_preview_answers_or_says_why_not(client, keys):
+    response = post(client, "/plan_preview", keys["manager"], EXAMPLE_REQUEST["plan_preview"])
+    if response.status_code == 200:
+        preview = response.json()
+        assert preview["moves_total"] >= 0 and preview["reps"]
+    else:
+        assert response.status_code == 503 and "planner" in response.json()["error"]
+
+
+# -- persistence ----------------------------------------------------------------------------------
+def test_decisions_survive_a_restart(client, keys, moves, db_url, base_env, monkeypatch):
+    # A second ASGI app in one process trips BentoML's Prometheus registry, so this builds a fresh
+    # service instance instead; test_server_e2e restarts the real server.
+    from serving.service import Territory
+
+    account = moves[7]["account_id"]
+    post(
+        client,
+        "/decide",
+        keys["manager"],
+        {"account_id": account, "action": "approve", "note": "before restart"},
+    )
+    for key, value in {**base_env, "TERRITORY_DECISIONS_URL": db_url}.items():
+        monkeypatch.setenv(key, value)
+    restarted = Territory.inner()
+    move = restarted.card_dict(account)["owner"]["move"]
+    assert move["status"] == "approved" and move["decision"]["note"] == "before restart"
+    assert restarted.store.audit(account_id=account)[0].note == "before restart"
+
+
+# -- CRM integration: HubSpot card, CORS, pages ---------------------------------------------------
+def hubspot_get(client, account: str, *, secret: str, age_ms=0, tamper=False):
+    query = (
+        "userId=1&userEmail=rep%40example.com&associatedObjectId=987&associatedObjectType=COMPANY"
+        f"&portalId=62515&territory_account_id={account}"
+    )
+    uri = f"http://testserver/crm/hubspot/card?{query}"
+    timestamp = str(int(time.time() * 1000) - age_ms)
+    signature = sign_v3(secret, "GET", uri, b"", timestamp)
+    if tamper:
+        query = query.replace("987", "988")
+    return client.get(
+        f"/crm/hubspot/card?{query}",
+        headers={"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": timestamp},
+    )
+
+
+@pytest.fixture(scope="module")
+def hubspot_secret(base_env) -> str:
+    return base_env["TERRITORY_HUBSPOT_CLIENT_SECRET"]
+
+
+@pytest.fixture(scope="module")
+def crm_origin(base_env) -> str:
+    return json.loads(base_env["TERRITORY_CORS_ORIGINS"])[0]
+
+
+def test_hubspot_card_answers_in_crm_card_shape(client, moves, hubspot_secret):
+    response = hubspot_get(client, moves[8]["account_id"], secret=hubspot_secret)
+    assert response.status_code == 200, response.text
+    result = response.json()["results"][0]
+    assert result["objectId"] == 987 and result["title"].startswith("Account potential: tier ")
+    labels = [p["label"] for p in result["properties"]]
+    assert labels[:4] == ["Potential (12 months)", "Percentile", "Tier", "Current owner"]
+    assert "Recommended owner" in labels and all(
+        {"label", "dataType", "value"} <= set(p) for p in result["properties"]
+    )
+    assert result["link"].endswith(f"/widget/?account={moves[8]['account_id']}")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"secret": "wrong-secret-0000000000"}, "does not match"),
+        ({"age_ms": 6 * 60 * 1000}, "replay"),
+        ({"tamper": True}, "does not match"),
+    ],
+)
+def test_hubspot_card_rejects_bad_or_old_signatures(client, moves, hubspot_secret, kwargs, needle):
+    kwargs = {"secret": hubspot_secret, **kwargs}
+    assert needle in error_of(hubspot_get(client, moves[8]["account_id"], **kwargs), 401)
+
+
+def test_hubspot_card_without_signature_is_401(client):
+    assert "X-HubSpot" in error_of(
+        client.get("/crm/hubspot/card?associatedObjectId=1"), 401
+    ).replace("x-hubspot", "X-HubSpot")
+
+
+def test_cors_allows_only_configured_crm_origins(client, crm_origin):
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    ok = client.options("/card", headers={"Origin": crm_origin, **preflight})
+    assert ok.headers["access-control-allow-origin"] == crm_origin
+    bad = client.options("/card", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in bad.headers
+
+
+def test_pages_are_served_with_framing_rules(client, crm_origin):
+    widget = client.get("/widget/")
+    assert widget.status_code == 200 and "widget.js" in widget.text
+    assert f"frame-ancestors 'self' {crm_origin}" in widget.headers["content-security-policy"]
+    review = client.get("/review/")
+    assert review.status_code == 200 and "review.js" in review.text
+    assert review.headers["content-security-policy"].endswith("frame-ancestors 'self'")
+    assert (
+        client.get("/review/review.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
