@@ -1,9 +1,121 @@
-"""CLI commands: cli_sample (registered by training.cli)."""
+"""CLI: `territory sample`, a seeded sample world (CRM export + hidden truth) in a directory."""
 
 from __future__ import annotations
+
+import time
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+class FileFormat(StrEnum):
+    """Table file format of the export."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _config(accounts: int, reps: int, years: int, seed: int, end_date: datetime):  # noqa: ANN202
+    """SampleConfig from the options; a bad value becomes a BadParameter naming the option."""
+    from features.sample_world import SampleConfig, SampleConfigError, check_config
+
+    config = SampleConfig(n_accounts=accounts, n_reps=reps, years=years, seed=seed,
+                          end_date=end_date.date())
+    try:
+        check_config(config)
+    except SampleConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{exc.option}'") from exc
+    return config
+
+
+def _progress():  # noqa: ANN202
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def _summary(world, calibration: dict[str, float], out: Path, seconds: float):  # noqa: ANN001, ANN202
+    """A rich table: rows per table, then each calibration figure against its target range."""
+    from rich.table import Table
+
+    from features.sample_world import CALIBRATION_LABELS, CALIBRATION_TARGETS
+
+    table = Table(title=f"Sample world in {out} ({seconds:.1f} s)")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_column("typical B2B", justify="right")
+    for name in ("accounts", "reps", "opportunities", "activities", "assignments"):
+        table.add_row(f"{name} rows", f"{len(getattr(world.tables, name)):,}", "")
+    for name, label in CALIBRATION_LABELS.items():
+        low, high = CALIBRATION_TARGETS[name]
+        value = calibration[name]
+        if value != value:  # NaN: e.g. year-over-year needs two years of history
+            table.add_row(label, "n/a", f"{low:g}-{high:g}")
+            continue
+        mark = "[green]ok[/]" if low <= value <= high else "[red]outside[/]"
+        table.add_row(label, f"{value:.3f}", f"{low:g}-{high:g} {mark}")
+    return table
+
+
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (created if missing).")],
+    accounts: Annotated[
+        int, typer.Option("--accounts", help="Number of accounts (>= 1).")
+    ] = 20_000,
+    reps: Annotated[
+        int, typer.Option("--reps", help="Active reps at the end (1 to --accounts).")
+    ] = 60,
+    years: Annotated[int, typer.Option("--years", help="Years of history (1 to 20).")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same files.")] = 7,
+    file_format: Annotated[
+        FileFormat, typer.Option("--format", help="Table files: csv or parquet.")
+    ] = FileFormat.csv,
+    end_date: Annotated[
+        datetime,
+        typer.Option("--end-date", formats=["%Y-%m-%d"],
+                     help="Last day of history (fixed, so the output never depends on today)."),
+    ] = datetime(2026, 6, 30),
+) -> None:
+    """Write a sample CRM export (accounts, reps, opportunities, activities, assignments) to
+    OUT, plus OUT/truth/: the hidden true potential, rep skill and pair value behind it."""
+    from rich.console import Console
+
+    from features.sample_world import STAGES, calibration_report, generate_world
+    from features.sample_world.writer import world_files
+
+    config = _config(accounts, reps, years, seed, end_date)
+    started = time.perf_counter()
+    with _progress() as progress:
+        tasks = {stage: progress.add_task(stage, total=1) for stage in STAGES}
+
+        def report(stage: str, done: int, total: int) -> None:
+            progress.update(tasks[stage], completed=done, total=total)
+
+        world = generate_world(config, progress=report)
+        task = progress.add_task("calibration", total=1)
+        calibration = calibration_report(world.tables, config.end_date)
+        progress.update(task, completed=1)
+        (out / "truth").mkdir(parents=True, exist_ok=True)
+        files = list(world_files(world, out, file_format.value, calibration))
+        task = progress.add_task("write files", total=len(files))
+        for _, write in files:
+            write()
+            progress.advance(task)
+    Console().print(_summary(world, calibration, out, time.perf_counter() - started))
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("sample")(sample)
+

@@ -1,0 +1,168 @@
+"""Contract frames from the simulated arrays: string ids, ISO dates, names, missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features.contract import ACTIVITY_TYPES, OPPORTUNITY_STAGES, REP_LEVELS, TABLES
+from features.sample_world.accounts import Accounts
+from features.sample_world.config import INDUSTRIES, WorldParams
+from features.sample_world.history import History
+from features.sample_world.places import REGION_NAMES
+from features.sample_world.reps import NO_DAY, Roster
+from features.tables import CrmTables
+
+ID_WIDTHS = {"A": 6, "R": 4, "O": 8, "E": 9}
+NAME_PREFIXES = (
+    "Acme", "Apex", "Beacon", "Blue Ridge", "Cedar", "Summit", "Harbor", "Keystone", "Lakeside",
+    "Liberty", "Meridian", "Northwind", "Oak", "Pinnacle", "Prairie", "Redwood", "Riverbend",
+    "Silverline", "Sterling", "Tri-County", "Union", "Vanguard", "Westfield", "Frontier",
+    "Granite", "Heritage", "Ironwood", "Juniper", "Magnolia", "Pioneer", "Sequoia", "Coastal",
+)
+NAME_NOUNS = ("Partners", "Group", "Industries", "Solutions", "Systems", "Holdings", "Works",
+              "Services", "Associates", "Labs")
+NAME_SUFFIXES = ("Inc", "LLC", "Co", "Corp", "Ltd", "")
+FIRST_NAMES = (
+    "Avery", "Blake", "Carmen", "Dana", "Eli", "Farah", "Gabe", "Hana", "Ivan", "Jade", "Kai",
+    "Lena", "Marco", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Victor",
+    "Wes", "Ximena", "Yusuf", "Zoe",
+)
+LAST_NAMES = (
+    "Adams", "Baker", "Chen", "Diaz", "Evans", "Flores", "Garcia", "Hughes", "Ito", "Johnson",
+    "Kim", "Lopez", "Miller", "Nguyen", "Okafor", "Patel", "Reyes", "Singh", "Taylor", "Walsh",
+)
+
+
+def format_ids(prefix: str, numbers: np.ndarray) -> pd.Series:
+    """Zero-padded string ids (A000001, R0001, O00000001), wider only when the count needs it."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    width = max(ID_WIDTHS[prefix], len(str(int(numbers.max()))) if len(numbers) else 1)
+    digits = np.empty((len(numbers), width), dtype=np.uint8)
+    rest = numbers.copy()
+    for k in range(width - 1, -1, -1):
+        digits[:, k] = rest % 10 + 48
+        rest //= 10
+    head = np.full((len(numbers), 1), ord(prefix), dtype=np.uint8)
+    raw = np.ascontiguousarray(np.concatenate([head, digits], axis=1)).view(f"S{width + 1}")
+    return pd.Series(pd.array(pa.array(raw.ravel()).cast(pa.string()), dtype="str"))
+
+
+def _lookup(ids: pd.Series, index: np.ndarray) -> pd.Series:
+    """ids[index] as a fresh str Series; index -1 becomes missing."""
+    taken = ids.take(np.maximum(index, 0)).reset_index(drop=True)
+    return taken.where(pd.Series(index >= 0)) if (index < 0).any() else taken
+
+
+def to_dates(days: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 as datetime64[ns]; NO_DAY becomes NaT."""
+    days = np.asarray(days, dtype=np.int64)
+    out = np.where(days >= NO_DAY, 0, days).astype("datetime64[D]").astype("datetime64[ns]")
+    out[days >= NO_DAY] = np.datetime64("NaT")
+    return out
+
+
+def choice_text(options: tuple[str, ...], index: np.ndarray) -> pd.Series:
+    """options[index] as a str Series (built through an Arrow dictionary: fast at any size)."""
+    codes = pa.array(np.asarray(index, dtype=np.int32))
+    labels = pa.DictionaryArray.from_arrays(codes, pa.array(list(options), type=pa.string()))
+    return pd.Series(pd.array(labels.cast(pa.string()), dtype="str"))
+
+
+def _account_names(n: int, rng: np.random.Generator) -> pd.Series:
+    prefix = choice_text(NAME_PREFIXES, rng.integers(0, len(NAME_PREFIXES), n))
+    noun = choice_text(NAME_NOUNS, rng.integers(0, len(NAME_NOUNS), n))
+    suffix = choice_text(NAME_SUFFIXES, rng.integers(0, len(NAME_SUFFIXES), n))
+    return (prefix + " " + noun + " " + suffix).str.strip()
+
+
+def accounts_frame(accounts: Accounts, ids: pd.Series, cities: pd.DataFrame,
+                   params: WorldParams, rng: np.random.Generator) -> pd.DataFrame:
+    """The accounts table as exported: a few per cent of sizes and locations left empty."""
+    n = len(accounts)
+    no_emp = rng.random(n) < params.missing_employees
+    no_rev = rng.random(n) < params.missing_revenue
+    no_loc = rng.random(n) < params.missing_location
+    employees = pd.array(accounts.employees, dtype="Int64")
+    employees[no_emp] = pd.NA
+    frame = pd.DataFrame({
+        "account_id": ids,
+        "name": _account_names(n, rng),
+        "industry": choice_text(tuple(i.name for i in INDUSTRIES), accounts.industry),
+        "employees": employees,
+        "annual_revenue": np.where(no_rev, np.nan, accounts.annual_revenue),
+        "latitude": np.where(no_loc, np.nan, np.round(accounts.latitude, 5)),
+        "longitude": np.where(no_loc, np.nan, np.round(accounts.longitude, 5)),
+        "city": cities["name"].astype("str").take(accounts.city).reset_index(drop=True),
+        "region": choice_text(REGION_NAMES, accounts.region),
+        "country": pd.Series(np.full(n, "US", dtype=object), dtype="str"),
+        "created_at": to_dates(accounts.created_day),
+    })
+    return frame[TABLES["accounts"].column_names]
+
+
+def expertise_text(expertise: np.ndarray) -> list[str]:
+    """'|'-separated industry names per rep, in the INDUSTRIES order."""
+    names = [i.name for i in INDUSTRIES]
+    return ["|".join(names[j] for j in np.flatnonzero(row)) for row in expertise]
+
+
+def reps_frame(roster: Roster, ids: pd.Series, params: WorldParams,
+               rng: np.random.Generator) -> pd.DataFrame:
+    """The reps table as exported: some expertise and capacities not filled in."""
+    n = len(roster)
+    no_expertise = rng.random(n) < params.missing_rep_industries
+    no_capacity = rng.random(n) < params.missing_capacity
+    first = rng.integers(0, len(FIRST_NAMES), n)
+    last = rng.integers(0, len(LAST_NAMES), n)
+    industries = pd.Series(expertise_text(roster.expertise), dtype="str")
+    frame = pd.DataFrame({
+        "rep_id": ids,
+        "name": pd.Series([f"{FIRST_NAMES[f]} {LAST_NAMES[la]}" for f, la in zip(first, last,
+                                                                                  strict=True)],
+                          dtype="str"),
+        "hired_at": to_dates(roster.hire_day),
+        "level": choice_text(REP_LEVELS, roster.level),
+        "industries": industries.where(~pd.Series(no_expertise)),
+        "home_latitude": np.round(roster.latitude, 5),
+        "home_longitude": np.round(roster.longitude, 5),
+        "capacity": np.where(no_capacity, np.nan, roster.capacity),
+        "active": roster.left_day >= NO_DAY,
+    })
+    return frame[TABLES["reps"].column_names]
+
+
+def crm_tables(accounts: Accounts, history: History, ids: tuple[pd.Series, pd.Series],
+               cities: pd.DataFrame, params: WorldParams, rng: np.random.Generator) -> CrmTables:
+    """All five contract tables of the world, with contract column order and kinds."""
+    account_ids, rep_ids = ids
+    opps, acts, spells = history.opportunities, history.activities, history.spells
+    order = np.lexsort((spells["start"], spells["account"]))
+    spells = {k: v[order] for k, v in spells.items()}
+    return CrmTables(
+        accounts=accounts_frame(accounts, account_ids, cities, params, rng),
+        reps=reps_frame(history.roster, rep_ids, params, rng),
+        opportunities=pd.DataFrame({
+            "opportunity_id": format_ids("O", np.arange(1, len(opps["account"]) + 1)),
+            "account_id": _lookup(account_ids, opps["account"]),
+            "rep_id": _lookup(rep_ids, opps["rep"]),
+            "created_at": to_dates(opps["created"]),
+            "closed_at": to_dates(opps["closed"]),
+            "stage": choice_text(OPPORTUNITY_STAGES, opps["stage"]),
+            "amount": opps["amount"],
+        }),
+        assignments=pd.DataFrame({
+            "account_id": _lookup(account_ids, spells["account"]),
+            "rep_id": _lookup(rep_ids, spells["rep"]),
+            "start_date": to_dates(spells["start"]),
+            "end_date": to_dates(spells["end"]),
+        }),
+        activities=pd.DataFrame({
+            "activity_id": format_ids("E", np.arange(1, len(acts["account"]) + 1)),
+            "account_id": _lookup(account_ids, acts["account"]),
+            "rep_id": _lookup(rep_ids, acts["rep"]),
+            "occurred_at": to_dates(acts["day"]),
+            "type": choice_text(ACTIVITY_TYPES, acts["type"]),
+        }),
+    )
