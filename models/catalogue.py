@@ -7,8 +7,8 @@ reviewed and changed in one place, never in the service or the explainer.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -31,6 +31,7 @@ UNITS = (
 )
 PHRASE_KEYS = ("template", "detail", "zero", "one", "missing")
 DEFAULT_FILE = "feature_catalogue.yaml"
+GENERIC_CONCEPT = "firmographics"  # extra account columns describe the account itself
 
 
 class CatalogueError(TerritoryError, ValueError):
@@ -79,6 +80,23 @@ class Catalogue:
     def missing_features(self, names: Iterable[str]) -> list[str]:
         """The names (in input order) that have no entry."""
         return [name for name in names if name not in self.entries]
+
+    def with_generic_entries(
+        self, names: Iterable[str], categorical: Collection[str] = ()
+    ) -> Catalogue:
+        """A copy where each uncatalogued name (an extra account column) reads '<name>: <value>'."""
+        concept = GENERIC_CONCEPT if GENERIC_CONCEPT in self.concepts else next(iter(self.concepts))
+        added = {
+            name: FeatureEntry(
+                feature=name,
+                concept=concept,
+                label=name.replace("_", " "),
+                unit="category" if name in categorical else "number",
+                template=f"{name.replace('_', ' ').capitalize()}: {{value}}",
+            )
+            for name in self.missing_features(names)
+        }
+        return replace(self, entries={**self.entries, **added}) if added else self
 
     def require(self, names: Iterable[str], *, feature_set: str = "the model's features") -> None:
         """Raise CatalogueError naming every feature of `names` without an entry."""

@@ -22,6 +22,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from features.feature_sets import FEATURE_SETS
 from models import attribution, row_hash
 from models.catalogue import Catalogue, load_catalogue
 from models.matrix import check_columns, to_matrix
@@ -264,7 +265,8 @@ def _reusable(
     )
     prev = prev.set_index("account_id")
     stored_split = prev["split_hash"].reindex(ids).tolist()
-    stored_reasons = prev["reasons"].reindex(ids).tolist()
+    column = "reasons" if "reasons" in prev.columns else "top_reasons"  # batch output names it so
+    stored_reasons = prev[column].reindex(ids).tolist()
     return [
         drivers_from_records(reasons) if old == new else None
         for old, new, reasons in zip(stored_split, split, stored_reasons, strict=True)
@@ -297,7 +299,7 @@ def explain_frame(
         n_jobs: >1 explains chunks in that many threads, each with a single-threaded LightGBM.
         reasons_as_json: reasons as JSON text (what files store) instead of lists of records.
     """
-    catalogue = catalogue or load_catalogue()
+    catalogue = _catalogue_for(model, catalogue or load_catalogue())
     check_columns(features, model.feature_names_, model.feature_set)
     setup = _Setup(
         model,
@@ -343,6 +345,15 @@ def explain_frame(
             "reused": [d is not None for d in reused],
         }
     )
+
+
+def _catalogue_for(model: PotentialModel, catalogue: Catalogue) -> Catalogue:
+    """The catalogue must cover the model's feature set; extra columns get a plain entry."""
+    declared = set(FEATURE_SETS.get(model.feature_set, ()))
+    catalogue.require(
+        [f for f in model.feature_names_ if f in declared], feature_set=model.feature_set
+    )
+    return catalogue.with_generic_entries(model.feature_names_, categorical=model.categories_)
 
 
 def _split_bins(model: PotentialModel, matrix: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,12 @@ def conversion(data):
 @pytest.fixture(scope="module")
 def explained(revenue, data):
     return explain_frame(revenue, data[0].iloc[:400], AS_OF)
+
+
+def replace_params(model: PotentialModel, **params) -> PotentialModel:
+    state = model.to_state()
+    state["params"] = {**state["params"], **params}
+    return PotentialModel.from_state(state)
 
 
 def _matrix(model, X):
@@ -315,13 +322,22 @@ def test_missing_feature_column_is_refused(revenue, data):
         explain_frame(revenue, data[0].drop(columns="employees").iloc[:5], AS_OF)
 
 
-def test_feature_without_catalogue_entry_is_refused(data):
+def test_uncatalogued_feature_of_the_feature_set_is_refused(revenue, data):
+    catalogue = load_catalogue()
+    kept = {k: v for k, v in catalogue.entries.items() if k != "employees"}
+    model = replace_params(revenue, feature_set="account_potential_v1")
+    with pytest.raises(CatalogueError, match="account_potential_v1 lack.*'employees'"):
+        explain_frame(model, data[0].iloc[:5], AS_OF, catalogue=replace(catalogue, entries=kept))
+
+
+def test_extra_account_column_gets_a_plain_phrase(data):
     X, y = data
-    model = PotentialModel(n_estimators=5, num_threads=1).fit(
-        X[["employees"]].assign(shoe_size=1.0), y
-    )
-    with pytest.raises(CatalogueError, match="shoe_size"):
-        explain_frame(model, X[["employees"]].assign(shoe_size=1.0).iloc[:5], AS_OF)
+    extra = X[["employees"]].assign(shoe_size=np.where(y > 0, 46.0, 38.0))
+    model = PotentialModel(n_estimators=20, num_threads=1, feature_set="account_potential_v1")
+    model.fit(extra, y)
+    reasons = explain_frame(model, extra.iloc[:50], AS_OF)["reasons"]
+    phrases = {r["phrase"] for rs in reasons for r in rs if r["feature"] == "shoe_size"}
+    assert phrases and phrases <= {"Shoe size: 46", "Shoe size: 38"}
 
 
 def test_constant_model_has_no_reasons(data):
