@@ -8,6 +8,7 @@ from mlflow import MlflowClient
 from features.pipeline import build_account_features
 from features.tables import CrmTables
 from models.errors import ModelNotFoundError
+from models.explainer import explain_frame
 from models.packaging import load_potential_model
 from models.potential import PotentialModel
 from models.scoring import score_frame
@@ -48,9 +49,18 @@ def load_model(settings: TrainingSettings, model_uri: str | None) -> tuple[Poten
 def score_accounts(
     tables: CrmTables, as_of: pd.Timestamp, settings: TrainingSettings, *, model_uri: str | None = None
 ) -> tuple[pd.DataFrame, str]:
-    """Scores (account_id, potential, percentile, tier, as_of) for every account existing at as_of."""
+    """Scores (account_id, potential, percentile, tier, top_reasons, narrative, as_of) per account.
+
+    top_reasons is JSON text (models.explainer.REASON_KEYS records); the hash columns let a later
+    run reuse unchanged accounts' explanations (explain_frame's `previous`).
+    """
     model, uri = load_model(settings, model_uri)
     extra = [c for c in model.feature_names_ if c in tables.extra_account_columns]
     features = build_account_features(tables, as_of, extra_columns=extra)
     scores = score_frame(model, features)
+    explained = explain_frame(model, features, as_of, scores=scores, reasons_as_json=True)
+    kept = ("narrative", "input_hash", "split_hash", "explainer_version")
+    scores = scores.assign(
+        top_reasons=explained["reasons"].to_numpy(), **{c: explained[c].to_numpy() for c in kept}
+    )
     return scores.assign(as_of=as_of.date().isoformat(), model_uri=uri), uri

@@ -52,3 +52,37 @@ def shap_summary_figure(contributions: np.ndarray, features: pd.DataFrame, max_d
     fig = plt.gcf()
     fig.tight_layout()
     return fig
+
+
+def top_shap_features(contributions: np.ndarray, names, k: int = 3) -> list[str]:
+    """The k features with the largest mean |SHAP contribution| (ties by name)."""
+    strength = np.abs(contributions[:, :-1]).mean(axis=0)
+    order = sorted(range(len(strength)), key=lambda j: (-strength[j], str(names[j])))
+    return [str(names[j]) for j in order[:k]]
+
+
+def shap_dependence_figure(contributions: np.ndarray, features: pd.DataFrame, feature: str):
+    """One feature's value against its SHAP contribution; missing values drawn apart at the left."""
+    j = list(features.columns).index(feature)
+    values, effect = features[feature], contributions[:, j]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    missing = values.isna().to_numpy()
+    if values.dtype.kind in "fiub":
+        x = values.to_numpy(dtype=float)
+    else:
+        codes, labels = pd.factorize(values, sort=True)
+        x = codes.astype(float)
+        ticks = [str(v) for v in labels]
+        ax.set_xticks(range(len(labels)), ticks, rotation=45, ha="right", fontsize=7)
+    ax.scatter(x[~missing], effect[~missing], s=6, alpha=0.4, label="observed")
+    if missing.any():
+        seen = x[~missing]
+        left = seen.min() - 0.05 * (np.ptp(seen) or 1.0) if len(seen) else 0.0
+        ax.scatter(np.full(missing.sum(), left), effect[missing], s=6, alpha=0.4, color="grey",
+                   marker="x", label=f"missing ({missing.sum()})")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xlabel=feature, ylabel="SHAP contribution (raw score units)",
+           title=f"Dependence: {feature}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -57,6 +57,7 @@ def _log_figures(result: TrainingResult) -> None:
     holdout = result.holdout
     features = holdout[result.model.feature_names_]
     sample = features.sample(min(2000, len(features)), random_state=result.config.seed)
+    contributions = result.model.contributions(sample)
     figures = {
         "calibration.png": plots.calibration_figure(result.calibration),
         "capture_curve.png": plots.capture_figure(
@@ -64,8 +65,11 @@ def _log_figures(result: TrainingResult) -> None:
             {"potential_model": holdout["predicted"].to_numpy(),
              "last_12m_revenue": holdout["won_revenue_last_365d"].to_numpy()},
         ),
-        "shap_summary.png": plots.shap_summary_figure(result.model.contributions(sample), sample),
+        "shap_summary.png": plots.shap_summary_figure(contributions, sample),
     }
+    for feature in plots.top_shap_features(contributions, sample.columns, 3):
+        figure = plots.shap_dependence_figure(contributions, sample, feature)
+        figures[f"shap_dependence_{feature}.png"] = figure
     for name, fig in figures.items():
         mlflow.log_figure(fig, f"plots/{name}")
         plt.close(fig)
