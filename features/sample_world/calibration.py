@@ -27,7 +27,7 @@ CALIBRATION_LABELS: dict[str, str] = {
     "revenue_rank_corr_yoy": "Spearman correlation of an account's won revenue, year over year",
     "win_rate": "won / (won + lost) opportunities",
     "median_sales_cycle_months": "median months from created to closed",
-    "ownership_change_rate": "owner changes per account per year (last 12 months)",
+    "ownership_change_rate": "owner changes per account per year",
     "rep_turnover_rate": "reps leaving per year / active reps",
 }
 
@@ -66,22 +66,19 @@ def _revenue_figures(tables: CrmTables, end: pd.Timestamp) -> dict[str, float]:
     return {"top20_revenue_share": top_share(last), "revenue_rank_corr_yoy": corr}
 
 
-def _ownership_change_rate(tables: CrmTables, end: pd.Timestamp) -> float:
-    """New assignment spells in the last year that replaced an earlier owner, per account."""
+def _ownership_change_rate(tables: CrmTables, start: pd.Timestamp, end: pd.Timestamp,
+                           years: float) -> float:
+    """Owner changes per account per year over the history (spells that replaced an owner)."""
     spells = tables.assignments.sort_values(["account_id", "start_date"])
-    not_first = spells["account_id"].duplicated()
-    recent = spells["start_date"] > end - pd.DateOffset(years=1)
-    existing = _existing(tables, end - pd.DateOffset(years=1))
-    return float((not_first & recent).sum() / max(1, len(existing)))
+    changes = (spells["account_id"].duplicated() & (spells["start_date"] > start)).sum()
+    accounts = (len(_existing(tables, start)) + len(_existing(tables, end))) / 2.0
+    return float(changes / max(accounts, 1.0) / years)
 
 
-def _rep_turnover_rate(tables: CrmTables, end: pd.Timestamp) -> float:
-    """Reps who left in the last year (their last spell ended then) per active rep."""
-    reps = tables.reps
-    gone = reps.loc[~reps["active"].astype(bool), "rep_id"]
-    last_day = tables.assignments.groupby("rep_id")["end_date"].max()
-    left_recently = last_day.reindex(gone).gt(end - pd.DateOffset(years=1)).sum()
-    return float(left_recently / max(1, int(reps["active"].astype(bool).sum())))
+def _rep_turnover_rate(tables: CrmTables, years: float) -> float:
+    """Reps who left per year over the history, per active rep (headcount is kept steady)."""
+    active = tables.reps["active"].astype(bool)
+    return float((~active).sum() / max(1, int(active.sum())) / years)
 
 
 def calibration_report(tables: CrmTables, end_date: date) -> dict[str, float]:
@@ -94,12 +91,13 @@ def calibration_report(tables: CrmTables, end_date: date) -> dict[str, float]:
     closed = opps[opps["stage"].isin(["won", "lost"])]
     cycle_days = (closed["closed_at"] - closed["created_at"]).dt.days
     figures = _revenue_figures(tables, end)
-    years = max((end - opps["created_at"].min()).days / 365.25, 1e-9)
+    start = tables.opportunities["created_at"].min()
+    years = max((end - start).days / 365.25, 1e-9)
     figures.update({
         "win_rate": float((closed["stage"] == "won").mean()),
         "median_sales_cycle_months": float(cycle_days.median() / DAYS_PER_MONTH),
-        "ownership_change_rate": _ownership_change_rate(tables, end),
-        "rep_turnover_rate": _rep_turnover_rate(tables, end),
+        "ownership_change_rate": _ownership_change_rate(tables, start, end, years),
+        "rep_turnover_rate": _rep_turnover_rate(tables, years),
         "opportunities_per_account_year": float(len(opps) / len(tables.accounts) / years),
         "activities_per_account_year": float(len(tables.activities) / len(tables.accounts) / years),
         "accounts_with_won_revenue_last_year": float(

@@ -143,12 +143,12 @@ class WorldParams:
     rep_experience_median_years: float = 5.0
     rep_experience_log_sd: float = 0.7
     skill_experience_corr: float = 0.5
-    leave_rate_by_level: tuple[float, float, float, float] = (0.30, 0.18, 0.12, 0.08)
+    leave_rate_by_level: tuple[float, float, float, float] = (0.24, 0.15, 0.10, 0.06)
     capacity_by_level: tuple[float, float, float, float] = (0.6, 1.0, 1.15, 1.1)
     capacity_slack: float = 1.1
     replacement_same_city: float = 0.7
     replacement_takes_book: float = 0.7
-    rebalance_rate: float = 0.05
+    rebalance_rate: float = 0.04
     far_owner_share: float = 0.08
     assign_candidates: int = 6
     assign_distance_km: float = 250.0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from features.contract import REP_LEVELS
-from features.sample_world.accounts import Accounts
+from features.sample_world.accounts import DAYS_PER_YEAR, Accounts
 from features.sample_world.config import INDUSTRIES, SampleConfig, WorldParams
 from features.sample_world.frames import choice_text, expertise_text, to_dates
 from features.sample_world.history import History
@@ -60,8 +61,14 @@ def truth_reps(history: History, rep_ids: pd.Series, workload: np.ndarray) -> pd
     })
 
 
+def next_year_in_years(end_date: date) -> float:
+    """Length of the 12 calendar months after `end_date`, in years of 365.25 days."""
+    end = pd.Timestamp(end_date)
+    return ((end + pd.DateOffset(years=1)) - end) / pd.Timedelta(days=1) / DAYS_PER_YEAR
+
+
 def truth_accounts(accounts: Accounts, history: History, account_ids: pd.Series,
-                   rep_ids: pd.Series) -> pd.DataFrame:
+                   rep_ids: pd.Series, end_date: date) -> pd.DataFrame:
     """One row per account: true size and place, the components of log P_a, trends, owner."""
     log_p = accounts.log_potential_end
     trend = accounts.trend
@@ -86,7 +93,7 @@ def truth_accounts(accounts: Accounts, history: History, account_ids: pd.Series,
         "account_trend": accounts.account_trend,
         "trend_per_year": trend,
         "potential_at_end": np.exp(log_p),
-        "true_potential": integrated_potential(log_p, trend, 0.0, 1.0),
+        "true_potential": integrated_potential(log_p, trend, 0.0, next_year_in_years(end_date)),
         "workload": accounts.workload(),
         "win_rate_base": accounts.win_rate_base,
         "current_owner": rep_ids.take(owner).reset_index(drop=True),
@@ -97,7 +104,7 @@ def build_truth(accounts: Accounts, history: History, account_ids: pd.Series,
                 rep_ids: pd.Series, params: WorldParams, config: SampleConfig) -> Truth:
     """Truth frames, with V(a, current owner) computed by `pair_value` itself."""
     reps = truth_reps(history, rep_ids, accounts.workload())
-    frame = truth_accounts(accounts, history, account_ids, rep_ids)
+    frame = truth_accounts(accounts, history, account_ids, rep_ids, config.end_date)
     frame["expected_revenue_current_owner"] = pair_value(
         frame, reps, params, frame["account_id"].to_numpy(), frame["current_owner"].to_numpy())
     return Truth(accounts=frame, reps=reps, params=params, config=config)

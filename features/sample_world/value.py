@@ -95,11 +95,12 @@ def potential_between(
 ) -> np.ndarray:
     """Expected won revenue with an average rep between two dates (integral of P_a over time).
 
-    With start = end_date and stop = one year later this is ``true_potential``; the oracle for
-    a backtest window [as_of, as_of + 12 months) uses that window instead.
+    With start = end_date and stop = one calendar year later this is ``true_potential``; the
+    oracle for a backtest window [as_of, as_of + 12 months) uses that window instead.
     """
-    t0 = (pd.Timestamp(start) - pd.Timestamp(end_date)).days / DAYS_PER_YEAR
-    t1 = (pd.Timestamp(stop) - pd.Timestamp(end_date)).days / DAYS_PER_YEAR
+    day = pd.Timedelta(days=1)
+    t0 = (pd.Timestamp(start) - pd.Timestamp(end_date)) / day / DAYS_PER_YEAR
+    t1 = (pd.Timestamp(stop) - pd.Timestamp(end_date)) / day / DAYS_PER_YEAR
     log_p = truth_accounts["log_potential_at_end"].to_numpy(dtype=float)
     trend = truth_accounts["trend_per_year"].to_numpy(dtype=float)
     return integrated_potential(log_p, trend, t0, t1)
