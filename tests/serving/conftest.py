@@ -244,7 +244,8 @@ def champion(tables, data_dir: Path) -> str:
 
     from features.history import label_won_revenue
     from features.pipeline import build_account_features
-    from models.packaging import PotentialPyfunc, write_model_dir
+    from models import pyfunc_model
+    from models.packaging import write_model_dir
     from models.potential import PotentialModel
 
     as_of = tables.latest_date() - pd.Timedelta(days=365)
@@ -262,7 +263,7 @@ def champion(tables, data_dir: Path) -> str:
         model_dir = write_model_dir(model, data_dir / "tmp_model" / "potential_model")
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=PotentialPyfunc(),
+            python_model=str(Path(pyfunc_model.__file__)),  # model from code: nothing pickled
             artifacts={"potential_model": str(model_dir)},
             pip_requirements=["lightgbm"],
         )
@@ -327,13 +328,16 @@ def write_plan(
     ]
     moves = []
     info = tables.accounts.set_index("account_id")
+    names = tables.reps.set_index("rep_id")["name"]
     for k, account in enumerate(ranked):
         frm = current[account]
         to = rng.choice([r for r in reps if r != frm])
         planned[account] = to
-        picked = [kinds[k % 3], kinds[(k + 1) % 4]]
+        picked = [kinds[k % 4], kinds[(k + 1 + k // 4) % 4]]
+        picked = picked[:1] if picked[0] == picked[1] else picked
+        industry = info.loc[account, "industry"]
         reasons = [
-            {"type": t, "text": text.format(to=to, frm=frm, industry=info.loc[account, "industry"])}
+            {"type": t, "text": text.format(to=names[to], frm=names[frm], industry=industry)}
             for t, text in picked
         ]
         moves.append(
@@ -386,7 +390,8 @@ def keys(plan_moves: pd.DataFrame, tables) -> dict[str, str]:
     """One key per role; `rep` owns the first move's account, `other_rep` is in no move of it."""
     rep = plan_moves["from_rep_id"].iloc[0]
     involved = {plan_moves["from_rep_id"].iloc[0], plan_moves["to_rep_id"].iloc[0]}
-    other = next(r for r in tables.reps["rep_id"] if r not in involved)
+    active = tables.reps.loc[tables.reps["active"].fillna(True).astype(bool), "rep_id"]
+    other = next(r for r in active if r not in involved)
     return {
         "manager": "manager-key-0123456789abcdef",
         "job": "job-key-0123456789abcdef01",
@@ -463,6 +468,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """test-artifacts/serving (gitignored): screenshots and server logs worth keeping."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium: apt-installed when missing and we are root; else skip (fail in CI)."""
     path = Path("/usr/bin/chromium")
@@ -502,6 +514,7 @@ class Server:
     """`territory serve` running as a subprocess on a free loopback port."""
 
     def __init__(self, env: dict[str, str], args: list[str], log: Path) -> None:
+        self.env, self.args = env, args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -537,6 +550,11 @@ class Server:
         raise AssertionError(
             f"server not ready after {timeout_s} s:\n{self.log.read_text()[-4000:]}"
         )
+
+    def restarted(self) -> Server:
+        """Stop this server and start another with the same settings (and database)."""
+        self.stop()
+        return Server(self.env, self.args, self.log.with_name(self.log.stem + "-restarted.log"))
 
     def stop(self) -> None:
         import signal

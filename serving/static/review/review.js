@@ -28,7 +28,7 @@
     return [pill, contested];
   }
 
-  function decisionControls(move, row) {
+  function decisionControls(move, row, toggle) {
     const note = el("input", { type: "text", class: "note-input", placeholder: "note", maxlength: "2000",
                                "aria-label": `note for ${move.account_name}` });
     const override = el("select", { class: "override", "aria-label": `override rep for ${move.account_name}` },
@@ -48,7 +48,7 @@
     return el("div", { class: "decide" },
       el("button", { type: "button", class: "approve", onclick: () => decide("approve") }, "Approve"),
       el("button", { type: "button", class: "secondary reject", onclick: () => decide("reject") }, "Reject"),
-      override, note);
+      override, el("div", { class: "note-line" }, note, toggle));
   }
 
   function moveRow(move) {
@@ -70,7 +70,7 @@
       el("td", { class: "num" }, money(move.impact)),
       el("td", {}, move.reasons.map((r) => el("span", { class: "chip", title: r.text }, r.type))),
       el("td", {}, statusPill(move)),
-      el("td", {}, decisionControls(move, row), toggle));
+      el("td", {}, decisionControls(move, row, toggle)));
     return row;
   }
 

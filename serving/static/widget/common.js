@@ -71,7 +71,8 @@ const Territory = (() => {
   }
 
   function ordinal(n) {
-    const v = Math.round(n);
+    // Floor, capped at 99: the top account ranks 100 but "100th percentile" reads as a bug.
+    const v = Math.min(99, Math.floor(n));
     const s = ["th", "st", "nd", "rd"], m = v % 100;
     return v + (s[(m - 20) % 10] || s[m] || s[0]);
   }
