@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serving.errors import Conflict, NotFound
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "serving"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -458,6 +460,74 @@ def make_client(base_env):
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+# -- decisions store checks shared by the SQLite and PostgreSQL tests -----------------------------
+def _decide(store, account="A1", action="approve", final="R2", **kw):
+    return store.decide(
+        plan_id="p1",
+        account_id=account,
+        action=action,
+        from_rep_id="R1",
+        proposed_rep_id="R2",
+        final_rep_id=final,
+        note=kw.pop("note", ""),
+        actor="M (manager)",
+        role="manager",
+        model_version="v1",
+        **kw,
+    )
+
+
+def _exercise_store(store) -> None:
+    """The same checks against SQLite and PostgreSQL."""
+    store.register_plan("p1", "/plans/p1")
+    first = _decide(store, note="ok")
+    with pytest.raises(Conflict, match="changed since you loaded it"):
+        _decide(store, action="reject", final="R1", expected_decision_id=0)
+    store.contest(
+        plan_id="p1",
+        account_id="A1",
+        rep_id="R1",
+        reason="deal closing",
+        actor="R (rep, R1)",
+        model_version="v1",
+    )
+    assert store.open_contest_counts("p1") == {"A1": 1}
+    second = _decide(
+        store, action="reject", final="R1", note="stays", expected_decision_id=first.decision_id
+    )
+    assert store.decisions("p1") == {"A1": second}
+    assert store.open_contest_counts("p1") == {}
+    assert store.contests("p1", status=None)[0].resolution == "reject: stays"
+    trail = store.audit(plan_id="p1")
+    assert [e.action for e in trail] == [
+        "contest.resolve",
+        "decision.reject",
+        "contest.open",
+        "decision.approve",
+    ]
+    assert (
+        trail[1].previous_value["action"] == "approve"
+        and trail[1].new_value["final_rep_id"] == "R1"
+    )
+    assert (
+        trail[1].model_version == "v1"
+        and trail[1].actor == "M (manager)"
+        and trail[-1].previous_value is None
+    )
+    assert (
+        store.approve_plan("p1", actor="M", role="manager", model_version="v1", note="").status
+        == "approved"
+    )
+    with pytest.raises(NotFound):
+        store.approve_plan("nope", actor="M", role="manager", model_version="v1", note="")
+
+
+@pytest.fixture(scope="session")
+def exercise_store():
+    """The store checks as a function of a DecisionStore."""
+    return _exercise_store
 
 
 # -- real server and browser ----------------------------------------------------------------------

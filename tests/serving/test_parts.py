@@ -1,0 +1,337 @@
+"""The service's parts without a server: keys, HubSpot signatures, plans, decisions, scores."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serving import schemas
+from serving.auth import KeyRing, generate_keys, read_keys_file, require_role, write_keys_file
+from serving.decisions import DecisionCache, DecisionStore
+from serving.errors import BadRequest, Forbidden, NotReady, Unauthenticated
+from serving.hubspot import canonical_uri, card_payload, sign_v3, verify_v3
+from serving.plans import choose_plan_dir, find_plan_dirs, parse_reasons, plan_id_of, read_plan
+from serving.settings import ApiKeyEntry
+from serving.store import ScoreTable, tier_for
+
+
+# -- keys and roles -------------------------------------------------------------------------------
+def test_keyring_authenticates_by_bearer_or_header_and_rejects_the_rest():
+    ring = KeyRing(
+        {
+            "k" * 20: ApiKeyEntry(name="M", role="manager"),
+            "r" * 20: ApiKeyEntry(name="R", role="rep", rep_id="R1"),
+        }
+    )
+    assert ring.authenticate({"authorization": "Bearer " + "k" * 20}).role == "manager"
+    assert ring.authenticate({"x-api-key": "r" * 20}).rep_id == "R1"
+    with pytest.raises(Unauthenticated, match="no API key"):
+        ring.authenticate({})
+    with pytest.raises(Unauthenticated, match="not recognised"):
+        ring.authenticate({"authorization": "Bearer " + "x" * 20})
+
+
+def test_keyring_refuses_short_keys_and_reps_without_rep_id():
+    with pytest.raises(BadRequest, match="at least 16"):
+        KeyRing({"short": ApiKeyEntry(name="M", role="manager")})
+    with pytest.raises(BadRequest, match="no rep_id"):
+        KeyRing({"r" * 20: ApiKeyEntry(name="R", role="rep")})
+
+
+def test_require_role_names_the_role_needed():
+    ring = KeyRing({"j" * 20: ApiKeyEntry(name="Job", role="job")})
+    who = ring.authenticate({"x-api-key": "j" * 20})
+    require_role(who, "job", action="x")
+    with pytest.raises(
+        Forbidden, match="needs role manager or rep; your key \\(Job\\) has role job"
+    ):
+        require_role(who, "manager", "rep", action="exporting")
+
+
+def test_generated_keys_round_trip_through_an_owner_only_file(tmp_path):
+    keys = generate_keys([("R1", "Ana"), ("R2", "Bo")])
+    assert sorted(e["role"] for e in keys.values()) == ["job", "manager", "rep", "rep"]
+    assert all(len(k) >= 40 for k in keys)
+    path = write_keys_file(tmp_path / "keys.json", keys)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    ring = KeyRing.from_sources({}, path)
+    assert len(ring) == 4 and read_keys_file(path)[next(iter(keys))].role == "manager"
+    with pytest.raises(BadRequest, match="does not exist"):
+        read_keys_file(tmp_path / "missing.json")
+
+
+# -- HubSpot --------------------------------------------------------------------------------------
+def reference_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    """HubSpot's v3 recipe written out independently of serving.hubspot."""
+    message = f"{method}{uri}".encode() + body + timestamp.encode()
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def test_signature_matches_the_documented_recipe():
+    uri = "https://territory.example.com/crm/hubspot/card?userEmail=a@b.com&associatedObjectId=5"
+    assert sign_v3("s3cret", "GET", uri, b"", "1700000000000") == reference_signature(
+        "s3cret", "GET", uri, b"", "1700000000000"
+    )
+    body = b'{"x": 1}'
+    assert sign_v3("s3cret", "post", uri, body, "1") == reference_signature(
+        "s3cret", "POST", uri, body, "1"
+    )
+
+
+def test_canonical_uri_decodes_only_the_listed_escapes():
+    assert (
+        canonical_uri("https://h/p?email=a%40b.com&u=http%3A%2F%2Fx%2fy&s=a%20b")
+        == "https://h/p?email=a@b.com&u=http://x/y&s=a%20b"
+    )
+
+
+def test_verify_accepts_fresh_valid_and_rejects_old_future_or_wrong():
+    now = int(time.time() * 1000)
+    uri = "https://h/crm/hubspot/card?associatedObjectId=1"
+    good = {
+        "x-hubspot-signature-v3": sign_v3("s", "GET", uri, b"", str(now)),
+        "x-hubspot-request-timestamp": str(now),
+    }
+    verify_v3("s", method="GET", uri=uri, body=b"", headers=good, now_ms=now)
+    with pytest.raises(Unauthenticated, match="replay"):
+        verify_v3("s", method="GET", uri=uri, body=b"", headers=good, now_ms=now + 301_000)
+    with pytest.raises(Unauthenticated, match="replay"):
+        verify_v3("s", method="GET", uri=uri, body=b"", headers=good, now_ms=now - 301_000)
+    verify_v3("s", method="GET", uri=uri, body=b"", headers=good, now_ms=now + 299_000)
+    with pytest.raises(Unauthenticated, match="does not match"):
+        verify_v3("s", method="GET", uri=uri + "2", body=b"", headers=good, now_ms=now)
+    with pytest.raises(Unauthenticated, match="Unix milliseconds"):
+        verify_v3(
+            "s",
+            method="GET",
+            uri=uri,
+            body=b"",
+            headers={**good, "x-hubspot-request-timestamp": "soon"},
+            now_ms=now,
+        )
+
+
+def test_card_payload_shape():
+    card = {
+        "potential": {"value": 1234.5, "percentile": 91.2, "tier": "A"},
+        "owner": {
+            "current": {"name": "Ana"},
+            "recommended": {"name": "Bo"},
+            "move": {"status": "proposed", "reasons": [{"text": "Bo knows energy"}]},
+        },
+        "reasons": [{"phrase": "$35k in open pipeline"}],
+        "freshness": {"scores_as_of": "2026-06-30"},
+    }
+    result = card_payload(card, 42, "https://t/widget/?account=A1")["results"][0]
+    assert result["objectId"] == 42 and result["link"] == "https://t/widget/?account=A1"
+    values = {p["label"]: p["value"] for p in result["properties"]}
+    assert (
+        values["Potential (12 months)"] == "1234.50"
+        and values["Recommended owner"] == "Bo (proposed)"
+    )
+    assert values["Why move"] == "Bo knows energy" and values["Reason 1"] == "$35k in open pipeline"
+    assert {p["dataType"] for p in result["properties"]} <= {
+        "CURRENCY",
+        "NUMERIC",
+        "STRING",
+        "DATE",
+    }
+
+
+# -- plan files -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ('[{"type": "fit", "text": "knows energy", "value": 2}]', [("fit", "knows energy", 2.0)]),
+        ('["travel: 40 km closer"]', [("travel", "travel: 40 km closer", None)]),
+        (
+            "balance: lighter book | fit: energy",
+            [("balance", "balance: lighter book", None), ("fit", "fit: energy", None)],
+        ),
+        ('[{"kind": "fit", "phrase": "p"}]', [("fit", "p", None)]),
+        ("", []),
+        (float("nan"), []),
+    ],
+)
+def test_move_reasons_cells(cell, expected):
+    assert [(r.type, r.text, r.value) for r in parse_reasons(cell)] == expected
+
+
+def write_plan_files(
+    directory, assignments: str, moves: str | None = None, metrics: dict | None = None
+):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "assignments.csv").write_text(assignments)
+    if moves is not None:
+        (directory / "moves.csv").write_text(moves)
+    if metrics is not None:
+        (directory / "metrics.json").write_text(json.dumps(metrics))
+    return directory
+
+
+def test_read_plan_with_alias_columns_and_derived_moves(tmp_path):
+    plan = read_plan(
+        write_plan_files(tmp_path / "p", "account_id,planned_rep_id,workload\nA1,R2,3\nA2,R1,1\n"),
+        {"A1": "R1", "A2": "R1"},
+    )
+    assert plan.planned_owner == {"A1": "R2", "A2": "R1"} and plan.workload == {
+        "A1": 3.0,
+        "A2": 1.0,
+    }
+    assert (
+        list(plan.moves) == ["A1"]
+        and plan.moves["A1"].from_rep_id == "R1"
+        and plan.moves["A1"].reasons == ()
+    )
+    assert plan.plan_id == plan_id_of(tmp_path / "p") and plan.plan_id.startswith("plan-")
+
+
+def test_read_plan_moves_file_and_metrics_plan_id(tmp_path):
+    d = write_plan_files(
+        tmp_path / "p",
+        "account_id,rep_id\nA1,R2\n",
+        "account_id,from_rep_id,to_rep_id,gain,reasons\nA1,R1,R2,12.5,fit: energy\n",
+        {"plan_id": "q3-west", "status": "optimal"},
+    )
+    plan = read_plan(d, {"A1": "R1"})
+    assert (
+        plan.plan_id == "q3-west"
+        and plan.moves["A1"].impact == 12.5
+        and plan.reason_types == ["fit"]
+    )
+
+
+def test_read_plan_errors_name_the_file_and_fix(tmp_path):
+    with pytest.raises(NotReady, match="no assignments.csv"):
+        read_plan(tmp_path, {})
+    with pytest.raises(NotReady, match="expected account_id and one of"):
+        read_plan(write_plan_files(tmp_path / "bad", "id,owner\nA1,R1\n"), {})
+
+
+def test_choose_plan_dir_takes_the_newest_not_superseded(tmp_path):
+    old = write_plan_files(tmp_path / "plans" / "old", "account_id,rep_id\nA1,R1\n")
+    new = write_plan_files(tmp_path / "plans" / "new", "account_id,rep_id\nA1,R2\n")
+    os.utime(old / "assignments.csv", (1, 1))
+    found = find_plan_dirs([tmp_path / "plans"])
+    assert choose_plan_dir(found, {}) == new.resolve()
+    assert choose_plan_dir(found, {plan_id_of(new): "superseded"}) == old.resolve()
+    assert choose_plan_dir([], {}) is None
+
+
+# -- decisions store ------------------------------------------------------------------------------
+def decide(store, account="A1", action="approve", final="R2", **kw):
+    return store.decide(
+        plan_id="p1",
+        account_id=account,
+        action=action,
+        from_rep_id="R1",
+        proposed_rep_id="R2",
+        final_rep_id=final,
+        note=kw.pop("note", ""),
+        actor="M (manager)",
+        role="manager",
+        model_version="v1",
+        **kw,
+    )
+
+
+def test_sqlite_store_is_append_only_with_audit_and_survives_reopen(tmp_path, exercise_store):
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    store = DecisionStore(url)
+    exercise_store(store)
+    store.close()
+    reopened = DecisionStore(url)
+    assert reopened.decisions("p1")["A1"].action == "reject"
+    assert len(reopened.audit()) == 5 and reopened.plan("p1").status == "approved"
+
+
+def test_decision_cache_sees_writes_from_other_processes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    ours, theirs = DecisionStore(url), DecisionStore(url)
+    cache = DecisionCache(ours, "p1", check_every_s=0.0)
+    assert cache.view().decisions == {}
+    decide(theirs)
+    assert cache.view().decisions["A1"].action == "approve"
+    slow = DecisionCache(ours, "p1", check_every_s=3600)
+    first = slow.view()
+    decide(theirs, action="reject", final="R1")
+    assert slow.view() is first  # within the check interval: no query at all
+    slow.invalidate()
+    assert slow.view().decisions["A1"].action == "reject"
+
+
+# -- scores ---------------------------------------------------------------------------------------
+def test_tier_and_percentile_follow_the_batch_rules():
+    assert [tier_for(p) for p in (95, 90, 80, 50, 10)] == ["A", "B", "B", "C", "D"]
+    table = ScoreTable(
+        pd.DataFrame(
+            {
+                "account_id": ["a", "b", "c", "d"],
+                "potential": [1.0, 2.0, 3.0, 4.0],
+                "percentile": [25.0, 50.0, 75.0, 100.0],
+                "tier": ["D", "C", "B", "A"],
+            }
+        )
+    )
+    assert (
+        table.percentile_of(2.5) == 60.0
+        and table.percentile_of(100.0) == 100.0
+        and table.percentile_of(0) == 20.0
+    )
+    assert table.get("zz") is None and table.get("b").tier == "C" and table.get("b").reasons == []
+
+
+def test_on_request_scores_match_the_batch_job(tables, champion, scores_path):
+    from features.pipeline import build_account_features
+    from models.packaging import load_potential_model
+    from serving.store import OnDemandScorer
+
+    model, _ = load_potential_model(champion)
+    scores = pd.read_csv(scores_path, dtype={"account_id": str})
+    as_of = pd.Timestamp(scores["as_of"].iloc[0])
+    scorer = OnDemandScorer(model, build_account_features(tables, as_of), as_of, threads=1)
+    table = ScoreTable(scores)
+    ids = scores["account_id"].head(5).tolist()
+    fresh = scorer.score(ids, table)
+    stored = scores.set_index("account_id").loc[ids]
+    np.testing.assert_allclose([fresh[a].potential for a in ids], stored["potential"], rtol=1e-9)
+    assert [[r["concept"] for r in fresh[a].reasons] for a in ids] == [
+        [r["concept"] for r in json.loads(c)] for c in stored["top_reasons"]
+    ]
+    assert all(fresh[a].computed_on_request for a in ids)
+
+
+# -- schemas --------------------------------------------------------------------------------------
+REQUEST_MODELS = {
+    "card": schemas.CardRequest,
+    "rep_view": schemas.RepViewRequest,
+    "score": schemas.ScoreRequest,
+    "explain": schemas.ScoreRequest,
+    "moves": schemas.MovesRequest,
+    "decide": schemas.DecisionRequest,
+    "bulk_decide": schemas.BulkDecisionRequest,
+    "contest": schemas.ContestRequest,
+    "contests": schemas.ContestsRequest,
+    "audit": schemas.AuditRequest,
+    "plan_preview": schemas.PlanPreviewRequest,
+    "export_plan": schemas.ExportRequest,
+    "approve_plan": schemas.ApprovePlanRequest,
+    "reload": schemas.ReloadRequest,
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(schemas.EXAMPLE_REQUEST))
+def test_every_example_request_is_valid(endpoint):
+    body = schemas.EXAMPLE_REQUEST[endpoint]
+    if endpoint == "plan_metrics":
+        assert body == {}
+        return
+    REQUEST_MODELS[endpoint].model_validate(body)
