@@ -10,7 +10,7 @@ from typing import Any
 from features.errors import TerritoryError
 
 DEFAULT_END_DATE = date(2026, 6, 30)
-MAX_YEARS = 20
+MAX_YEARS = 20  # also keeps history days within uint16 for the linear-time sort
 
 
 class SampleConfigError(TerritoryError):

@@ -35,24 +35,38 @@ LAST_NAMES = (
 )
 
 
-def format_ids(prefix: str, numbers: np.ndarray) -> pd.Series:
-    """Zero-padded string ids (A000001, R0001, O00000001), wider only when the count needs it."""
-    numbers = np.asarray(numbers, dtype=np.int64)
-    width = max(ID_WIDTHS[prefix], len(str(int(numbers.max()))) if len(numbers) else 1)
-    digits = np.empty((len(numbers), width), dtype=np.uint8)
-    rest = numbers.copy()
-    for k in range(width - 1, -1, -1):
-        digits[:, k] = rest % 10 + 48
-        rest //= 10
-    head = np.full((len(numbers), 1), ord(prefix), dtype=np.uint8)
-    raw = np.ascontiguousarray(np.concatenate([head, digits], axis=1)).view(f"S{width + 1}")
-    return pd.Series(pd.array(pa.array(raw.ravel()).cast(pa.string()), dtype="str"))
+def sequential_ids(prefix: str, n: int) -> pa.StringArray:
+    """Ids prefix + 1..n zero-padded (A000001, R0001, O00000001), wider only when n needs it.
+
+    Built digit by digit from repeated blocks straight into an Arrow buffer: no Python strings,
+    so tens of millions of ids take about a second.
+    """
+    width = max(ID_WIDTHS[prefix], len(str(n)))
+    rows = np.empty((n + 1, width + 1), dtype=np.uint8)
+    rows[:, 0] = ord(prefix)
+    for k in range(width):
+        period = 10**k
+        digits = (np.arange(-(-(n + 1) // period), dtype=np.int64) % 10 + 48).astype(np.uint8)
+        rows[:, width - k] = np.repeat(digits, period)[: n + 1]
+    if (n + 1) * (width + 1) < 2**31:  # Arrow's string type holds 32-bit offsets
+        offsets = np.arange(0, (n + 1) * (width + 1), width + 1, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
+                                           pa.py_buffer(rows[1:].reshape(-1)))
+    offsets = np.arange(0, (n + 1) * (width + 1), width + 1, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets),
+                                            pa.py_buffer(rows[1:].reshape(-1)))
 
 
-def _lookup(ids: pd.Series, index: np.ndarray) -> pd.Series:
-    """ids[index] as a fresh str Series; index -1 becomes missing."""
-    taken = ids.take(np.maximum(index, 0)).reset_index(drop=True)
-    return taken.where(pd.Series(index >= 0)) if (index < 0).any() else taken
+def id_series(ids: pa.Array) -> pd.Series:
+    """An Arrow string array as a pandas str Series."""
+    return pd.Series(pd.array(ids, dtype="str"))
+
+
+def _lookup(ids: pa.Array, index: np.ndarray) -> pd.Series:
+    """ids[index] as a str Series; index -1 becomes missing."""
+    index = np.asarray(index)
+    positions = pa.array(index.astype(np.int64), mask=index < 0)
+    return id_series(ids.take(positions))
 
 
 def to_dates(days: np.ndarray) -> np.ndarray:
@@ -133,7 +147,7 @@ def reps_frame(roster: Roster, ids: pd.Series, params: WorldParams,
     return frame[TABLES["reps"].column_names]
 
 
-def crm_tables(accounts: Accounts, history: History, ids: tuple[pd.Series, pd.Series],
+def crm_tables(accounts: Accounts, history: History, ids: tuple[pa.Array, pa.Array],
                cities: pd.DataFrame, params: WorldParams, rng: np.random.Generator) -> CrmTables:
     """All five contract tables of the world, with contract column order and kinds."""
     account_ids, rep_ids = ids
@@ -141,10 +155,10 @@ def crm_tables(accounts: Accounts, history: History, ids: tuple[pd.Series, pd.Se
     order = np.lexsort((spells["start"], spells["account"]))
     spells = {k: v[order] for k, v in spells.items()}
     return CrmTables(
-        accounts=accounts_frame(accounts, account_ids, cities, params, rng),
-        reps=reps_frame(history.roster, rep_ids, params, rng),
+        accounts=accounts_frame(accounts, id_series(account_ids), cities, params, rng),
+        reps=reps_frame(history.roster, id_series(rep_ids), params, rng),
         opportunities=pd.DataFrame({
-            "opportunity_id": format_ids("O", np.arange(1, len(opps["account"]) + 1)),
+            "opportunity_id": id_series(sequential_ids("O", len(opps["account"]))),
             "account_id": _lookup(account_ids, opps["account"]),
             "rep_id": _lookup(rep_ids, opps["rep"]),
             "created_at": to_dates(opps["created"]),
@@ -159,7 +173,7 @@ def crm_tables(accounts: Accounts, history: History, ids: tuple[pd.Series, pd.Se
             "end_date": to_dates(spells["end"]),
         }),
         activities=pd.DataFrame({
-            "activity_id": format_ids("E", np.arange(1, len(acts["account"]) + 1)),
+            "activity_id": id_series(sequential_ids("E", len(acts["account"]))),
             "account_id": _lookup(account_ids, acts["account"]),
             "rep_id": _lookup(rep_ids, acts["rep"]),
             "occurred_at": to_dates(acts["day"]),

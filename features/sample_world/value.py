@@ -75,7 +75,7 @@ def pair_value(
         )
     a = _positions(truth_accounts["account_id"], account_ids, "account")
     r = _positions(truth_reps["rep_id"], rep_ids, "rep")
-    names = sorted(set(truth_accounts["industry"].astype(str)))
+    names = sorted(truth_accounts["industry"].astype(str).unique())
     expertise = expertise_matrix(truth_reps["industries"], names)
     industry = pd.Index(names).get_indexer(truth_accounts["industry"].astype(str))
     match = expertise[r, industry[a]]

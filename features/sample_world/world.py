@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from features.sample_world.accounts import DAYS_PER_YEAR, draw_accounts
 from features.sample_world.config import SampleConfig, WorldParams, check_config
-from features.sample_world.frames import crm_tables, format_ids
+from features.sample_world.frames import crm_tables, id_series, sequential_ids
 from features.sample_world.history import month_bounds, simulate_history
 from features.sample_world.places import us_cities
 from features.sample_world.truth import Truth, build_truth
@@ -57,11 +58,12 @@ def generate_world(config: SampleConfig, params: WorldParams | None = None,
         config, params, accounts, cities, (start_day, end_day), rng,
         on_month=lambda: report("history", next(done), n_months),
     )
-    ids = (format_ids("A", np.arange(1, len(accounts) + 1)),
-           format_ids("R", np.arange(1, len(history.roster) + 1)))
+    ids = (sequential_ids("A", len(accounts)), sequential_ids("R", len(history.roster)))
     tables = crm_tables(accounts, history, ids, cities, params, rng)
+    # The tables now hold every event; drop the raw arrays so 1M-account worlds peak lower.
+    history = dataclasses.replace(history, opportunities={}, activities={})
     report("tables", 1, 1)
-    truth = build_truth(accounts, history, ids[0], ids[1], params, config)
+    truth = build_truth(accounts, history, id_series(ids[0]), id_series(ids[1]), params, config)
     report("truth", 1, 1)
     return SampleWorld(config=config, params=params, tables=tables, truth=truth)
 
