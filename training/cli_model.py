@@ -25,13 +25,23 @@ AsOfOpt = Annotated[
 
 
 def _oracle(data: str):
-    """True potential from DATA/truth/accounts.csv when the data is a sample world, else None."""
+    """For a sample world (DATA/truth exists): window -> each account's true expected revenue."""
     truth_dir = Path(data) / "truth"
     if not truth_dir.is_dir():
         return None
-    from features.sample_world import load_truth
+    import pandas as pd
 
-    return load_truth(truth_dir).oracle_potential
+    from features.sample_world import potential_between
+    from features.sample_world.writer import load_truth
+
+    truth = load_truth(truth_dir)
+    ids = truth.accounts["account_id"].astype(str).to_numpy()
+
+    def oracle(start, stop):
+        values = potential_between(truth.accounts, truth.config.end_date, start.date(), stop.date())
+        return pd.Series(values, index=ids)
+
+    return oracle
 
 
 def train(

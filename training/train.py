@@ -28,12 +28,13 @@ from models.evaluation import calibration_by_decile, conversion_metrics, ranking
 from models.potential import PotentialModel
 
 MIN_HISTORY_DAYS = 180
+Oracle = Callable[[pd.Timestamp, pd.Timestamp], pd.Series]
 SMALL_EXPORT_ACCOUNTS = 2000
 
 CANDIDATES: dict[str, dict] = {
-    "simple": {"num_leaves": 7, "max_depth": 3, "min_child_samples": 100, "n_estimators": 800},
-    "medium": {"num_leaves": 15, "max_depth": 5, "min_child_samples": 60, "n_estimators": 600},
-    "large": {"num_leaves": 31, "max_depth": 7, "min_child_samples": 40, "n_estimators": 500},
+    "simple": {"num_leaves": 7, "max_depth": 3, "min_child_samples": 100, "n_estimators": 600, "learning_rate": 0.08},
+    "medium": {"num_leaves": 15, "max_depth": 5, "min_child_samples": 60, "n_estimators": 500, "learning_rate": 0.08},
+    "large": {"num_leaves": 31, "max_depth": 7, "min_child_samples": 40, "n_estimators": 400, "learning_rate": 0.08},
 }
 
 
@@ -87,7 +88,9 @@ def plan_snapshots(data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Time
     horizon = pd.Timedelta(days=config.horizon_days)
     holdout = (as_of - horizon).normalize()
     first = data_start + pd.Timedelta(days=MIN_HISTORY_DAYS)
-    labelled = snapshot_dates(first, holdout - horizon, months=config.snapshot_months)
+    # One date grid stepping back from the holdout, so training and refit share snapshots.
+    refit = snapshot_dates(first, holdout, months=config.snapshot_months)
+    labelled = [d for d in refit if d + horizon <= holdout]
     if len(labelled) < 2:
         span = (as_of - data_start).days
         raise DataContractError(
@@ -96,7 +99,6 @@ def plan_snapshots(data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Time
             f"label windows before the holdout ({MIN_HISTORY_DAYS + 2 * config.horizon_days + 31} d). "
             f"Use a shorter --horizon (e.g. {max(30, (span - MIN_HISTORY_DAYS - 31) // 2)}) or more history."
         )
-    refit = snapshot_dates(first, holdout, months=config.snapshot_months)
     return SnapshotPlan(train=labelled[:-1], validation=labelled[-1], holdout=holdout, refit=refit)
 
 
@@ -139,7 +141,7 @@ def select_candidate(
 
 def compare_on_holdout(
     model: PotentialModel, train: pd.DataFrame, holdout: pd.DataFrame, columns: list[str],
-    oracle: pd.Series | None,
+    oracle: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The model against the baselines (and the oracle where truth exists) on the holdout."""
     X_tr, y_tr = _xy(train, columns)
@@ -166,10 +168,15 @@ def train_potential(
     tables: CrmTables,
     config: TrainConfig,
     *,
-    oracle: pd.Series | None = None,
+    oracle: Oracle | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> TrainingResult:
-    """Run the whole training recipe on one export; pure apart from CPU (no files, no MLflow)."""
+    """Run the whole training recipe on one export; pure apart from CPU (no files, no MLflow).
+
+    Args:
+        oracle: for a sample world, maps a label window (start, stop) to each account's true
+            expected revenue in it; the holdout then also reports the oracle's ranking.
+    """
     as_of = pd.Timestamp(config.as_of) if config.as_of is not None else tables.latest_date()
     config = replace(config, as_of=as_of)
     notes: list[str] = []
@@ -183,7 +190,7 @@ def train_potential(
             "the simple candidate (7 leaves, depth 3); its metrics have wide error bars."
         )
     progress(f"building snapshots from {plan.train[0].date()} to {plan.holdout.date()}")
-    dates = sorted({*plan.train, plan.validation, *plan.refit})
+    dates = plan.refit
     frames = build_snapshots(tables, dates, config.horizon_days, extra_columns=config.extra_columns)
     train = frames[frames["as_of"].isin(plan.train)]
     valid = frames[frames["as_of"] == plan.validation]
@@ -199,7 +206,9 @@ def train_potential(
         chosen, selection, fitted = select_candidate(config, train, valid, columns, names)
         eval_model = fitted[chosen]
         progress("scoring holdout and baselines")
-        comparison, predicted = compare_on_holdout(eval_model, train, holdout, columns, oracle)
+        window = (plan.holdout, plan.holdout + pd.Timedelta(days=config.horizon_days))
+        truth = oracle(*window) if oracle is not None else None
+        comparison, predicted = compare_on_holdout(eval_model, train, holdout, columns, truth)
         trees = max(50, int(eval_model.best_iteration_ * 1.1))
         progress(f"refitting '{chosen}' on {len(plan.refit)} snapshots ({trees} trees)")
         X_all, y_all = _xy(frames[frames["as_of"].isin(plan.refit)], columns)

@@ -1,0 +1,106 @@
+"""Train -> register -> load by alias -> same predictions; the train and score CLIs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.loaders import load_crm
+from features.pipeline import build_account_features
+from models.errors import ModelNotFoundError
+from models.packaging import load_potential_model
+from training.cli import app
+from training.register import configure, log_and_register
+from training.settings import TrainingSettings
+from training.train import TrainConfig, plan_snapshots, train_potential
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def trained(small_world_dir):
+    tables = load_crm(small_world_dir).tables
+    return tables, train_potential(tables, TrainConfig())
+
+
+def test_time_layout_is_forward(trained):
+    _, result = trained
+    plan, horizon = result.plan, pd.Timedelta(days=365)
+    assert max(plan.train) < plan.validation
+    assert plan.validation + horizon <= plan.holdout
+    assert plan.holdout + horizon <= result.config.as_of
+    assert plan.holdout in plan.refit and set(plan.train) <= set(plan.refit)
+
+
+def test_too_short_history_names_the_horizon():
+    config = TrainConfig(horizon_days=365)
+    with pytest.raises(Exception, match="--horizon"):
+        plan_snapshots(pd.Timestamp("2025-01-01"), config, pd.Timestamp("2026-01-01"))
+
+
+def test_small_export_warns_and_trains_the_simple_model(trained):
+    _, result = trained
+    assert result.chosen == "simple"
+    assert any("small export" in w for w in result.warnings)
+
+
+def test_comparison_has_every_baseline(trained):
+    _, result = trained
+    assert list(result.comparison["model"]) == [
+        "potential_model", "last_12m_revenue", "firmographic_rule", "linear_model"
+    ]
+    assert result.metrics["holdout_capture_top20"] > 0.2
+
+
+def test_training_is_reproducible(trained):
+    tables, result = trained
+    again = train_potential(tables, TrainConfig())
+    holdout = result.holdout[result.model.feature_names_]
+    np.testing.assert_array_equal(again.model.predict(holdout), result.model.predict(holdout))
+
+
+def test_mlflow_round_trip_by_alias(trained, territory_home):
+    tables, result = trained
+    settings = TrainingSettings()
+    run_id, version = log_and_register(result, settings, promote=True)
+    assert len(run_id) == 32 and version == "1"
+    features = build_account_features(tables, result.config.as_of)[result.model.feature_names_]
+    for alias in ("champion", "challenger"):
+        loaded, _ = load_potential_model(f"models:/account-potential@{alias}")
+        np.testing.assert_array_equal(loaded.predict(features), result.model.predict(features))
+    import mlflow
+
+    run = mlflow.get_run(run_id)
+    assert run.data.params["feature_set"] == "account_potential_v1"
+    assert run.data.params["dataset_digest"] == result.dataset_digest
+    assert "holdout_capture_top20" in run.data.metrics
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "plots")}
+    assert {"plots/calibration.png", "plots/capture_curve.png", "plots/shap_summary.png"} <= artifacts
+
+
+def test_unknown_model_uri_is_a_clear_error(territory_home):
+    configure(TrainingSettings())
+    with pytest.raises(ModelNotFoundError, match="territory train"):
+        load_potential_model("models:/account-potential@nope")
+
+
+def test_cli_train_then_score(small_world_dir, territory_home):
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "--data", str(small_world_dir), "--promote"])
+    assert trained.exit_code == 0, trained.output
+    assert "run id" in trained.output and "of oracle" in trained.output
+    out = territory_home / "scores.csv"
+    scored = runner.invoke(app, ["score", "--data", str(small_world_dir), "--out", str(out)])
+    assert scored.exit_code == 0, scored.output
+    scores = pd.read_csv(out)
+    assert {"account_id", "potential", "percentile", "tier"} <= set(scores.columns)
+    assert scores["account_id"].is_unique and (scores["potential"] >= 0).all()
+    assert set(scores["tier"]) == {"A", "B", "C", "D"}
+
+
+def test_cli_score_without_any_model_says_train_first(small_world_dir, territory_home):
+    result = CliRunner().invoke(app, ["score", "--data", str(small_world_dir), "--out", str(territory_home / "s.csv")])
+    assert result.exit_code != 0
+    assert "territory train" in str(result.exception) + result.output
