@@ -64,14 +64,24 @@ def run_one(accounts: int, reps: int, years: int, seed: int, fmt: str) -> dict:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         (scratch / "raw").mkdir()
         raw = _raw_write(world.tables, scratch / "raw", fmt)
-        frames_mb = sum(getattr(world.tables, n).memory_usage(deep=True).sum()
-                        for n in TABLE_NAMES) / 2**20
+        frames_mb = (
+            sum(getattr(world.tables, n).memory_usage(deep=True).sum() for n in TABLE_NAMES) / 2**20
+        )
         return {
-            "accounts": accounts, "reps": reps, "years": years, "seed": seed, "format": fmt,
+            "accounts": accounts,
+            "reps": reps,
+            "years": years,
+            "seed": seed,
+            "format": fmt,
             "rows": {n: len(getattr(world.tables, n)) for n in TABLE_NAMES},
-            "generate_s": t1 - t0, "calibration_s": t2 - t1, "write_s": t3 - t2,
-            "total_s": t3 - t0, "raw_write_s": raw, "peak_rss_mb": peak_mb,
-            "frames_mb": frames_mb, "disk_mb": _dir_bytes(scratch / "world") / 2**20,
+            "generate_s": t1 - t0,
+            "calibration_s": t2 - t1,
+            "write_s": t3 - t2,
+            "total_s": t3 - t0,
+            "raw_write_s": raw,
+            "peak_rss_mb": peak_mb,
+            "frames_mb": frames_mb,
+            "disk_mb": _dir_bytes(scratch / "world") / 2**20,
             "calibration": calibration,
         }
     finally:
@@ -79,8 +89,22 @@ def run_one(accounts: int, reps: int, years: int, seed: int, fmt: str) -> dict:
 
 
 def _child(accounts: int, reps: int, years: int, seed: int, fmt: str) -> dict:
-    command = [sys.executable, "-m", "bench.bench_sample", "--one", "--accounts", str(accounts),
-               "--reps", str(reps), "--years", str(years), "--seed", str(seed), "--format", fmt]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.bench_sample",
+        "--one",
+        "--accounts",
+        str(accounts),
+        "--reps",
+        str(reps),
+        "--years",
+        str(years),
+        "--seed",
+        str(seed),
+        "--format",
+        fmt,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -111,9 +135,13 @@ def _markdown(results: list[dict]) -> str:
             f"| {r['total_s'] / r['raw_write_s']:.2f} | {r['peak_rss_mb'] / 1024:.2f} "
             f"| {r['frames_mb'] / 1024:.2f} | {r['disk_mb']:,.0f} |"
         )
-    lines += ["", "Calibration figures of the same worlds:", "",
-              "| world | " + " | ".join(results[0]["calibration"]) + " |",
-              "|---|" + "---:|" * len(results[0]["calibration"])]
+    lines += [
+        "",
+        "Calibration figures of the same worlds:",
+        "",
+        "| world | " + " | ".join(results[0]["calibration"]) + " |",
+        "|---|" + "---:|" * len(results[0]["calibration"]),
+    ]
     for r in results:
         values = " | ".join(f"{v:.3f}" for v in r["calibration"].values())
         lines.append(f"| {r['accounts']:,} x {r['reps']:,} | {values} |")
@@ -139,8 +167,11 @@ def main() -> None:
     for accounts, reps, fmt in QUICK if args.quick else FULL:
         print(f"running {accounts:,} x {reps:,} ({fmt}) ...", file=sys.stderr, flush=True)
         results.append(_child(accounts, reps, args.years, args.seed, fmt))
-        print(json.dumps({k: v for k, v in results[-1].items() if k != "calibration"}),
-              file=sys.stderr, flush=True)
+        print(
+            json.dumps({k: v for k, v in results[-1].items() if k != "calibration"}),
+            file=sys.stderr,
+            flush=True,
+        )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(_markdown(results))
     print(_markdown(results))

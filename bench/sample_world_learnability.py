@@ -34,8 +34,14 @@ from features.tables import CrmTables
 YEAR = pd.DateOffset(years=1)
 
 
-def _window_sum(frame: pd.DataFrame, date_col: str, start: pd.Timestamp, stop: pd.Timestamp,
-                index: pd.Index, value: str | None = None) -> pd.Series:
+def _window_sum(
+    frame: pd.DataFrame,
+    date_col: str,
+    start: pd.Timestamp,
+    stop: pd.Timestamp,
+    index: pd.Index,
+    value: str | None = None,
+) -> pd.Series:
     rows = frame[(frame[date_col] > start) & (frame[date_col] <= stop)]
     grouped = rows.groupby("account_id")
     out = grouped[value].sum() if value else grouped.size()
@@ -65,30 +71,39 @@ def features_as_of(tables: CrmTables, as_of: pd.Timestamp) -> pd.DataFrame:
     f["win_rate_12m"] = f["won_deals_12m"] / f["closed_deals_12m"].replace(0, np.nan)
     f["created_deals_12m"] = _window_sum(opps, "created_at", as_of - YEAR, as_of, idx)
     is_open = opps["closed_at"].isna() | (opps["closed_at"] > as_of)
-    f["open_pipeline"] = opps[is_open].groupby("account_id")["amount"].sum().reindex(
-        idx, fill_value=0.0)
+    f["open_pipeline"] = (
+        opps[is_open].groupby("account_id")["amount"].sum().reindex(idx, fill_value=0.0)
+    )
     f["meetings_visits_12m"] = _window_sum(
-        acts[acts["type"].isin(["meeting", "visit"])], "occurred_at", as_of - YEAR, as_of, idx)
+        acts[acts["type"].isin(["meeting", "visit"])], "occurred_at", as_of - YEAR, as_of, idx
+    )
     return f.join(_owner_features(tables, acc, as_of))
 
 
 def _owner_features(tables: CrmTables, acc: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     spells = tables.assignments
-    live = spells[(spells["start_date"] <= as_of)
-                  & (spells["end_date"].isna() | (spells["end_date"] > as_of))]
+    live = spells[
+        (spells["start_date"] <= as_of) & (spells["end_date"].isna() | (spells["end_date"] > as_of))
+    ]
     owner = live.sort_values("start_date").groupby("account_id")["rep_id"].last()
     reps = tables.reps.set_index("rep_id")
     rep = reps.reindex(owner.reindex(acc.index).to_numpy())
     load = owner.value_counts()
-    return pd.DataFrame({
-        "has_owner": owner.reindex(acc.index).notna().astype(int).to_numpy(),
-        "owner_tenure_days": (as_of - rep["hired_at"]).dt.days.to_numpy(),
-        "owner_distance_km": haversine_km(acc["latitude"], acc["longitude"],
-                                          rep["home_latitude"], rep["home_longitude"]),
-        "owner_accounts": load.reindex(rep.index).to_numpy(dtype=float),
-        "owner_match": [int(isinstance(e, str) and i in e.split("|"))
-                        for i, e in zip(acc["industry"], rep["industries"], strict=True)],
-    }, index=acc.index)
+    return pd.DataFrame(
+        {
+            "has_owner": owner.reindex(acc.index).notna().astype(int).to_numpy(),
+            "owner_tenure_days": (as_of - rep["hired_at"]).dt.days.to_numpy(),
+            "owner_distance_km": haversine_km(
+                acc["latitude"], acc["longitude"], rep["home_latitude"], rep["home_longitude"]
+            ),
+            "owner_accounts": load.reindex(rep.index).to_numpy(dtype=float),
+            "owner_match": [
+                int(isinstance(e, str) and i in e.split("|"))
+                for i, e in zip(acc["industry"], rep["industries"], strict=True)
+            ],
+        },
+        index=acc.index,
+    )
 
 
 def top20_capture(score: pd.Series, label: pd.Series, seed: int = 0) -> float:
@@ -113,9 +128,19 @@ def experiment(config: SampleConfig, params: WorldParams) -> dict[str, float]:
     x_train, x_test = features_as_of(tables, train_at), features_as_of(tables, test_at)
     y_train = _window_sum(won, "closed_at", train_at, test_at, x_train.index, "amount")
     y_test = _window_sum(won, "closed_at", test_at, end, x_test.index, "amount")
-    model = lgb.LGBMRegressor(objective="tweedie", n_estimators=400, learning_rate=0.03,
-                              num_leaves=31, min_child_samples=40, subsample=0.8, subsample_freq=1,
-                              colsample_bytree=0.8, num_threads=2, verbose=-1, random_state=0)
+    model = lgb.LGBMRegressor(
+        objective="tweedie",
+        n_estimators=400,
+        learning_rate=0.03,
+        num_leaves=31,
+        min_child_samples=40,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        num_threads=2,
+        verbose=-1,
+        random_state=0,
+    )
     model.fit(x_train, y_train)
     truth = world.truth.accounts.set_index("account_id").reindex(x_test.index).reset_index()
     oracle = potential_between(truth, config.end_date, test_at.date(), config.end_date)
@@ -151,11 +176,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--set", nargs="*", default=[], help="WorldParams overrides, key=value")
     args = parser.parse_args()
-    config = SampleConfig(n_accounts=args.accounts, n_reps=args.reps, years=args.years,
-                          seed=args.seed)
+    config = SampleConfig(
+        n_accounts=args.accounts, n_reps=args.reps, years=args.years, seed=args.seed
+    )
     params = dataclasses.replace(WorldParams(), **_overrides(args.set))
-    print(json.dumps({"config": dataclasses.asdict(config) | {"end_date": str(config.end_date)},
-                      **experiment(config, params)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "config": dataclasses.asdict(config) | {"end_date": str(config.end_date)},
+                **experiment(config, params),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

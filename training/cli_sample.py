@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from features.sample_world import SampleConfig, SampleWorld
 
 
 class FileFormat(StrEnum):
@@ -18,12 +25,13 @@ class FileFormat(StrEnum):
     parquet = "parquet"
 
 
-def _config(accounts: int, reps: int, years: int, seed: int, end_date: datetime):  # noqa: ANN202
+def _config(accounts: int, reps: int, years: int, seed: int, end_date: datetime) -> SampleConfig:
     """SampleConfig from the options; a bad value becomes a BadParameter naming the option."""
     from features.sample_world import SampleConfig, SampleConfigError, check_config
 
-    config = SampleConfig(n_accounts=accounts, n_reps=reps, years=years, seed=seed,
-                          end_date=end_date.date())
+    config = SampleConfig(
+        n_accounts=accounts, n_reps=reps, years=years, seed=seed, end_date=end_date.date()
+    )
     try:
         check_config(config)
     except SampleConfigError as exc:
@@ -31,7 +39,8 @@ def _config(accounts: int, reps: int, years: int, seed: int, end_date: datetime)
     return config
 
 
-def _progress():  # noqa: ANN202
+def _progress() -> Progress:
+    """One bar per stage: name, bar, done/total, elapsed."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -41,11 +50,16 @@ def _progress():  # noqa: ANN202
         TimeElapsedColumn,
     )
 
-    return Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
 
 
-def _summary(world, calibration: dict[str, float], out: Path, seconds: float):  # noqa: ANN001, ANN202
+def _summary(world: SampleWorld, calibration: dict[str, float], out: Path, seconds: float) -> Table:
     """A rich table: rows per table, then each calibration figure against its target range."""
     from rich.table import Table
 
@@ -60,7 +74,7 @@ def _summary(world, calibration: dict[str, float], out: Path, seconds: float):  
     for name, label in CALIBRATION_LABELS.items():
         low, high = CALIBRATION_TARGETS[name]
         value = calibration[name]
-        if value != value:  # NaN: e.g. year-over-year needs two years of history
+        if math.isnan(value):  # e.g. year over year needs two years of history
             table.add_row(label, "n/a", f"{low:g}-{high:g}")
             continue
         mark = "[green]ok[/]" if low <= value <= high else "[red]outside[/]"
@@ -83,8 +97,11 @@ def sample(
     ] = FileFormat.csv,
     end_date: Annotated[
         datetime,
-        typer.Option("--end-date", formats=["%Y-%m-%d"],
-                     help="Last day of history (fixed, so the output never depends on today)."),
+        typer.Option(
+            "--end-date",
+            formats=["%Y-%m-%d"],
+            help="Last day of history (fixed, so the output never depends on today).",
+        ),
     ] = datetime(2026, 6, 30),
 ) -> None:
     """Write a sample CRM export (accounts, reps, opportunities, activities, assignments) to
@@ -118,4 +135,3 @@ def sample(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("sample")(sample)
-

@@ -118,7 +118,25 @@ def _created_days(
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds of a probability."""
     return np.log(p / (1.0 - p))
+
+
+def _places_and_industries(
+    n: int, params: WorldParams, cities: pd.DataFrame, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """City (by population), jittered coordinates and industry (by the industry mix)."""
+    city = draw_cities(cities["population"].to_numpy(), n, rng)
+    lat, lon = jitter(
+        cities["latitude"].to_numpy()[city],
+        cities["longitude"].to_numpy()[city],
+        params.location_jitter_km,
+        rng,
+    )
+    shares = np.array([i.share for i in INDUSTRIES])
+    industry = np.searchsorted(np.cumsum(shares), rng.random(n) * shares.sum(), side="right")
+    industry = np.minimum(industry, len(INDUSTRIES) - 1).astype(np.int8)
+    return city.astype(np.int32), lat, lon, industry
 
 
 def draw_accounts(
@@ -131,16 +149,7 @@ def draw_accounts(
 ) -> Accounts:
     """Draw every account: city by population, industry mix, size, age and latent potential."""
     n = config.n_accounts
-    city = draw_cities(cities["population"].to_numpy(), n, rng)
-    lat, lon = jitter(
-        cities["latitude"].to_numpy()[city],
-        cities["longitude"].to_numpy()[city],
-        params.location_jitter_km,
-        rng,
-    )
-    shares = np.array([i.share for i in INDUSTRIES])
-    industry = np.searchsorted(np.cumsum(shares), rng.random(n) * shares.sum(), side="right")
-    industry = np.minimum(industry, len(INDUSTRIES) - 1).astype(np.int8)
+    city, lat, lon, industry = _places_and_industries(n, params, cities, rng)
     region = cities["region_code"].to_numpy()[city].astype(np.int8)
     employees, revenue = _firmographics(industry, params, rng)
     region_params = list(REGIONS.values())
@@ -148,7 +157,7 @@ def draw_accounts(
     logit_win = _logit(win) + rng.normal(0.0, params.win_rate_account_sd, n)
     return Accounts(
         industry=industry,
-        city=city.astype(np.int32),
+        city=city,
         region=region,
         latitude=lat,
         longitude=lon,

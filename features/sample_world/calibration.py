@@ -32,8 +32,9 @@ CALIBRATION_LABELS: dict[str, str] = {
 }
 
 
-def won_revenue_between(tables: CrmTables, start: pd.Timestamp, stop: pd.Timestamp,
-                        accounts: pd.Index) -> pd.Series:
+def won_revenue_between(
+    tables: CrmTables, start: pd.Timestamp, stop: pd.Timestamp, accounts: pd.Index
+) -> pd.Series:
     """Won amount closed in (start, stop] per account in `accounts` (0 where none)."""
     opps = tables.opportunities
     won = opps[(opps["stage"] == "won") & (opps["closed_at"] > start) & (opps["closed_at"] <= stop)]
@@ -49,11 +50,13 @@ def top_share(values: pd.Series, fraction: float = 0.2) -> float:
 
 
 def _existing(tables: CrmTables, on: pd.Timestamp) -> pd.Index:
+    """Ids of the accounts created on or before `on`."""
     accounts = tables.accounts
     return pd.Index(accounts.loc[accounts["created_at"] <= on, "account_id"])
 
 
 def _revenue_figures(tables: CrmTables, end: pd.Timestamp) -> dict[str, float]:
+    """Top-20% share of last year's won revenue, and its year-over-year rank correlation."""
     year = pd.DateOffset(years=1)
     last = won_revenue_between(tables, end - year, end, _existing(tables, end - year))
     prior_accounts = _existing(tables, end - 2 * year)
@@ -66,8 +69,9 @@ def _revenue_figures(tables: CrmTables, end: pd.Timestamp) -> dict[str, float]:
     return {"top20_revenue_share": top_share(last), "revenue_rank_corr_yoy": corr}
 
 
-def _ownership_change_rate(tables: CrmTables, start: pd.Timestamp, end: pd.Timestamp,
-                           years: float) -> float:
+def _ownership_change_rate(
+    tables: CrmTables, start: pd.Timestamp, end: pd.Timestamp, years: float
+) -> float:
     """Owner changes per account per year over the history (spells that replaced an owner)."""
     spells = tables.assignments.sort_values(["account_id", "start_date"])
     changes = (spells["account_id"].duplicated() & (spells["start_date"] > start)).sum()
@@ -93,17 +97,28 @@ def calibration_report(tables: CrmTables, end_date: date) -> dict[str, float]:
     figures = _revenue_figures(tables, end)
     start = tables.opportunities["created_at"].min()
     years = max((end - start).days / 365.25, 1e-9)
-    figures.update({
-        "win_rate": float((closed["stage"] == "won").mean()),
-        "median_sales_cycle_months": float(cycle_days.median() / DAYS_PER_MONTH),
-        "ownership_change_rate": _ownership_change_rate(tables, start, end, years),
-        "rep_turnover_rate": _rep_turnover_rate(tables, years),
-        "opportunities_per_account_year": float(len(opps) / len(tables.accounts) / years),
-        "activities_per_account_year": float(len(tables.activities) / len(tables.accounts) / years),
-        "accounts_with_won_revenue_last_year": float(
-            won_revenue_between(tables, end - pd.DateOffset(years=1), end,
-                                pd.Index(tables.accounts["account_id"])).gt(0).mean()),
-    })
+    figures.update(
+        {
+            "win_rate": float((closed["stage"] == "won").mean()),
+            "median_sales_cycle_months": float(cycle_days.median() / DAYS_PER_MONTH),
+            "ownership_change_rate": _ownership_change_rate(tables, start, end, years),
+            "rep_turnover_rate": _rep_turnover_rate(tables, years),
+            "opportunities_per_account_year": float(len(opps) / len(tables.accounts) / years),
+            "activities_per_account_year": float(
+                len(tables.activities) / len(tables.accounts) / years
+            ),
+            "accounts_with_won_revenue_last_year": float(
+                won_revenue_between(
+                    tables,
+                    end - pd.DateOffset(years=1),
+                    end,
+                    pd.Index(tables.accounts["account_id"]),
+                )
+                .gt(0)
+                .mean()
+            ),
+        }
+    )
     return figures
 
 

@@ -16,22 +16,101 @@ from features.tables import CrmTables
 
 ID_WIDTHS = {"A": 6, "R": 4, "O": 8, "E": 9}
 NAME_PREFIXES = (
-    "Acme", "Apex", "Beacon", "Blue Ridge", "Cedar", "Summit", "Harbor", "Keystone", "Lakeside",
-    "Liberty", "Meridian", "Northwind", "Oak", "Pinnacle", "Prairie", "Redwood", "Riverbend",
-    "Silverline", "Sterling", "Tri-County", "Union", "Vanguard", "Westfield", "Frontier",
-    "Granite", "Heritage", "Ironwood", "Juniper", "Magnolia", "Pioneer", "Sequoia", "Coastal",
+    "Acme",
+    "Apex",
+    "Beacon",
+    "Blue Ridge",
+    "Cedar",
+    "Summit",
+    "Harbor",
+    "Keystone",
+    "Lakeside",
+    "Liberty",
+    "Meridian",
+    "Northwind",
+    "Oak",
+    "Pinnacle",
+    "Prairie",
+    "Redwood",
+    "Riverbend",
+    "Silverline",
+    "Sterling",
+    "Tri-County",
+    "Union",
+    "Vanguard",
+    "Westfield",
+    "Frontier",
+    "Granite",
+    "Heritage",
+    "Ironwood",
+    "Juniper",
+    "Magnolia",
+    "Pioneer",
+    "Sequoia",
+    "Coastal",
 )
-NAME_NOUNS = ("Partners", "Group", "Industries", "Solutions", "Systems", "Holdings", "Works",
-              "Services", "Associates", "Labs")
+NAME_NOUNS = (
+    "Partners",
+    "Group",
+    "Industries",
+    "Solutions",
+    "Systems",
+    "Holdings",
+    "Works",
+    "Services",
+    "Associates",
+    "Labs",
+)
 NAME_SUFFIXES = ("Inc", "LLC", "Co", "Corp", "Ltd", "")
 FIRST_NAMES = (
-    "Avery", "Blake", "Carmen", "Dana", "Eli", "Farah", "Gabe", "Hana", "Ivan", "Jade", "Kai",
-    "Lena", "Marco", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Victor",
-    "Wes", "Ximena", "Yusuf", "Zoe",
+    "Avery",
+    "Blake",
+    "Carmen",
+    "Dana",
+    "Eli",
+    "Farah",
+    "Gabe",
+    "Hana",
+    "Ivan",
+    "Jade",
+    "Kai",
+    "Lena",
+    "Marco",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wes",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
 )
 LAST_NAMES = (
-    "Adams", "Baker", "Chen", "Diaz", "Evans", "Flores", "Garcia", "Hughes", "Ito", "Johnson",
-    "Kim", "Lopez", "Miller", "Nguyen", "Okafor", "Patel", "Reyes", "Singh", "Taylor", "Walsh",
+    "Adams",
+    "Baker",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Flores",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Johnson",
+    "Kim",
+    "Lopez",
+    "Miller",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Reyes",
+    "Singh",
+    "Taylor",
+    "Walsh",
 )
 
 
@@ -50,11 +129,13 @@ def sequential_ids(prefix: str, n: int) -> pa.StringArray:
         rows[:, width - k] = np.repeat(digits, period)[: n + 1]
     if (n + 1) * (width + 1) < 2**31:  # Arrow's string type holds 32-bit offsets
         offsets = np.arange(0, (n + 1) * (width + 1), width + 1, dtype=np.int32)
-        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
-                                           pa.py_buffer(rows[1:].reshape(-1)))
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(offsets), pa.py_buffer(rows[1:].reshape(-1))
+        )
     offsets = np.arange(0, (n + 1) * (width + 1), width + 1, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets),
-                                            pa.py_buffer(rows[1:].reshape(-1)))
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(rows[1:].reshape(-1))
+    )
 
 
 def id_series(ids: pa.Array) -> pd.Series:
@@ -85,14 +166,20 @@ def choice_text(options: tuple[str, ...], index: np.ndarray) -> pd.Series:
 
 
 def _account_names(n: int, rng: np.random.Generator) -> pd.Series:
+    """Plausible company names (not unique, as in a real CRM)."""
     prefix = choice_text(NAME_PREFIXES, rng.integers(0, len(NAME_PREFIXES), n))
     noun = choice_text(NAME_NOUNS, rng.integers(0, len(NAME_NOUNS), n))
     suffix = choice_text(NAME_SUFFIXES, rng.integers(0, len(NAME_SUFFIXES), n))
     return (prefix + " " + noun + " " + suffix).str.strip()
 
 
-def accounts_frame(accounts: Accounts, ids: pd.Series, cities: pd.DataFrame,
-                   params: WorldParams, rng: np.random.Generator) -> pd.DataFrame:
+def accounts_frame(
+    accounts: Accounts,
+    ids: pd.Series,
+    cities: pd.DataFrame,
+    params: WorldParams,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """The accounts table as exported: a few per cent of sizes and locations left empty."""
     n = len(accounts)
     no_emp = rng.random(n) < params.missing_employees
@@ -100,19 +187,21 @@ def accounts_frame(accounts: Accounts, ids: pd.Series, cities: pd.DataFrame,
     no_loc = rng.random(n) < params.missing_location
     employees = pd.array(accounts.employees, dtype="Int64")
     employees[no_emp] = pd.NA
-    frame = pd.DataFrame({
-        "account_id": ids,
-        "name": _account_names(n, rng),
-        "industry": choice_text(tuple(i.name for i in INDUSTRIES), accounts.industry),
-        "employees": employees,
-        "annual_revenue": np.where(no_rev, np.nan, accounts.annual_revenue),
-        "latitude": np.where(no_loc, np.nan, np.round(accounts.latitude, 5)),
-        "longitude": np.where(no_loc, np.nan, np.round(accounts.longitude, 5)),
-        "city": cities["name"].astype("str").take(accounts.city).reset_index(drop=True),
-        "region": choice_text(REGION_NAMES, accounts.region),
-        "country": pd.Series(np.full(n, "US", dtype=object), dtype="str"),
-        "created_at": to_dates(accounts.created_day),
-    })
+    frame = pd.DataFrame(
+        {
+            "account_id": ids,
+            "name": _account_names(n, rng),
+            "industry": choice_text(tuple(i.name for i in INDUSTRIES), accounts.industry),
+            "employees": employees,
+            "annual_revenue": np.where(no_rev, np.nan, accounts.annual_revenue),
+            "latitude": np.where(no_loc, np.nan, np.round(accounts.latitude, 5)),
+            "longitude": np.where(no_loc, np.nan, np.round(accounts.longitude, 5)),
+            "city": cities["name"].astype("str").take(accounts.city).reset_index(drop=True),
+            "region": choice_text(REGION_NAMES, accounts.region),
+            "country": pd.Series(np.full(n, "US", dtype=object), dtype="str"),
+            "created_at": to_dates(accounts.created_day),
+        }
+    )
     return frame[TABLES["accounts"].column_names]
 
 
@@ -122,8 +211,9 @@ def expertise_text(expertise: np.ndarray) -> list[str]:
     return ["|".join(names[j] for j in np.flatnonzero(row)) for row in expertise]
 
 
-def reps_frame(roster: Roster, ids: pd.Series, params: WorldParams,
-               rng: np.random.Generator) -> pd.DataFrame:
+def reps_frame(
+    roster: Roster, ids: pd.Series, params: WorldParams, rng: np.random.Generator
+) -> pd.DataFrame:
     """The reps table as exported: some expertise and capacities not filled in."""
     n = len(roster)
     no_expertise = rng.random(n) < params.missing_rep_industries
@@ -131,24 +221,33 @@ def reps_frame(roster: Roster, ids: pd.Series, params: WorldParams,
     first = rng.integers(0, len(FIRST_NAMES), n)
     last = rng.integers(0, len(LAST_NAMES), n)
     industries = pd.Series(expertise_text(roster.expertise), dtype="str")
-    frame = pd.DataFrame({
-        "rep_id": ids,
-        "name": pd.Series([f"{FIRST_NAMES[f]} {LAST_NAMES[la]}" for f, la in zip(first, last,
-                                                                                  strict=True)],
-                          dtype="str"),
-        "hired_at": to_dates(roster.hire_day),
-        "level": choice_text(REP_LEVELS, roster.level),
-        "industries": industries.where(~pd.Series(no_expertise)),
-        "home_latitude": np.round(roster.latitude, 5),
-        "home_longitude": np.round(roster.longitude, 5),
-        "capacity": np.where(no_capacity, np.nan, roster.capacity),
-        "active": roster.left_day >= NO_DAY,
-    })
+    frame = pd.DataFrame(
+        {
+            "rep_id": ids,
+            "name": pd.Series(
+                [f"{FIRST_NAMES[f]} {LAST_NAMES[la]}" for f, la in zip(first, last, strict=True)],
+                dtype="str",
+            ),
+            "hired_at": to_dates(roster.hire_day),
+            "level": choice_text(REP_LEVELS, roster.level),
+            "industries": industries.where(~pd.Series(no_expertise)),
+            "home_latitude": np.round(roster.latitude, 5),
+            "home_longitude": np.round(roster.longitude, 5),
+            "capacity": np.where(no_capacity, np.nan, roster.capacity),
+            "active": roster.left_day >= NO_DAY,
+        }
+    )
     return frame[TABLES["reps"].column_names]
 
 
-def crm_tables(accounts: Accounts, history: History, ids: tuple[pa.Array, pa.Array],
-               cities: pd.DataFrame, params: WorldParams, rng: np.random.Generator) -> CrmTables:
+def crm_tables(
+    accounts: Accounts,
+    history: History,
+    ids: tuple[pa.Array, pa.Array],
+    cities: pd.DataFrame,
+    params: WorldParams,
+    rng: np.random.Generator,
+) -> CrmTables:
     """All five contract tables of the world, with contract column order and kinds."""
     account_ids, rep_ids = ids
     opps, acts, spells = history.opportunities, history.activities, history.spells
@@ -157,26 +256,32 @@ def crm_tables(accounts: Accounts, history: History, ids: tuple[pa.Array, pa.Arr
     return CrmTables(
         accounts=accounts_frame(accounts, id_series(account_ids), cities, params, rng),
         reps=reps_frame(history.roster, id_series(rep_ids), params, rng),
-        opportunities=pd.DataFrame({
-            "opportunity_id": id_series(sequential_ids("O", len(opps["account"]))),
-            "account_id": _lookup(account_ids, opps["account"]),
-            "rep_id": _lookup(rep_ids, opps["rep"]),
-            "created_at": to_dates(opps["created"]),
-            "closed_at": to_dates(opps["closed"]),
-            "stage": choice_text(OPPORTUNITY_STAGES, opps["stage"]),
-            "amount": opps["amount"],
-        }),
-        assignments=pd.DataFrame({
-            "account_id": _lookup(account_ids, spells["account"]),
-            "rep_id": _lookup(rep_ids, spells["rep"]),
-            "start_date": to_dates(spells["start"]),
-            "end_date": to_dates(spells["end"]),
-        }),
-        activities=pd.DataFrame({
-            "activity_id": id_series(sequential_ids("E", len(acts["account"]))),
-            "account_id": _lookup(account_ids, acts["account"]),
-            "rep_id": _lookup(rep_ids, acts["rep"]),
-            "occurred_at": to_dates(acts["day"]),
-            "type": choice_text(ACTIVITY_TYPES, acts["type"]),
-        }),
+        opportunities=pd.DataFrame(
+            {
+                "opportunity_id": id_series(sequential_ids("O", len(opps["account"]))),
+                "account_id": _lookup(account_ids, opps["account"]),
+                "rep_id": _lookup(rep_ids, opps["rep"]),
+                "created_at": to_dates(opps["created"]),
+                "closed_at": to_dates(opps["closed"]),
+                "stage": choice_text(OPPORTUNITY_STAGES, opps["stage"]),
+                "amount": opps["amount"],
+            }
+        ),
+        assignments=pd.DataFrame(
+            {
+                "account_id": _lookup(account_ids, spells["account"]),
+                "rep_id": _lookup(rep_ids, spells["rep"]),
+                "start_date": to_dates(spells["start"]),
+                "end_date": to_dates(spells["end"]),
+            }
+        ),
+        activities=pd.DataFrame(
+            {
+                "activity_id": id_series(sequential_ids("E", len(acts["account"]))),
+                "account_id": _lookup(account_ids, acts["account"]),
+                "rep_id": _lookup(rep_ids, acts["rep"]),
+                "occurred_at": to_dates(acts["day"]),
+                "type": choice_text(ACTIVITY_TYPES, acts["type"]),
+            }
+        ),
     )

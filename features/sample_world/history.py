@@ -44,12 +44,14 @@ def month_bounds(start_day: int, end_day: int) -> list[tuple[int, int]]:
     months = np.arange(first, last + 1)
     starts = months.astype("datetime64[D]").astype(np.int64)
     ends = (months + 1).astype("datetime64[D]").astype(np.int64) - 1
-    return [(max(int(s), start_day), min(int(e), end_day))
-            for s, e in zip(starts, ends, strict=True)]
+    return [
+        (max(int(s), start_day), min(int(e), end_day)) for s, e in zip(starts, ends, strict=True)
+    ]
 
 
-def _concat(parts: list[dict[str, np.ndarray]], order_by: str,
-            start_day: int) -> dict[str, np.ndarray]:
+def _concat(
+    parts: list[dict[str, np.ndarray]], order_by: str, start_day: int
+) -> dict[str, np.ndarray]:
     """Concatenate same-keyed chunks, sorted stably by the day in `order_by`.
 
     Days since the start fit in uint16, where numpy's stable sort is a radix sort: linear time
@@ -60,18 +62,26 @@ def _concat(parts: list[dict[str, np.ndarray]], order_by: str,
     return {key: value[order] for key, value in merged.items()}
 
 
-def _drop_after_leaving(activities: dict[str, np.ndarray], roster: Roster,
-                        end_day: int) -> dict[str, np.ndarray]:
+def _drop_after_leaving(
+    activities: dict[str, np.ndarray], roster: Roster, end_day: int
+) -> dict[str, np.ndarray]:
     """Deal touches planned after the rep left (or after the end date) never happened."""
-    left = np.where(activities["rep"] >= 0, roster.left_day[np.maximum(activities["rep"], 0)],
-                    NO_DAY)
+    left = np.where(
+        activities["rep"] >= 0, roster.left_day[np.maximum(activities["rep"], 0)], NO_DAY
+    )
     keep = (activities["day"] < left) & (activities["day"] <= end_day)
     return {key: value[keep] for key, value in activities.items()}
 
 
-def simulate_history(config: SampleConfig, params: WorldParams, accounts: Accounts,
-                     cities: pd.DataFrame, window: tuple[int, int], rng: np.random.Generator,
-                     on_month: Callable[[], None] | None = None) -> History:
+def simulate_history(
+    config: SampleConfig,
+    params: WorldParams,
+    accounts: Accounts,
+    cities: pd.DataFrame,
+    window: tuple[int, int],
+    rng: np.random.Generator,
+    on_month: Callable[[], None] | None = None,
+) -> History:
     """Run the world from the window start to the end date, one calendar month at a time."""
     start_day, end_day = window
     xyz = accounts.xyz

@@ -88,6 +88,7 @@ over any window (the oracle of a backtest whose label window is [start, stop)).
 
 
 def _calibration_rows(calibration: dict[str, float]) -> str:
+    """Markdown rows: label, value, target range."""
     rows = []
     for name, label in CALIBRATION_LABELS.items():
         value = calibration.get(name, math.nan)
@@ -100,30 +101,63 @@ def truth_readme(world: SampleWorld, calibration: dict[str, float], fmt: str) ->
     """The README text, with this world's config, constants and calibration figures."""
     c, p = world.config, world.params
     return TEMPLATE.format(
-        n_accounts=c.n_accounts, n_reps=c.n_reps, years=c.years, seed=c.seed,
-        end_date=c.end_date.isoformat(), fmt=fmt,
-        b_skill=p.b_skill, b_match=p.b_match, ref_match=p.ref_match, b_dist=p.b_dist_per_100km,
-        dist_cap=p.dist_cap_km, ref_dist=p.ref_dist_km, jitter=p.location_jitter_km,
-        industries=", ".join(f"{i.name} {i.share:.0%} (effect {i.effect:+.2f}, trend "
-                             f"{i.trend:+.2f}/y)" for i in INDUSTRIES),
-        regions=", ".join(f"{name} {eff:+.2f} / {trend:+.2f}"
-                          for name, (_, eff, trend) in REGIONS.items()),
-        emp_median=p.employees_median, emp_sd=p.employees_log_sd, rev_noise=p.revenue_log_noise,
-        b_emp=p.b_employees, b_rev=p.b_revenue, latent_sd=p.latent_sd,
-        trend_sd=p.account_trend_sd, overload=p.overload_exponent,
-        arrival_share=p.arrival_share, win_share=p.win_share, amount_share=p.amount_share,
-        unowned=p.unowned_arrival_factor, deal_median=p.deal_size_median,
-        deal_el=p.deal_size_elasticity, deal_acct_sd=p.deal_size_account_sd,
-        amount_sd=p.amount_log_sd, amount_sd_size=p.amount_log_sd_size,
-        win_sd=p.win_rate_account_sd, cycle_days=p.cycle_median_days,
-        cycle_el=p.cycle_size_elasticity, cycle_sd=p.cycle_log_sd,
-        activity_rate=p.activity_rate, activity_el=p.activity_elasticity,
-        activity_sd=p.activity_account_sd, touches=p.touches_per_opportunity,
-        exp_median=p.rep_experience_median_years, rho=p.skill_experience_corr,
+        n_accounts=c.n_accounts,
+        n_reps=c.n_reps,
+        years=c.years,
+        seed=c.seed,
+        end_date=c.end_date.isoformat(),
+        fmt=fmt,
+        b_skill=p.b_skill,
+        b_match=p.b_match,
+        ref_match=p.ref_match,
+        b_dist=p.b_dist_per_100km,
+        dist_cap=p.dist_cap_km,
+        ref_dist=p.ref_dist_km,
+        jitter=p.location_jitter_km,
+        industries=", ".join(
+            f"{i.name} {i.share:.0%} (effect {i.effect:+.2f}, trend {i.trend:+.2f}/y)"
+            for i in INDUSTRIES
+        ),
+        regions=", ".join(
+            f"{name} {eff:+.2f} / {trend:+.2f}" for name, (_, eff, trend) in REGIONS.items()
+        ),
+        emp_median=p.employees_median,
+        emp_sd=p.employees_log_sd,
+        rev_noise=p.revenue_log_noise,
+        b_emp=p.b_employees,
+        b_rev=p.b_revenue,
+        latent_sd=p.latent_sd,
+        trend_sd=p.account_trend_sd,
+        overload=p.overload_exponent,
+        arrival_share=p.arrival_share,
+        win_share=p.win_share,
+        amount_share=p.amount_share,
+        unowned=p.unowned_arrival_factor,
+        deal_median=p.deal_size_median,
+        deal_el=p.deal_size_elasticity,
+        deal_acct_sd=p.deal_size_account_sd,
+        amount_sd=p.amount_log_sd,
+        amount_sd_size=p.amount_log_sd_size,
+        win_sd=p.win_rate_account_sd,
+        cycle_days=p.cycle_median_days,
+        cycle_el=p.cycle_size_elasticity,
+        cycle_sd=p.cycle_log_sd,
+        activity_rate=p.activity_rate,
+        activity_el=p.activity_elasticity,
+        activity_sd=p.activity_account_sd,
+        touches=p.touches_per_opportunity,
+        exp_median=p.rep_experience_median_years,
+        rho=p.skill_experience_corr,
         leave=", ".join(f"{r:.0%}" for r in p.leave_rate_by_level),
-        takes=p.replacement_takes_book, new_share=p.new_account_share,
-        candidates=p.assign_candidates, far=p.far_owner_share, rebalance=p.rebalance_rate,
-        miss_emp=p.missing_employees, miss_rev=p.missing_revenue, miss_loc=p.missing_location,
-        miss_ind=p.missing_rep_industries, miss_cap=p.missing_capacity,
+        takes=p.replacement_takes_book,
+        new_share=p.new_account_share,
+        candidates=p.assign_candidates,
+        far=p.far_owner_share,
+        rebalance=p.rebalance_rate,
+        miss_emp=p.missing_employees,
+        miss_rev=p.missing_revenue,
+        miss_loc=p.missing_location,
+        miss_ind=p.missing_rep_industries,
+        miss_cap=p.missing_capacity,
         calibration_rows=_calibration_rows(calibration),
     )

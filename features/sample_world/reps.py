@@ -72,6 +72,18 @@ def _expertise(n: int, params: WorldParams, rng: np.random.Generator) -> np.ndar
     return ranks < np.minimum(count, 3)[:, None]
 
 
+def _experience_skill_level(
+    n: int, experience_median: float, params: WorldParams, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log experience, latent skill (standard normal) and level code per rep."""
+    log_exp = np.log(experience_median) + rng.normal(0.0, params.rep_experience_log_sd, n)
+    z_exp = (log_exp - np.log(params.rep_experience_median_years)) / params.rep_experience_log_sd
+    rho = params.skill_experience_corr
+    skill = rho * z_exp + np.sqrt(1.0 - rho**2) * rng.normal(0.0, 1.0, n)
+    level_score = z_exp + 0.5 * skill + rng.normal(0.0, 0.5, n)
+    return log_exp, skill, np.searchsorted(LEVEL_THRESHOLDS, level_score).astype(np.int8)
+
+
 def draw_reps(
     n: int,
     hire_day: np.ndarray,
@@ -89,12 +101,7 @@ def draw_reps(
         capacity_unit: workload units an AE carries; other levels scale it.
         city: home city per rep; drawn from the larger cities by population when None.
     """
-    log_exp = np.log(experience_median) + rng.normal(0.0, params.rep_experience_log_sd, n)
-    z_exp = (log_exp - np.log(params.rep_experience_median_years)) / params.rep_experience_log_sd
-    rho = params.skill_experience_corr
-    skill = rho * z_exp + np.sqrt(1.0 - rho**2) * rng.normal(0.0, 1.0, n)
-    level_score = z_exp + 0.5 * skill + rng.normal(0.0, 0.5, n)
-    level = np.searchsorted(LEVEL_THRESHOLDS, level_score).astype(np.int8)
+    log_exp, skill, level = _experience_skill_level(n, experience_median, params, rng)
     if city is None:
         bases = rep_base_cities(cities)
         city = bases[draw_cities(cities["population"].to_numpy()[bases], n, rng)]

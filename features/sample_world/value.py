@@ -46,6 +46,7 @@ def expertise_matrix(industries: pd.Series, names: Sequence[str]) -> np.ndarray:
 
 
 def _positions(ids: pd.Series, wanted: Sequence[str] | np.ndarray, what: str) -> np.ndarray:
+    """Row positions of `wanted` ids; KeyError naming the unknown ones."""
     pos = pd.Index(ids).get_indexer(pd.Index(np.asarray(wanted, dtype=object)))
     if (pos < 0).any():
         missing = np.asarray(wanted, dtype=object)[pos < 0]

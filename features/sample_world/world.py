@@ -40,8 +40,11 @@ def history_window(config: SampleConfig) -> tuple[int, int]:
     return int(start.astype(np.int64)), end_day
 
 
-def generate_world(config: SampleConfig, params: WorldParams | None = None,
-                   progress: ProgressCallback | None = None) -> SampleWorld:
+def generate_world(
+    config: SampleConfig,
+    params: WorldParams | None = None,
+    progress: ProgressCallback | None = None,
+) -> SampleWorld:
     """Generate a sample world; the same config and params always give the same world."""
     check_config(config)
     params = params or WorldParams()
@@ -55,7 +58,12 @@ def generate_world(config: SampleConfig, params: WorldParams | None = None,
     n_months = len(month_bounds(start_day, end_day))
     done = iter(range(1, n_months + 1))
     history = simulate_history(
-        config, params, accounts, cities, (start_day, end_day), rng,
+        config,
+        params,
+        accounts,
+        cities,
+        (start_day, end_day),
+        rng,
         on_month=lambda: report("history", next(done), n_months),
     )
     ids = (sequential_ids("A", len(accounts)), sequential_ids("R", len(history.roster)))

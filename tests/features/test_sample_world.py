@@ -28,8 +28,12 @@ from features.sample_world import (
 )
 
 SMALL = SampleConfig(n_accounts=500, n_reps=10, years=2, seed=11)
-ID_PATTERNS = {"account_id": r"A\d{6}", "rep_id": r"R\d{4}", "opportunity_id": r"O\d{8}",
-               "activity_id": r"E\d{9}"}
+ID_PATTERNS = {
+    "account_id": r"A\d{6}",
+    "rep_id": r"R\d{4}",
+    "opportunity_id": r"O\d{8}",
+    "activity_id": r"E\d{9}",
+}
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -46,11 +50,15 @@ def sample_dir(sample_world, tmp_path_factory) -> Path:
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---- determinism -------------------------------------------------------------------------------
+
 
 def test_same_seed_gives_byte_identical_files(sample_dir, tmp_path):
     again = generate_world(SMALL)
@@ -102,8 +110,12 @@ def test_written_csv_has_contract_header_and_iso_dates(sample_dir, name):
 
 def test_ids_are_unique_and_well_formed(sample_world):
     t = sample_world.tables
-    for frame, column in [(t.accounts, "account_id"), (t.reps, "rep_id"),
-                          (t.opportunities, "opportunity_id"), (t.activities, "activity_id")]:
+    for frame, column in [
+        (t.accounts, "account_id"),
+        (t.reps, "rep_id"),
+        (t.opportunities, "opportunity_id"),
+        (t.activities, "activity_id"),
+    ]:
         assert frame[column].is_unique
         assert frame[column].str.fullmatch(ID_PATTERNS[column]).all()
     assert not t.assignments.duplicated(["account_id", "start_date"]).any()
@@ -181,6 +193,7 @@ def test_project_loader_accepts_the_export(sample_dir):
 
 # ---- truth -------------------------------------------------------------------------------------
 
+
 def test_truth_files_exist_and_document_the_model(sample_dir):
     truth = sample_dir / "truth"
     for name in ("accounts.csv", "reps.csv", "params.json", "README.md"):
@@ -195,8 +208,9 @@ def test_truth_files_exist_and_document_the_model(sample_dir):
 def test_pair_value_of_current_owner_matches_truth_file(sample_dir):
     truth = load_truth(sample_dir)
     accounts = truth.accounts
-    value = pair_value(accounts, truth.reps, truth.params, accounts["account_id"],
-                       accounts["current_owner"])
+    value = pair_value(
+        accounts, truth.reps, truth.params, accounts["account_id"], accounts["current_owner"]
+    )
     np.testing.assert_allclose(value, accounts["expected_revenue_current_owner"], rtol=1e-9)
     assert truth.config == SMALL
 
@@ -245,6 +259,7 @@ def test_skill_correlates_with_tenure_and_level_but_is_not_them():
 
 # ---- calibration -------------------------------------------------------------------------------
 
+
 def test_calibration_of_a_medium_world_is_typical_b2b():
     config = SampleConfig(n_accounts=5000, n_reps=60, years=3, seed=7)
     world = generate_world(config)
@@ -268,13 +283,17 @@ def test_one_year_world_has_no_year_over_year_figure():
 
 # ---- config and CLI ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("config", "option"), [
-    (SampleConfig(n_accounts=0), "--accounts"),
-    (SampleConfig(n_accounts=10, n_reps=20), "--reps"),
-    (SampleConfig(n_reps=0), "--reps"),
-    (SampleConfig(years=0), "--years"),
-    (SampleConfig(years=99), "--years"),
-])
+
+@pytest.mark.parametrize(
+    ("config", "option"),
+    [
+        (SampleConfig(n_accounts=0), "--accounts"),
+        (SampleConfig(n_accounts=10, n_reps=20), "--reps"),
+        (SampleConfig(n_reps=0), "--reps"),
+        (SampleConfig(years=0), "--years"),
+        (SampleConfig(years=99), "--years"),
+    ],
+)
 def test_bad_config_names_the_option(config, option):
     with pytest.raises(SampleConfigError, match=re.escape(option)) as caught:
         check_config(config)
@@ -291,8 +310,9 @@ def _cli(args: list[str]):
 
 def test_cli_writes_world_and_prints_summary(tmp_path):
     out = tmp_path / "world"
-    result = _cli(["--accounts", "300", "--reps", "6", "--years", "2", "--seed", "4",
-                   "--out", str(out)])
+    result = _cli(
+        ["--accounts", "300", "--reps", "6", "--years", "2", "--seed", "4", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     for name in TABLES:
         assert (out / f"{name}.csv").is_file()
@@ -301,8 +321,20 @@ def test_cli_writes_world_and_prints_summary(tmp_path):
 
 
 def test_cli_parquet_format(tmp_path):
-    result = _cli(["--accounts", "200", "--reps", "4", "--years", "1", "--out", str(tmp_path),
-                   "--format", "parquet"])
+    result = _cli(
+        [
+            "--accounts",
+            "200",
+            "--reps",
+            "4",
+            "--years",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--format",
+            "parquet",
+        ]
+    )
     assert result.exit_code == 0, result.output
     opps = pd.read_parquet(tmp_path / "opportunities.parquet")
     assert list(opps.columns) == TABLES["opportunities"].column_names
@@ -310,11 +342,14 @@ def test_cli_parquet_format(tmp_path):
     assert len(truth.accounts) == 200
 
 
-@pytest.mark.parametrize(("args", "option", "value"), [
-    (["--accounts", "0"], "--accounts", "0"),
-    (["--accounts", "10", "--reps", "50"], "--reps", "50"),
-    (["--years", "0"], "--years", "0"),
-])
+@pytest.mark.parametrize(
+    ("args", "option", "value"),
+    [
+        (["--accounts", "0"], "--accounts", "0"),
+        (["--accounts", "10", "--reps", "50"], "--reps", "50"),
+        (["--years", "0"], "--years", "0"),
+    ],
+)
 def test_cli_bad_input_names_option_value_and_fix(tmp_path, args, option, value):
     result = _cli([*args, "--out", str(tmp_path)])
     assert result.exit_code == 2
