@@ -57,6 +57,8 @@ from serving.settings import ServingSettings
 from serving.store import ServingState
 from serving.web import CrmCorsMiddleware, crm_app, review_app, widget_app
 
+TRACING_EXCLUDED = ["/card", "/widget/", "/review/", "/livez", "/readyz", "/metrics"]
+
 card_source_total = bentoml.metrics.Counter(
     name="territory_card_total",
     documentation="Account cards served, by source",
@@ -109,6 +111,9 @@ def answers_errors(func):
     traffic={"timeout": 60},
     # Access logs cost a log record per request; BentoML's own /metrics still counts every call.
     logging={"access": {"enabled": False}},
+    # OpenTelemetry's ASGI middleware builds five spans per request even when nothing samples
+    # them (BentoML's default sample_rate is 0); skip it on the hot read paths. See docs/serving.md.
+    tracing={"excluded_urls": TRACING_EXCLUDED},
 )
 class Territory:
     """Potential, explanations, the plan and decisions for the CRM widget, review page and jobs."""

@@ -163,9 +163,21 @@ class OnDemandScorer:
         self.row = {str(a): i for i, a in enumerate(features.index)}
         self.matrix = to_matrix(features, model.feature_names_, model.categories_)
         self.threads = threads
+        # Features are fixed until the next reload, so an account's result is too: the first card
+        # of a new account pays for TreeSHAP and wording (~0.1 s), later ones are lookups.
+        self._done: dict[tuple[str, int], ScoreEntry] = {}
 
     def score(
         self, account_ids: list[str], scores: ScoreTable, *, top_k: int = 3
+    ) -> dict[str, ScoreEntry]:
+        """Entries for the ids found in the feature frame (computed once per id and top_k)."""
+        known = {a: e for a in account_ids if (e := self._done.get((a, top_k))) is not None}
+        fresh = self._compute([a for a in account_ids if a not in known], scores, top_k)
+        self._done.update({(a, top_k): e for a, e in fresh.items()})
+        return {**known, **fresh}
+
+    def _compute(
+        self, account_ids: list[str], scores: ScoreTable, top_k: int
     ) -> dict[str, ScoreEntry]:
         rows = [self.row[a] for a in account_ids if a in self.row]
         if not rows:
