@@ -1,0 +1,94 @@
+"""Reasons for each move, read off the objective's own terms and the limits' shadow prices.
+
+For an account moved from slot ``old`` to slot ``new`` (see models.plan.MoveReasons):
+
+* fit_value       = potential x (fit[new] - fit[old])       expected revenue gained
+* travel_saved    = travel_cost[old] - travel_cost[new]
+* continuity_cost = continuity_cost[new]                    revenue lost by the hand-over
+* capacity_freed  = price_cap[old] x w - price_cap[new] x w
+* balance_restored: the same for the workload and potential band rows
+* budget_used     = -(price of each disruption budget row x what this move uses of it)
+
+The first three add up to the change in the plan's objective exactly; with the last three they
+add up to the change in the Lagrangian objective the solver weighed. Accounts without an old
+slot (the owner left or broke a rule, or there was none) are measured against having no owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.assignment_core import AssignmentProblem, Prices
+from models.plan import MoveReasons
+
+CAPACITY_ROWS = ("capacity",)
+BAND_ROWS = ("workload_band", "potential_band")
+
+
+@dataclass(frozen=True)
+class PairTerms:
+    """The objective per candidate slot, money per year: value = ev - travel - continuity."""
+
+    expected_value: np.ndarray
+    travel_cost: np.ndarray
+    continuity_cost: np.ndarray
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.expected_value - self.travel_cost - self.continuity_cost
+
+
+def move_reasons(
+    problem: AssignmentProblem,
+    terms: PairTerms,
+    prices: Prices,
+    items: np.ndarray,
+    new_slot: np.ndarray,
+    old_slot: np.ndarray,
+) -> list[MoveReasons]:
+    """MoveReasons for each (item, new slot, old slot); old slot -1 means no previous owner."""
+    has_old = old_slot >= 0
+    old = np.where(has_old, old_slot, 0)
+
+    def delta(array: np.ndarray) -> np.ndarray:
+        return array[items, new_slot] - np.where(has_old, array[items, old], 0.0)
+
+    fit_value = delta(terms.expected_value)
+    travel_saved = -delta(terms.travel_cost)
+    continuity = delta(terms.continuity_cost)
+    capacity = np.zeros(items.size)
+    balance = np.zeros(items.size)
+    for rows in problem.agent_rows:
+        price = np.asarray(prices.agent.get(rows.name, np.zeros(problem.n_agents)))
+        new_use = price[problem.agent[items, new_slot]] * rows.coef[items, new_slot]
+        old_use = np.where(has_old, price[problem.agent[items, old]] * rows.coef[items, old], 0.0)
+        if rows.name in CAPACITY_ROWS:
+            capacity += old_use - new_use
+        else:
+            balance += old_use - new_use
+    budget = np.zeros(items.size)
+    for row in problem.global_rows:
+        budget -= prices.global_.get(row.name, 0.0) * delta(row.coef)
+    return [
+        MoveReasons(float(f), float(t), float(c), float(b), float(k), float(u))
+        for f, t, c, b, k, u in zip(
+            fit_value, travel_saved, continuity, balance, capacity, budget, strict=True
+        )
+    ]
+
+
+def summary(reasons: MoveReasons, to_rep: str, from_rep: str | None) -> str:
+    """One line for a manager: the move's terms, largest first, in money per year."""
+    parts = [
+        ("better fit" if reasons.fit_value >= 0 else "weaker fit", reasons.fit_value),
+        ("travel saved" if reasons.travel_saved >= 0 else "more travel", reasons.travel_saved),
+        ("continuity cost", -reasons.continuity_cost),
+        ("balance restored", reasons.balance_restored),
+        ("capacity freed", reasons.capacity_freed),
+        ("disruption budget used", reasons.budget_used),
+    ]
+    shown = sorted((p for p in parts if abs(p[1]) >= 0.5), key=lambda p: -abs(p[1]))
+    head = f"{from_rep or 'unassigned'} -> {to_rep}: "
+    return head + "; ".join(f"{label} {amount:+,.0f}" for label, amount in shown)

@@ -1,0 +1,134 @@
+"""Solve an assignment problem: Lagrangian bound, priced rounding, repair and local search, and
+CP-SAT when the problem is small enough to prove optimality.
+
+The order never changes: bound first (so every answer has a gap), then a heuristic plan, then the
+exact engine where it fits. Everything is deterministic for a given problem and options.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.assignment_core import (
+    AgentRows,
+    AssignmentProblem,
+    Solution,
+    is_feasible,
+    objective_value,
+    relative_gap,
+    row_violations,
+)
+from models.cpsat_engine import solve_exact
+from models.lagrangian import DualResult, priced_scores, solve_dual
+from models.repair import improve, repair
+
+BAND_MARGINS = (0.3, 0.6, 0.9)
+OPTIMAL_GAP = 1e-9
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How hard to try.
+
+    Attributes:
+        time_limit_s: wall-clock budget for the whole solve.
+        exact_max_pairs: use CP-SAT when the problem has at most this many candidate pairs.
+        exact_workers: CP-SAT threads (1 keeps it deterministic).
+        dual_iterations: L-BFGS iterations per temperature stage of the dual.
+        seed: CP-SAT's random seed.
+    """
+
+    time_limit_s: float = 60.0
+    exact_max_pairs: int = 50_000
+    exact_workers: int = 1
+    dual_iterations: int = 100
+    seed: int = 0
+
+
+def solve(problem: AssignmentProblem, options: SolverOptions | None = None) -> Solution:
+    """The best plan found within the budget, its value, a valid upper bound and a status."""
+    options = options or SolverOptions()
+    start = time.monotonic()
+    deadline = start + options.time_limit_s
+    if problem.n_items == 0:
+        return Solution("optimal", np.zeros(0, dtype=np.int64), 0.0, 0.0, "empty", 0.0)
+    dual = solve_dual(problem, max_iter=options.dual_iterations)
+    choice, notes = _heuristic(problem, dual, start, deadline)
+    method, bound = "lagrangian+repair", dual.bound
+    exact_status = None
+    if problem.n_pairs() <= options.exact_max_pairs:
+        hint = choice if choice is not None else None
+        exact = solve_exact(
+            problem,
+            time_limit_s=max(1.0, deadline - time.monotonic()),
+            hint=hint,
+            workers=options.exact_workers,
+            seed=options.seed,
+        )
+        exact_status, bound = exact.status, min(bound, exact.bound)
+        if (
+            exact.choice is not None
+            and is_feasible(problem, exact.choice)
+            and (
+                choice is None
+                or objective_value(problem, exact.choice) >= objective_value(problem, choice)
+            )
+        ):
+            choice, method = exact.choice, "cp-sat"
+    return _finish(problem, choice, bound, method, exact_status, dual, notes, start)
+
+
+def _finish(problem, choice, bound, method, exact_status, dual, notes, start) -> Solution:
+    seconds = time.monotonic() - start
+    if choice is None:
+        status = "infeasible" if exact_status == "INFEASIBLE" else "unknown"
+        empty = np.full(problem.n_items, -1, dtype=np.int64)
+        return Solution(status, empty, float("-inf"), bound, method, seconds, dual.prices, notes)
+    value = objective_value(problem, choice)
+    bound = max(bound, value) if exact_status == "OPTIMAL" else bound
+    proven = exact_status == "OPTIMAL" or relative_gap(value, bound) <= OPTIMAL_GAP
+    status = "optimal" if proven else "feasible"
+    return Solution(status, choice, value, bound, method, seconds, dual.prices, notes)
+
+
+def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadline: float):
+    """Round at prices of ever more tightly banded copies until repair reaches feasibility."""
+    notes: list[str] = []
+    budget = deadline - start
+    choice = None
+    for margin in BAND_MARGINS:
+        tighter = shrink_bands(problem, margin)
+        prices = solve_dual(tighter, start=dual.prices, temperatures=(0.002,), max_iter=40).prices
+        score = priced_scores(tighter, prices)
+        repair_deadline = min(deadline, time.monotonic() + 0.3 * budget)
+        choice = repair(problem, score.argmax(axis=1), score, repair_deadline)
+        if is_feasible(problem, choice):
+            improve_deadline = min(deadline, time.monotonic() + 0.3 * budget)
+            return improve(problem, choice, improve_deadline), notes
+        if time.monotonic() >= deadline:
+            break
+    if choice is not None:
+        notes.extend(row_violations(problem, choice))
+    return None, notes
+
+
+def shrink_bands(problem: AssignmentProblem, margin: float) -> AssignmentProblem:
+    """A copy whose two-sided agent rows are narrowed by ``margin`` of their half-width and whose
+    one-sided rows lose ``margin`` of an average item, so rounding lands inside the real rows."""
+    rows = []
+    for r in problem.agent_rows:
+        lo, up = r.lower.copy(), r.upper.copy()
+        both = np.isfinite(lo) & np.isfinite(up)
+        half = np.where(both, (up - lo) / 2.0, 0.0)
+        average = float(np.abs(r.coef[problem.valid]).mean()) if problem.n_pairs() else 0.0
+        lo = np.where(both, lo + margin * half, lo)
+        up = np.where(
+            both, up - margin * half, np.where(np.isfinite(up), up - margin * average, up)
+        )
+        rows.append(AgentRows(r.name, r.coef, lo, up))
+    return AssignmentProblem(
+        problem.agent, problem.value, problem.n_agents, tuple(rows), problem.global_rows
+    )

@@ -1,0 +1,35 @@
+"""Workload: the effort units an account needs per period, from its size and potential tier.
+
+    workload = 1.0 + 0.5 * log10(1 + employees) + tier bonus
+    tier bonus = 1.0 for tier A (top 10% potential), 0.5 for tier B (next 20%), 0 for tier C
+
+So a 10-person tier-C account needs ~1.5 units and a 10,000-person tier-A one ~4.0. Unknown
+employee counts take the median of the known ones (0 when none is known). Capacity is in the same
+units; a rep carrying 100-150 units is a typical full book.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+BASE = 1.0
+SIZE_WEIGHT = 0.5
+TIER_BONUS = {"A": 1.0, "B": 0.5, "C": 0.0}
+TIER_SHARES = (0.10, 0.20)
+
+
+def potential_tier(potential: pd.Series) -> pd.Series:
+    """Tier A for the top 10% potential, B for the next 20%, C for the rest (ties go up)."""
+    rank = potential.rank(pct=True, method="max", ascending=False)
+    tier = np.where(rank <= TIER_SHARES[0], "A", np.where(rank <= sum(TIER_SHARES), "B", "C"))
+    return pd.Series(tier, index=potential.index, dtype="str")
+
+
+def account_workload(employees: pd.Series, potential: pd.Series) -> pd.Series:
+    """Workload units per account (see the module docstring for the formula)."""
+    staff = pd.to_numeric(employees, errors="coerce").astype(float)
+    known = staff.dropna()
+    staff = staff.fillna(float(known.median()) if len(known) else 0.0).clip(lower=0.0)
+    bonus = potential_tier(potential).map(TIER_BONUS).astype(float)
+    return (BASE + SIZE_WEIGHT * np.log10(1.0 + staff) + bonus).rename("workload")
