@@ -668,3 +668,20 @@ def test_pages_are_served_with_framing_rules(client, crm_origin):
         .headers["content-type"]
         .startswith(("text/javascript", "application/javascript"))
     )
+
+
+def test_service_without_a_plan_is_not_ready_and_says_why(client, base_env, monkeypatch, tmp_path):
+    from serving.service import Territory
+
+    env = {
+        **base_env,
+        "TERRITORY_PLAN_DIR": str(tmp_path / "no-plan"),
+        "TERRITORY_DECISIONS_URL": f"sqlite:///{tmp_path / 'd.db'}",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    service = Territory.inner()
+    assert service.__is_ready__() is False and service.state is not None
+    status = service._status()
+    assert status.ready is False and status.plan_id is None
+    assert any("assignments.csv" in p and "territory plan" in p for p in status.problems)
