@@ -10,6 +10,7 @@ import sys
 
 import click
 import typer
+from typer._click import exceptions as typer_click
 
 from features.errors import TerritoryError
 
@@ -37,7 +38,8 @@ def main() -> None:
     try:
         # standalone_mode=False hands back typer.Exit codes as the return value instead of exiting.
         code = app(standalone_mode=False)
-    except click.ClickException as exc:
+    # typer >= 0.29 bundles its own click; catch both so usage errors never print a traceback.
+    except (click.ClickException, typer_click.ClickException) as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except TerritoryError as exc:
@@ -45,7 +47,7 @@ def main() -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, typer_click.Abort):
         typer.secho("aborted", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

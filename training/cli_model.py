@@ -29,19 +29,9 @@ def _oracle(data: str):
     truth_dir = Path(data) / "truth"
     if not truth_dir.is_dir():
         return None
-    import pandas as pd
-
-    from features.sample_world import potential_between
     from features.sample_world.writer import load_truth
 
-    truth = load_truth(truth_dir)
-    ids = truth.accounts["account_id"].astype(str).to_numpy()
-
-    def oracle(start, stop):
-        values = potential_between(truth.accounts, truth.config.end_date, start.date(), stop.date())
-        return pd.Series(values, index=ids)
-
-    return oracle
+    return load_truth(truth_dir).oracle_potential
 
 
 def train(

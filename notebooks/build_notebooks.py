@@ -1,0 +1,68 @@
+"""Writes the notebooks from their cell sources (run once after editing; outputs stay stripped).
+
+    .venv/bin/python notebooks/build_notebooks.py
+
+Each notebook reads TERRITORY_NOTEBOOK_DATA (default data/demo), so tests execute them on a
+small sample world.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+SETUP = """import os
+from pathlib import Path
+import pandas as pd
+DATA = Path(os.environ.get("TERRITORY_NOTEBOOK_DATA", "../data/demo"))
+assert DATA.exists(), f"{DATA} not found: run `make demo` (or `territory sample --out {DATA}`) first"
+"""
+
+NOTEBOOKS = {
+    "01-explore-crm-data.ipynb": [
+        new_markdown_cell("# 01 · Explore the CRM data\nThe export as Territory sees it after loading and validation: "
+                          "tables, the quarantine report, and the shape of the revenue the model will learn."),
+        new_code_cell(SETUP),
+        new_code_cell("from features.loaders import load_crm\nloaded = load_crm(DATA)\ntables = loaded.tables\n"
+                      "{name: len(getattr(tables, name)) for name in ['accounts', 'reps', 'opportunities', 'activities', 'assignments']}"),
+        new_code_cell("tables.accounts.head()"),
+        new_code_cell("opps = tables.opportunities\nopps['stage'].value_counts(normalize=True)"),
+        new_markdown_cell("Revenue is concentrated: the share of won revenue held by the top 20% of accounts."),
+        new_code_cell("won = opps[opps.stage == 'won'].groupby('account_id')['amount'].sum().sort_values(ascending=False)\n"
+                      "share_top20 = won.head(int(0.2 * len(tables.accounts))).sum() / won.sum()\n"
+                      "assert 0 < share_top20 <= 1\nround(share_top20, 3)"),
+        new_code_cell("won_by_year = opps[opps.stage == 'won'].assign(year=lambda d: d.closed_at.dt.year).groupby('year')['amount'].sum()\n"
+                      "ax = won_by_year.plot.bar(title='won revenue by year')"),
+    ],
+    "02-potential-model.ipynb": [
+        new_markdown_cell("# 02 · The potential model\nPoint-in-time features, forward model selection, "
+                          "the holdout against baselines (and the oracle on a sample world), and what drives scores."),
+        new_code_cell(SETUP),
+        new_code_cell("from features.loaders import load_crm\nfrom features.pipeline import build_account_features\n"
+                      "tables = load_crm(DATA).tables\nas_of = tables.latest_date()\n"
+                      "features = build_account_features(tables, as_of)\nfeatures.describe().T.head(15)"),
+        new_code_cell("from features.sample_world.writer import load_truth\nfrom training.train import TrainConfig, train_potential\n"
+                      "truth = DATA / 'truth'\noracle = load_truth(truth).oracle_potential if truth.exists() else None\n"
+                      "result = train_potential(tables, TrainConfig(), oracle=oracle)\nresult.selection"),
+        new_code_cell("result.comparison"),
+        new_code_cell("cmp = result.comparison.set_index('model')['capture_top20']\n"
+                      "assert cmp['potential_model'] > cmp['firmographic_rule']\ncmp / cmp['last_12m_revenue']"),
+        new_code_cell("from training.plots import calibration_figure\nfig = calibration_figure(result.calibration)"),
+        new_code_cell("from training.plots import shap_summary_figure\nsample = features.sample(min(1000, len(features)), random_state=0)\n"
+                      "fig = shap_summary_figure(result.model.contributions(sample[result.model.feature_names_]), sample[result.model.feature_names_])"),
+    ],
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nbformat.write(nb, HERE / name)
+        print(f"wrote {HERE / name}")
+
+
+if __name__ == "__main__":
+    main()
