@@ -47,6 +47,12 @@ class Conflict(ServingError):
     status = 409
 
 
+class PlannerFailed(ServingError):
+    """The planner raised something that is not a scenario or data error (a bug: see the log)."""
+
+    status = 500
+
+
 class NotReady(ServingError):
     """The service has no model, scores or plan loaded yet."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,10 +27,29 @@ REPORT = "report.md"
 
 PLANNED_REP = ("rep_id", "planned_rep_id", "new_rep_id", "to_rep_id", "assigned_rep_id")
 CURRENT_REP = ("current_rep_id", "from_rep_id", "old_rep_id", "previous_rep_id")
-MOVE_TO = ("to_rep_id", "planned_rep_id", "new_rep_id", "rep_id")
-MOVE_FROM = ("from_rep_id", "current_rep_id", "old_rep_id", "previous_rep_id")
-IMPACT = ("impact", "value_gain", "gain", "delta_value", "expected_gain", "potential_gain", "delta")
+MOVE_TO = ("to_rep_id", "to_rep", "planned_rep_id", "new_rep_id", "rep_id")
+MOVE_FROM = ("from_rep_id", "from_rep", "current_rep_id", "old_rep_id", "previous_rep_id")
+IMPACT = (
+    "impact",
+    "objective_delta",
+    "value_gain",
+    "gain",
+    "delta_value",
+    "expected_gain",
+    "potential_gain",
+    "delta",
+    "priced_delta",
+)
 REASONS = ("reasons", "reasons_json", "why", "reason")
+# The planner's money terms per move (models.plan.MoveReasons): reason type, label up, label down.
+TERMS = {
+    "fit_value": ("fit", "better fit", "weaker fit"),
+    "travel_saved": ("travel", "travel saved", "more travel"),
+    "continuity_cost": ("continuity", "hand-over cost", "hand-over cost"),
+    "balance_restored": ("balance", "balance restored", "balance worsened"),
+    "capacity_freed": ("capacity", "capacity freed", "capacity used"),
+    "budget_used": ("disruption", "disruption budget used", "disruption budget used"),
+}
 REASON_TYPE_KEYS = ("type", "kind", "code", "concept", "category")
 REASON_TEXT_KEYS = ("text", "phrase", "reason", "message", "description")
 WORKLOAD = ("workload", "account_workload")
@@ -122,6 +142,22 @@ def parse_reasons(cell: object) -> tuple[MoveReason, ...]:
     elif isinstance(cell, list):
         items = cell
     return tuple(_reason(item) for item in items)
+
+
+def reasons_from_terms(terms: Mapping[str, object]) -> tuple[MoveReason, ...]:
+    """The planner's money terms as reasons, largest first (continuity counts as a cost)."""
+    out = []
+    for name, (kind, up, down) in TERMS.items():
+        try:
+            value = float(terms.get(name))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        signed = -value if name == "continuity_cost" else value
+        if math.isnan(signed) or abs(signed) < 0.5:
+            continue
+        label = up if signed >= 0 else down
+        out.append(MoveReason(kind, f"{label} {signed:+,.0f} per year", round(signed, 2)))
+    return tuple(sorted(out, key=lambda r: -abs(r.value or 0.0)))
 
 
 def _reason(item: object) -> MoveReason:
@@ -220,17 +256,22 @@ def _read_moves(
         if impact_col
         else pd.Series(0.0, index=frame.index)
     )
+    has_terms = any(t in frame.columns for t in TERMS)
     moves = {}
-    for i, row in enumerate(frame.itertuples(index=False)):
-        record = row._asdict()
+    for i, record in enumerate(frame.to_dict("records")):
         account = record["account_id"]
         from_rep = record.get(from_col) if from_col else current.get(account)
+        reasons = parse_reasons(record.get(reasons_col)) if reasons_col else ()
+        if not reasons and has_terms:
+            reasons = reasons_from_terms(record)
+        if not reasons and isinstance(record.get("summary"), str):
+            reasons = (MoveReason("summary", record["summary"]),)
         moves[account] = Move(
             account_id=account,
             from_rep_id=from_rep if isinstance(from_rep, str) else current.get(account),
             to_rep_id=record[to_col],
             impact=float(impact.iloc[i]),
-            reasons=parse_reasons(record.get(reasons_col)) if reasons_col else (),
+            reasons=reasons,
         )
     return moves
 

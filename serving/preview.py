@@ -1,19 +1,140 @@
-"""Plan previews: run the planner on a scenario in memory and summarise it like a saved plan."""
+"""Plan previews: run the planner on a scenario in memory and summarise it like a saved plan.
+
+The preview uses the loaded scores and CRM data, the same planner as `territory plan`
+(models.matcher) and the learned rep fit when the history supports it (chosen once per load).
+Nothing is written: a manager compares scenarios before someone runs the real planning job.
+"""
 
 from __future__ import annotations
 
-from serving.errors import NotReady
+import dataclasses
+import logging
+import math
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from features.errors import TerritoryError
+from serving.decisions import DecisionView
+from serving.errors import BadRequest, PlannerFailed
+from serving.plans import Move, reasons_from_terms
 from serving.store import ServingState
+from serving.views import rep_balances
+
+_fit_lock = threading.Lock()
+logger = logging.getLogger(__name__)
+
+
+def _rep_fit(state: ServingState):
+    """The rep fit for this state's data (learned or fallback), chosen once per loaded state."""
+    with _fit_lock:
+        cached = getattr(state, "_rep_fit", None)
+        if cached is None:
+            from models.rep_fit_model import choose_rep_fit
+
+            # nanosecond unit like the CRM frames: the fit merges its query dates against them
+            as_of = pd.Timestamp(state.feature_as_of).as_unit("ns")
+            cached = choose_rep_fit(state.tables, as_of)
+            state._rep_fit = cached  # type: ignore[attr-defined]
+        return cached
+
+
+def _scores_frame(state: ServingState) -> pd.DataFrame:
+    table = state.scores
+    ids = list(table.row)
+    return pd.DataFrame(
+        {
+            "account_id": ids,
+            "potential": table.potential,
+            "percentile": table.percentile,
+            "tier": table.tier,
+        }
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy of planner metrics (no NaN or infinities, no numpy scalars)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def preview_plan(
     state: ServingState, scenario: dict, *, top_moves: int, time_limit_s: float
 ) -> dict:
     """Metrics, rep balance and the top moves of the plan the scenario would produce."""
+    from models.matcher import plan_territories
+    from models.plan_inputs import plan_inputs
+    from models.scenario import ScenarioError, scenario_from_dict
+
     try:
-        from models import matcher  # noqa: F401
-    except ImportError as exc:
-        raise NotReady(
-            "the planner (models.matcher) is not installed in this build; previews need it."
+        parsed = scenario_from_dict(scenario)
+    except ScenarioError as exc:
+        raise BadRequest(f"scenario: {exc}") from exc
+    limit = min(parsed.solver.time_limit_s, time_limit_s)
+    parsed = dataclasses.replace(
+        parsed, solver=dataclasses.replace(parsed.solver, time_limit_s=limit)
+    )
+    fit, fit_info = _rep_fit(state)
+    try:
+        inputs = plan_inputs(state.tables, _scores_frame(state), parsed)
+        plan = plan_territories(inputs.accounts, inputs.reps, parsed, fit)
+    except TerritoryError:
+        raise
+    except Exception as exc:  # a planner bug: say which, keep the traceback in the log
+        logger.exception("plan preview failed")
+        raise PlannerFailed(
+            f"the planner failed on this scenario ({type(exc).__name__}: {exc}); the server log "
+            "has the traceback. Try `territory plan` with the same scenario to reproduce it."
         ) from exc
-    raise NotReady("plan previews are not wired to the planner yet")
+    metrics = {
+        "status": plan.status,
+        "objective": plan.objective,
+        "bound": plan.bound,
+        "gap": plan.gap,
+        "fit_method": fit_info.get("method", "fallback"),
+        "conflicts": list(plan.conflicts),
+        **dict(plan.metrics),
+    }
+    moves = sorted(plan.moves, key=lambda m: -m.reasons.objective_delta)
+    shown = [_move_out(state, m) for m in moves[:top_moves]]
+    proposed = {**state.current_owner, **dict(plan.rep_by_account)}
+    reps = (
+        rep_balances(
+            state,
+            state.balance_before,
+            state.balance.totals(proposed),
+            state.balance.totals(proposed),
+        )
+        if plan.feasible
+        else []
+    )
+    return {
+        "status": plan.status,
+        "metrics": _plain(metrics),
+        "moves_total": len(plan.moves),
+        "top_moves": shown,
+        "reps": reps,
+    }
+
+
+def _move_out(state: ServingState, move) -> dict:
+    from serving.views import move_out
+
+    terms = dataclasses.asdict(move.reasons)
+    ours = Move(
+        move.account_id,
+        move.from_rep,
+        move.to_rep,
+        move.reasons.objective_delta,
+        reasons_from_terms(terms),
+    )
+    return move_out(state, ours, DecisionView("preview", {}, {}))

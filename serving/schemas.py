@@ -354,7 +354,14 @@ EXAMPLE_REQUEST: dict[str, dict[str, Any]] = {
     "contests": {"status": "open"},
     "audit": {"account_id": "A00001", "limit": 50},
     "plan_metrics": {},
-    "plan_preview": {"scenario": {"max_moves": 50}, "top_moves": 10},
+    "plan_preview": {
+        "scenario": {
+            "name": "wider bands",
+            "limits": {"balance_band": 0.2, "max_moved_share": 0.1},
+            "solver": {"time_limit_s": 10},
+        },
+        "top_moves": 10,
+    },
     "export_plan": {"only_changes": True},
     "approve_plan": {"note": "Q3 territories"},
     "reload": {"reload_model": True},

@@ -556,13 +556,34 @@ def test_approve_plan_marks_it_and_audits(client, keys):
     assert entry["action"] == "plan.approve" and entry["previous_value"] == {"status": "proposed"}
 
 
-def test_plan_preview_answers_or_says_why_not(client, keys):
-    response = post(client, "/plan_preview", keys["manager"], EXAMPLE_REQUEST["plan_preview"])
-    if response.status_code == 200:
-        preview = response.json()
-        assert preview["moves_total"] >= 0 and preview["reps"]
-    else:
-        assert response.status_code == 503 and "planner" in response.json()["error"]
+def test_plan_preview_runs_the_planner_without_saving(client, keys):
+    before = post(client, "/plan_metrics", keys["manager"]).json()
+    body = {
+        "scenario": {
+            "limits": {"workload_band": None, "potential_band": None, "max_moved_share": 0.2},
+            "solver": {"time_limit_s": 5},
+        },
+        "top_moves": 5,
+    }
+    preview = post(client, "/plan_preview", keys["job"], body)
+    assert preview.status_code == 200, preview.text
+    result = preview.json()
+    assert result["status"] in {"optimal", "feasible"} and result["metrics"]["fit_method"]
+    assert len(result["top_moves"]) == min(5, result["moves_total"])
+    impacts = [m["impact"] for m in result["top_moves"]]
+    assert impacts == sorted(impacts, reverse=True)
+    assert all(m["reasons"] and m["status"] == "proposed" for m in result["top_moves"])
+    assert sum(r["proposed"]["accounts"] for r in result["reps"]) >= sum(
+        r["before"]["accounts"] for r in result["reps"]
+    )
+    assert post(client, "/plan_metrics", keys["manager"]).json()["plan_id"] == before["plan_id"]
+
+
+def test_plan_preview_rejects_unknown_scenario_keys(client, keys):
+    message = error_of(
+        post(client, "/plan_preview", keys["manager"], {"scenario": {"max_moves": 5}}), 400
+    )
+    assert "max_moves" in message
 
 
 # -- persistence ----------------------------------------------------------------------------------

@@ -142,14 +142,32 @@
     $("chart").replaceChildren(Charts.repBalance(metrics.reps, metric));
   }
 
+  /* {a: {b: 1}} -> {"a.b": 1}; per-rep tables, timings and lists are left out of the comparison. */
+  function flatten(obj, prefix, out) {
+    out = out || {};
+    for (const [key, value] of Object.entries(obj || {})) {
+      if (["per_rep", "timings", "solver", "conflicts", "ignored_locks"].includes(key)) continue;
+      const name = prefix ? `${prefix}.${key}` : key;
+      if (value && typeof value === "object" && !Array.isArray(value)) flatten(value, name, out);
+      else if (!Array.isArray(value)) out[name] = value;
+    }
+    return out;
+  }
+
   function renderComparison(preview) {
-    const current = metrics ? metrics.metrics : {};
-    const keys = [...new Set([...Object.keys(current), ...Object.keys(preview.metrics)])]
-      .filter((k) => typeof (current[k] ?? preview.metrics[k]) !== "object");
-    $("comparison").replaceChildren(el("table", { class: "compare" },
-      el("thead", {}, el("tr", {}, el("th", {}, "metric"), el("th", {}, "loaded plan"), el("th", {}, "scenario"))),
-      el("tbody", {}, el("tr", {}, el("td", {}, "moves"), el("td", { class: "num" }, metrics ? metrics.moves.total : "–"), el("td", { class: "num" }, preview.moves_total)),
-        keys.map((k) => el("tr", {}, el("td", {}, k), el("td", { class: "num" }, show(current[k])), el("td", { class: "num" }, show(preview.metrics[k])))))));
+    const current = flatten(metrics ? metrics.metrics : {});
+    const next = flatten(preview.metrics);
+    const keys = [...new Set([...Object.keys(current), ...Object.keys(next)])];
+    const conflicts = (preview.metrics.conflicts || []).map((c) => el("li", {}, c));
+    $("comparison").replaceChildren(
+      conflicts.length ? el("ul", { class: "conflicts" }, conflicts) : "",
+      el("table", { class: "compare" },
+        el("thead", {}, el("tr", {}, el("th", {}, "metric"), el("th", {}, "loaded plan"), el("th", {}, "scenario"))),
+        el("tbody", {},
+          el("tr", {}, el("td", {}, "moves"), el("td", { class: "num" }, metrics ? metrics.moves.total : "–"),
+            el("td", { class: "num" }, preview.moves_total)),
+          keys.map((k) => el("tr", {}, el("td", {}, k), el("td", { class: "num" }, show(current[k])),
+            el("td", { class: "num" }, show(next[k])))))));
   }
 
   function show(v) {
@@ -208,7 +226,8 @@
       if (me.role !== "manager") return showLogin(`This key belongs to ${me.name} (${me.role}); the review page needs a manager key.`);
       $("login").classList.add("hidden");
       $("layout").classList.remove("hidden");
-      $("scenario").value = JSON.stringify({ max_moves: 20 }, null, 1);
+      $("scenario").value = JSON.stringify({ name: "wider bands", limits: { balance_band: 0.2, max_moved_share: 0.1 },
+                                             solver: { time_limit_s: 15 } }, null, 1);
       await Promise.all([loadMoves(), refreshSide()]);
     } catch (err) {
       if (err.status === 401) { Territory.forgetKey(); return showLogin(err.message); }
