@@ -375,6 +375,13 @@ def write_plan(
 
 
 @pytest.fixture(scope="session")
+def unscored(scores_path, tables) -> list[str]:
+    """Accounts the batch job did not score (left out of the file, or created after its as_of)."""
+    scored = set(pd.read_csv(scores_path, dtype={"account_id": str})["account_id"])
+    return [a for a in tables.accounts["account_id"] if a not in scored]
+
+
+@pytest.fixture(scope="session")
 def plan_dir(crm_dir: Path, scores_path: Path, tables) -> Path:
     out = crm_dir.parent / "plan"
     write_plan(out, tables, pd.read_csv(scores_path, dtype={"account_id": str}))

@@ -33,7 +33,7 @@ def watch_errors(page) -> list[str]:
 
 
 def test_review_approve_persists_and_widget_shows_reasons(
-    served, browser, keys, plan_moves, artifacts
+    served, browser, keys, plan_moves, artifacts, unscored
 ):
     from playwright.sync_api import expect
 
@@ -86,4 +86,11 @@ def test_review_approve_persists_and_widget_shows_reasons(
 
     page.reload()
     expect(page.locator("#contests li").first).to_contain_text("renewal", timeout=20_000)
+
+    new = browser.new_page(viewport={"width": 400, "height": 900})
+    errors += watch_errors(new)
+    new.goto(f"{served.url}/widget/?account={unscored[0]}#key={keys['manager']}")
+    expect(new.locator(".pill.computed")).to_have_text("computed on request", timeout=20_000)
+    expect(new.locator(".reasons li").first).to_be_visible()
+    new.screenshot(path=artifacts / "widget-400-computed-on-request.png", full_page=True)
     assert errors == []

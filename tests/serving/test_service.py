@@ -35,13 +35,6 @@ def moves(plan_moves) -> list[dict]:
     return plan_moves.to_dict("records")
 
 
-@pytest.fixture(scope="module")
-def unscored(scores_path, tables) -> list[str]:
-    """Accounts the batch job did not score (left out of the file, or created after its as_of)."""
-    scored = set(pd.read_csv(scores_path, dtype={"account_id": str})["account_id"])
-    return [a for a in tables.accounts["account_id"] if a not in scored]
-
-
 def post(client, path, key, body=None):
     return client.post(path, json=body if body is not None else {}, headers=auth(key))
 

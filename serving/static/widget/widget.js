@@ -105,7 +105,9 @@
         card.narrative ? el("p", { class: "narrative" }, card.narrative) : null),
       el("footer", {},
         fresh.source === "computed on request" ? el("p", { class: "pill computed" }, "computed on request") : null,
-        el("p", {}, `Scores as of ${date(fresh.scores_as_of)} · data to ${date(fresh.data_latest)}`),
+        el("p", {}, fresh.source === "computed on request"
+          ? `Scored just now from data to ${date(fresh.data_latest)} (batch scores as of ${date(fresh.scores_as_of)})`
+          : `Scores as of ${date(fresh.scores_as_of)} · data to ${date(fresh.data_latest)}`),
         el("p", {}, card.model_version)));
   }
 
