@@ -104,3 +104,23 @@ def test_cli_score_without_any_model_says_train_first(small_world_dir, territory
     result = CliRunner().invoke(app, ["score", "--data", str(small_world_dir), "--out", str(territory_home / "s.csv")])
     assert result.exit_code != 0
     assert "territory train" in str(result.exception) + result.output
+
+
+def test_validation_accounts_are_disjoint_from_training(trained):
+    from training.train import validation_group
+
+    ids = pd.Series([f"A{i:06d}" for i in range(5000)])
+    held = validation_group(ids, seed=7)
+    assert 0.17 < held.mean() < 0.23
+    np.testing.assert_array_equal(held, validation_group(ids, seed=7))  # stable
+    assert not np.array_equal(held, validation_group(ids, seed=8))
+
+
+def test_selection_prefers_the_cheapest_model_within_tolerance(trained):
+    _, result = trained
+    table = result.selection
+    assert table["within_tolerance"].any()
+    chosen = table.set_index("candidate").loc[result.chosen]
+    assert chosen["within_tolerance"]
+    cheaper = table[table["shap_cost"] < chosen["shap_cost"]]
+    assert not cheaper["within_tolerance"].any()
