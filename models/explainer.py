@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features.feature_sets import FEATURE_SETS
-from models import attribution, row_hash
+from models import attribution, pattern_shap, row_hash
 from models.catalogue import Catalogue, load_catalogue
 from models.matrix import check_columns, to_matrix
 from models.narrative import headline, narrative
@@ -64,6 +64,7 @@ class _Setup:
     layout: attribution.ConceptLayout
     top_k: int
     top_down: int
+    trees: list[pattern_shap.TreeSplits] | None  # None: plain pred_contrib on every row
 
 
 def model_fingerprint(model: PotentialModel) -> str:
@@ -83,11 +84,22 @@ def explainer_version(
 
 
 def contributions(
-    model: PotentialModel, matrix: np.ndarray, num_threads: int | None = None
+    model: PotentialModel,
+    matrix: np.ndarray,
+    *,
+    trees: list[pattern_shap.TreeSplits] | None = None,
+    num_threads: int | None = None,
 ) -> np.ndarray:
-    """pred_contrib rows (last column = base value); `num_threads` pins LightGBM's threads."""
-    if num_threads is None or model.booster_ is None:
+    """LightGBM pred_contrib rows (last column = base value).
+
+    With `trees` (pattern_shap.tree_splits of the model): computed once per tree and decision
+    pattern, same values. Otherwise PotentialModel.contributions, with `num_threads` pinning
+    LightGBM's threads when given.
+    """
+    if model.booster_ is None or (trees is None and num_threads is None):
         return model.contributions(matrix)
+    if trees is not None:
+        return pattern_shap.contributions(model.booster_, matrix, trees)
     return model.booster_.predict(
         matrix, num_iteration=model.best_iteration_, pred_contrib=True, num_threads=num_threads
     )
@@ -211,7 +223,9 @@ def _explain_chunk(
     drivers = list(chunk.stored)
     fresh = [i for i, d in enumerate(drivers) if d is None]
     if fresh:
-        contrib = contributions(setup.model, chunk.matrix[fresh], num_threads)
+        contrib = contributions(
+            setup.model, chunk.matrix[fresh], trees=setup.trees, num_threads=num_threads
+        )
         for i, found in zip(fresh, drivers_from_contributions(setup, contrib), strict=True):
             drivers[i] = found
     columns = _value_columns(setup.model, chunk.features, chunk.matrix)
@@ -273,6 +287,9 @@ def _reusable(
     ]
 
 
+METHODS = ("patterns", "pred_contrib")
+
+
 def explain_frame(
     model: PotentialModel,
     features: pd.DataFrame,
@@ -284,6 +301,7 @@ def explain_frame(
     scores: pd.DataFrame | None = None,
     catalogue: Catalogue | None = None,
     horizon_days: int = 365,
+    method: str = "patterns",
     n_jobs: int = 1,
     chunk_rows: int = 50_000,
     reasons_as_json: bool = False,
@@ -292,31 +310,31 @@ def explain_frame(
 
     Args:
         as_of: the date the features describe; every narrative states it.
-        previous: an earlier result of this function; rows with the same split hash and
-            explainer version reuse its drivers instead of recomputing TreeSHAP.
+        previous: an earlier result of this function (or `territory score` output); rows with
+            the same split hash and explainer version reuse its drivers instead of recomputing.
         scores: score_frame output (account_id, potential, percentile, tier) for the headline;
             by default the frame is ranked against itself.
-        n_jobs: >1 explains chunks in that many threads, each with a single-threaded LightGBM.
+        method: "patterns" (LightGBM pred_contrib once per tree and decision pattern, see
+            models/pattern_shap.py) or "pred_contrib" (on every row); the values are the same.
+        n_jobs: >1 explains chunks in that many threads (single-threaded LightGBM in each).
         reasons_as_json: reasons as JSON text (what files store) instead of lists of records.
     """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}; choose one of {METHODS}")
     catalogue = _catalogue_for(model, catalogue or load_catalogue())
     check_columns(features, model.feature_names_, model.feature_set)
-    setup = _Setup(
-        model,
-        catalogue,
-        attribution.ConceptLayout.build(model.feature_names_, catalogue),
-        top_k,
-        top_down,
-    )
+    dump = _dump(model)
+    trees = pattern_shap.tree_splits(dump) if dump is not None and method == "patterns" else None
+    layout = attribution.ConceptLayout.build(model.feature_names_, catalogue)
+    setup = _Setup(model, catalogue, layout, top_k, top_down, trees)
     as_of_text = pd.Timestamp(as_of).date().isoformat()
     ids = features.index.astype(str)
     matrix = to_matrix(features, model.feature_names_, model.categories_)
-    names = model.feature_names_
-    input_hash = row_hash.hex_digests(row_hash.hash_rows(matrix, names))
-    split_hash = row_hash.hex_digests(row_hash.hash_rows(_split_bins(model, matrix), names))
+    input_hash, split_hash = _hashes(model, matrix, dump)
     version = explainer_version(model, catalogue, top_k, top_down)
     reused = _reusable(previous, ids, version, split_hash)
     heads = _headlines(model, matrix, ids, scores, catalogue, horizon_days)
+    starts = range(0, len(features), chunk_rows)
     chunks = [
         _Chunk(
             features.iloc[s : s + chunk_rows],
@@ -324,15 +342,9 @@ def explain_frame(
             reused[s : s + chunk_rows],
             heads[s : s + chunk_rows],
         )
-        for s in range(0, len(features), chunk_rows)
+        for s in starts
     ]
-    if n_jobs > 1:
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            parts = list(
-                pool.map(lambda c: _explain_chunk(setup, c, as_of_text, 1, reasons_as_json), chunks)
-            )
-    else:
-        parts = [_explain_chunk(setup, c, as_of_text, None, reasons_as_json) for c in chunks]
+    parts = _run_chunks(setup, chunks, as_of_text, n_jobs, reasons_as_json)
     return pd.DataFrame(
         {
             "account_id": ids.to_numpy(dtype=object),
@@ -347,6 +359,34 @@ def explain_frame(
     )
 
 
+def _run_chunks(setup: _Setup, chunks: list[_Chunk], as_of: str, n_jobs: int, as_json: bool):
+    if n_jobs <= 1:
+        return [_explain_chunk(setup, c, as_of, None, as_json) for c in chunks]
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(lambda c: _explain_chunk(setup, c, as_of, 1, as_json), chunks))
+
+
+def _dump(model: PotentialModel) -> dict | None:
+    if model.booster_ is None:
+        return None
+    return model.booster_.dump_model(num_iteration=model.best_iteration_)
+
+
+def _hashes(
+    model: PotentialModel, matrix: np.ndarray, dump: dict | None
+) -> tuple[list[str], list[str]]:
+    """(exact input hash, split hash) per row; see models/row_hash.py."""
+    names = model.feature_names_
+    if dump is None:
+        bins = np.zeros_like(matrix)
+    else:
+        thresholds = row_hash.split_thresholds(dump, matrix.shape[1])
+        categorical = [j for j, n in enumerate(names) if n in model.categories_]
+        bins = row_hash.split_bins(matrix, thresholds, categorical)
+    exact = row_hash.hex_digests(row_hash.hash_rows(matrix, names))
+    return exact, row_hash.hex_digests(row_hash.hash_rows(bins, names))
+
+
 def _catalogue_for(model: PotentialModel, catalogue: Catalogue) -> Catalogue:
     """The catalogue must cover the model's feature set; extra columns get a plain entry."""
     declared = set(FEATURE_SETS.get(model.feature_set, ()))
@@ -354,12 +394,3 @@ def _catalogue_for(model: PotentialModel, catalogue: Catalogue) -> Catalogue:
         [f for f in model.feature_names_ if f in declared], feature_set=model.feature_set
     )
     return catalogue.with_generic_entries(model.feature_names_, categorical=model.categories_)
-
-
-def _split_bins(model: PotentialModel, matrix: np.ndarray) -> np.ndarray:
-    if model.booster_ is None:
-        return np.zeros_like(matrix)
-    dump = model.booster_.dump_model(num_iteration=model.best_iteration_)
-    thresholds = row_hash.split_thresholds(dump, matrix.shape[1])
-    categorical = [j for j, n in enumerate(model.feature_names_) if n in model.categories_]
-    return row_hash.split_bins(matrix, thresholds, categorical)
