@@ -35,6 +35,10 @@ class CrmTables:
             candidates.append(self.activities["occurred_at"].max())
         return max(pd.Timestamp(c) for c in candidates if pd.notna(c))
 
+    def default_as_of(self) -> pd.Timestamp:
+        """The day after the latest date in the data: features as of it see every row."""
+        return self.latest_date().normalize() + pd.Timedelta(days=1)
+
     def history_start(self) -> pd.Timestamp:
         """When the CRM's deal history begins: the first opportunity's created_at.
 

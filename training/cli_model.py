@@ -20,7 +20,10 @@ class Objective(str, Enum):
 DataOpt = Annotated[str, typer.Option("--data", help="CRM export directory or SQLAlchemy URL")]
 AsOfOpt = Annotated[
     datetime | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="cut-off date (default: latest date in the data)"),
+    typer.Option(
+        "--as-of", formats=["%Y-%m-%d"],
+        help="use data strictly before this date (default: the day after the latest date in the data)",
+    ),
 ]
 
 
@@ -65,8 +68,9 @@ def train(
     for note in result.warnings:
         console.print(f"[yellow]warning:[/] {note}")
     console.print(f"candidates (validation as_of {result.plan.validation.date()}), chose [bold]{result.chosen}[/]")
-    print_frame(result.selection, title="model selection (forward validation)")
-    print_frame(result.comparison, title=f"holdout as_of {result.plan.holdout.date()}, horizon {horizon} d")
+    shown = result.selection.rename(columns={"capture_top10": "top10", "capture_top20": "top20", "normalized_gini": "gini", "within_tolerance": "within_1%"})
+    print_frame(shown, title="model selection (forward validation, held-out accounts)")
+    print_frame(result.comparison.rename(columns={"capture_top10": "top10", "capture_top20": "top20", "normalized_gini": "gini"}), title=f"holdout as_of {result.plan.holdout.date()}, horizon {horizon} d")
     _print_targets(result.comparison)
     aliases = "challenger, champion" if promote else "challenger"
     console.print(f"run id [bold]{run_id}[/]; registered {settings.model_name} v{version} ({aliases})")
@@ -98,7 +102,7 @@ def score(
         raise typer.BadParameter(f"{out} must end in .csv or .parquet", param_hint="--out")
     settings = TrainingSettings()
     tables = load_crm(data).tables
-    cut = pd.Timestamp(as_of) if as_of else tables.latest_date()
+    cut = pd.Timestamp(as_of) if as_of else tables.default_as_of()
     scores, used = score_accounts(tables, cut, settings, model_uri=model)
     out.parent.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(out, index=False) if out.suffix == ".parquet" else scores.to_csv(out, index=False)

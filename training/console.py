@@ -16,7 +16,7 @@ def print_frame(frame: pd.DataFrame, *, title: str = "", digits: int = 3) -> Non
     for col in frame.columns:
         table.add_column(str(col), justify="right" if frame[col].dtype.kind in "fiu" else "left")
     for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(_cell(v, digits) for v in row))
     console.print(table)
 
 
@@ -26,3 +26,9 @@ def progress_bar() -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console,
     )
+
+
+def _cell(value, digits: int) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+    return str(value)

@@ -199,7 +199,7 @@ def train_potential(
         oracle: for a sample world, maps a label window (start, stop) to each account's true
             expected revenue in it; the holdout then also reports the oracle's ranking.
     """
-    as_of = pd.Timestamp(config.as_of) if config.as_of is not None else tables.latest_date()
+    as_of = pd.Timestamp(config.as_of) if config.as_of is not None else tables.default_as_of()
     config = replace(config, as_of=as_of)
     notes: list[str] = []
     columns = list(FEATURE_SETS[config.feature_set]) + list(config.extra_columns)
