@@ -136,7 +136,7 @@ def write_plan(world: Path, scores: Path, plan: Path, env: dict[str, str]) -> No
     from training.cli import app
 
     if "plan" in {c.name or c.callback.__name__ for c in app.registered_commands}:
-        scenario = ROOT / "docs" / "scenarios" / "default.yaml"
+        scenario = ROOT / "docs" / "scenarios" / "balanced.yaml"
         args = ["plan", "--data", str(world), "--scores", str(scores), "--out", str(plan)]
         if scenario.exists():
             args += ["--scenario", str(scenario)]

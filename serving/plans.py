@@ -26,7 +26,7 @@ METRICS = "metrics.json"
 REPORT = "report.md"
 
 PLANNED_REP = ("rep_id", "planned_rep_id", "new_rep_id", "to_rep_id", "assigned_rep_id")
-CURRENT_REP = ("current_rep_id", "from_rep_id", "old_rep_id", "previous_rep_id")
+CURRENT_REP = ("current_rep_id", "current_rep", "from_rep_id", "old_rep_id", "previous_rep_id")
 MOVE_TO = ("to_rep_id", "to_rep", "planned_rep_id", "new_rep_id", "rep_id")
 MOVE_FROM = ("from_rep_id", "from_rep", "current_rep_id", "old_rep_id", "previous_rep_id")
 IMPACT = (
@@ -41,6 +41,10 @@ IMPACT = (
     "priced_delta",
 )
 REASONS = ("reasons", "reasons_json", "why", "reason")
+KIND_REASONS = {
+    "forced": "must move: the owner leaves or breaks a rule, or a lock names another rep",
+    "new": "had no owner",
+}
 # The planner's money terms per move (models.plan.MoveReasons): reason type, label up, label down.
 TERMS = {
     "fit_value": ("fit", "better fit", "weaker fit"),
@@ -261,11 +265,13 @@ def _read_moves(
     for i, record in enumerate(frame.to_dict("records")):
         account = record["account_id"]
         from_rep = record.get(from_col) if from_col else current.get(account)
-        reasons = parse_reasons(record.get(reasons_col)) if reasons_col else ()
-        if not reasons and has_terms:
-            reasons = reasons_from_terms(record)
-        if not reasons and isinstance(record.get("summary"), str):
-            reasons = (MoveReason("summary", record["summary"]),)
+        # The planner's money terms are typed and filterable; its `reasons` text is their summary.
+        reasons = reasons_from_terms(record) if has_terms else ()
+        if not reasons and reasons_col:
+            reasons = parse_reasons(record.get(reasons_col))
+        kind = record.get("kind")
+        if kind in KIND_REASONS:
+            reasons = (MoveReason(kind, KIND_REASONS[kind]), *reasons)
         moves[account] = Move(
             account_id=account,
             from_rep_id=from_rep if isinstance(from_rep, str) else current.get(account),

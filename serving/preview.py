@@ -19,7 +19,7 @@ import pandas as pd
 from features.errors import TerritoryError
 from serving.decisions import DecisionView
 from serving.errors import BadRequest, PlannerFailed
-from serving.plans import Move, reasons_from_terms
+from serving.plans import KIND_REASONS, Move, MoveReason, reasons_from_terms
 from serving.store import ServingState
 from serving.views import rep_balances
 
@@ -27,18 +27,17 @@ _fit_lock = threading.Lock()
 logger = logging.getLogger(__name__)
 
 
-def _rep_fit(state: ServingState):
-    """The rep fit for this state's data (learned or fallback), chosen once per loaded state."""
+def _rep_fit(state: ServingState, as_of: pd.Timestamp):
+    """The rep fit `territory plan --fit auto` would use (learned or fallback), once per as_of."""
     with _fit_lock:
-        cached = getattr(state, "_rep_fit", None)
-        if cached is None:
+        cache = state.__dict__.setdefault("_rep_fits", {})
+        # nanosecond unit like the CRM frames: the fit merges its query dates against them
+        as_of = pd.Timestamp(as_of).as_unit("ns")
+        if as_of not in cache:
             from models.rep_fit_model import choose_rep_fit
 
-            # nanosecond unit like the CRM frames: the fit merges its query dates against them
-            as_of = pd.Timestamp(state.feature_as_of).as_unit("ns")
-            cached = choose_rep_fit(state.tables, as_of)
-            state._rep_fit = cached  # type: ignore[attr-defined]
-        return cached
+            cache[as_of] = choose_rep_fit(state.tables, as_of)
+        return cache[as_of]
 
 
 def _scores_frame(state: ServingState) -> pd.DataFrame:
@@ -83,10 +82,12 @@ def preview_plan(
     parsed = dataclasses.replace(
         parsed, solver=dataclasses.replace(parsed.solver, time_limit_s=limit)
     )
-    fit, fit_info = _rep_fit(state)
     try:
         inputs = plan_inputs(state.tables, _scores_frame(state), parsed)
-        plan = plan_territories(inputs.accounts, inputs.reps, parsed, fit)
+        fit, fit_info = _rep_fit(state, inputs.as_of)
+        plan = plan_territories(
+            inputs.accounts, inputs.reps, parsed, fit, fit_method=fit_info.get("method")
+        )
     except TerritoryError:
         raise
     except Exception as exc:  # a planner bug: say which, keep the traceback in the log
@@ -130,11 +131,9 @@ def _move_out(state: ServingState, move) -> dict:
     from serving.views import move_out
 
     terms = dataclasses.asdict(move.reasons)
-    ours = Move(
-        move.account_id,
-        move.from_rep,
-        move.to_rep,
-        move.reasons.objective_delta,
-        reasons_from_terms(terms),
-    )
+    reasons = reasons_from_terms(terms)
+    if move.kind in KIND_REASONS:
+        reasons = (MoveReason(move.kind, KIND_REASONS[move.kind]), *reasons)
+    impact = move.reasons.objective_delta
+    ours = Move(move.account_id, move.from_rep, move.to_rep, impact, reasons)
     return move_out(state, ours, DecisionView("preview", {}, {}))

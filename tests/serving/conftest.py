@@ -389,6 +389,36 @@ def plan_dir(crm_dir: Path, scores_path: Path, tables) -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_plan_dir(crm_dir: Path, scores_path: Path, data_dir: Path) -> Path:
+    """A plan written by `territory plan` itself (relaxed limits, fallback fit: quick, feasible)."""
+    if "plan" not in _cli_commands():
+        pytest.skip("`territory plan` is not part of this build yet")
+    out = crm_dir.parent / "real_plan"
+    scenario = crm_dir.parent / "serving_test_scenario.yaml"
+    scenario.write_text(
+        "name: serving-test\nlimits:\n  workload_band: 0.3\n  potential_band: 0.3\n"
+        "  max_moved_share: 0.15\nsolver:\n  time_limit_s: 10\n"
+    )
+    _run_cli(
+        [
+            "plan",
+            "--data",
+            str(crm_dir),
+            "--scores",
+            str(scores_path),
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(out),
+            "--fit",
+            "fallback",
+        ],
+        env={"TERRITORY_DATA_DIR": str(data_dir)},
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
 def plan_moves(plan_dir: Path) -> pd.DataFrame:
     return pd.read_csv(plan_dir / "moves.csv", dtype=str)
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from serving.hubspot import sign_v3
+from serving.plans import plan_id_of
 from serving.schemas import EXAMPLE_REQUEST
 
 pytestmark = pytest.mark.slow
@@ -699,3 +700,43 @@ def test_service_without_a_plan_is_not_ready_and_says_why(client, base_env, monk
     status = service._status()
     assert status.ready is False and status.plan_id is None
     assert any("assignments.csv" in p and "territory plan" in p for p in status.problems)
+
+
+# -- the planner's own output (runs last: it reloads the shared client's plan and restores it) ----
+PLANNER_REASON_TYPES = {
+    "fit",
+    "travel",
+    "continuity",
+    "balance",
+    "capacity",
+    "disruption",
+    "forced",
+    "new",
+}
+
+
+def test_serves_a_plan_written_by_territory_plan(client, keys, real_plan_dir, plan_dir):
+    written = pd.read_csv(real_plan_dir / "moves.csv", dtype={"account_id": str})
+    status = post(
+        client, "/reload", keys["job"], {"plan_dir": str(real_plan_dir), "reload_model": False}
+    )
+    try:
+        assert status.json()["ready"] is True and status.json()["problems"] == []
+        page = post(client, "/moves", keys["manager"], {"limit": 1000}).json()
+        assert page["total"] == len(written) > 0
+        assert page["reason_types"] and set(page["reason_types"]) <= PLANNER_REASON_TYPES
+        top = page["moves"][0]
+        assert top["impact"] == pytest.approx(written["objective_delta"].max())
+        assert top["reasons"] and all(r["text"] for r in top["reasons"])
+        row = written.set_index("account_id").loc[top["account_id"]]
+        assert (top["from_rep"]["rep_id"], top["to_rep"]["rep_id"]) == (
+            row["from_rep"],
+            row["to_rep"],
+        )
+        card = post(client, "/card", keys["manager"], {"account_id": top["account_id"]}).json()
+        assert card["owner"]["recommended"]["rep_id"] == row["to_rep"]
+        metrics = post(client, "/plan_metrics", keys["manager"]).json()
+        assert metrics["metrics"]["status"] in {"optimal", "feasible"} and metrics["report_md"]
+    finally:
+        post(client, "/reload", keys["job"], {"plan_dir": str(plan_dir), "reload_model": False})
+    assert post(client, "/status", keys["job"]).json()["plan_id"] == plan_id_of(plan_dir)
