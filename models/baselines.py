@@ -28,18 +28,23 @@ def firmographic_rule(train: pd.DataFrame, y_train, features: pd.DataFrame) -> n
 
 
 def linear_model(train: pd.DataFrame, y_train, features: pd.DataFrame) -> np.ndarray:
-    """A Poisson GLM on log1p(numeric features) + one-hot categories."""
+    """A Poisson GLM (log link) on signed log1p(numeric features), missing flags, one-hot categories.
+
+    The target is divided by its mean so the L2 penalty means the same at any currency scale.
+    """
     categorical = list(train.select_dtypes(exclude="number").columns)
     numeric = [c for c in train.columns if c not in categorical]
     signed_log = FunctionTransformer(lambda x: np.sign(x) * np.log1p(np.abs(x)))
     prep = ColumnTransformer(
         [
-            ("num", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), signed_log, StandardScaler()), numeric),
+            ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), signed_log, StandardScaler()), numeric),
             ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder(handle_unknown="ignore", min_frequency=20)), categorical),
         ]
     )
-    model = make_pipeline(prep, PoissonRegressor(alpha=1e-3, max_iter=300))
+    model = make_pipeline(prep, PoissonRegressor(alpha=0.1, max_iter=1000))
+    y = np.asarray(y_train, float)
+    scale = y.mean() if y.mean() > 0 else 1.0
     to_object = {c: train[c].astype(object).where(train[c].notna(), "missing") for c in categorical}
-    model.fit(train.assign(**to_object), np.asarray(y_train, float))
+    model.fit(train.assign(**to_object), y / scale)
     scored = {c: features[c].astype(object).where(features[c].notna(), "missing") for c in categorical}
-    return model.predict(features.assign(**scored))
+    return model.predict(features.assign(**scored)) * scale
