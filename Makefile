@@ -32,8 +32,9 @@ lock: ## re-resolve requirements.lock from pyproject.toml
 demo: install ## sample world -> validate -> train -> score -> plan -> serve on :$(PORT)
 	$(PY) -m training.demo --out $(DEMO_DIR) --port $(PORT)
 
-test: install ## the whole suite (what .ci/run calls)
-	$(PY) -m pytest
+test: install ## the whole suite (what .ci/run calls); "no tests collected" counts as a failure
+	@$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
 test-fast: install ## unit tests only
 	$(PY) -m pytest -m "not slow and not integration and not browser"
