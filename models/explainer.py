@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -26,21 +25,29 @@ from features.feature_sets import FEATURE_SETS
 from models import attribution, pattern_shap, row_hash
 from models.catalogue import Catalogue, load_catalogue
 from models.matrix import check_columns, to_matrix
-from models.narrative import headline, narrative
-from models.phrases import is_missing, render
+from models.narrative import headline, narrative, rebase_narrative
 from models.potential import PotentialModel
+from models.prepared import PreparedModel, model_fingerprint, prepare
 from models.scoring import percentile_rank, tier_of
-
-REASON_KEYS = (
-    "concept",
-    "feature",
-    "value",
-    "phrase",
-    "effect_multiplier",
-    "revenue_share",
-    "probability_points",
-    "direction",
+from models.wording import (
+    REASON_KEYS,
+    Driver,
+    RowView,
+    drivers_from_records,
+    reasons_as,
+    value_columns,
+    word_drivers,
 )
+
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "REASON_KEYS",
+    "contributions",
+    "drivers_from_contributions",
+    "explain_frame",
+    "explainer_version",
+    "model_fingerprint",
+]
 OUTPUT_COLUMNS = (
     "account_id",
     "reasons",
@@ -51,8 +58,6 @@ OUTPUT_COLUMNS = (
     "explainer_version",
     "reused",
 )
-# A driver before it is worded: (concept, feature, direction, multiplier, currency share, points).
-Driver = tuple[str, str, str, float, float | None, float | None]
 
 
 @dataclass(frozen=True)
@@ -64,14 +69,8 @@ class _Setup:
     layout: attribution.ConceptLayout
     top_k: int
     top_down: int
-    trees: list[pattern_shap.TreeSplits] | None  # None: plain pred_contrib on every row
-
-
-def model_fingerprint(model: PotentialModel) -> str:
-    """12 hex characters naming the fitted model (trees, iteration, categories, calibrator)."""
-    state = model.to_state()
-    state.pop("params")
-    return hashlib.sha256(json.dumps(state, sort_keys=True, default=list).encode()).hexdigest()[:12]
+    prepared: PreparedModel
+    patterns: bool  # pattern_shap (else plain pred_contrib on every row)
 
 
 def explainer_version(
@@ -80,26 +79,26 @@ def explainer_version(
     """Model fingerprint plus the settings that decide which drivers are chosen."""
     concepts = json.dumps({f: e.concept for f, e in sorted(catalogue.entries.items())})
     grouping = hashlib.sha256(concepts.encode()).hexdigest()[:6]
-    return f"{model_fingerprint(model)}-k{top_k}d{top_down}-c{grouping}"
+    return f"{prepare(model).fingerprint}-k{top_k}d{top_down}-c{grouping}"
 
 
 def contributions(
     model: PotentialModel,
     matrix: np.ndarray,
     *,
-    trees: list[pattern_shap.TreeSplits] | None = None,
+    patterns: bool = True,
     num_threads: int | None = None,
 ) -> np.ndarray:
     """LightGBM pred_contrib rows (last column = base value).
 
-    With `trees` (pattern_shap.tree_splits of the model): computed once per tree and decision
-    pattern, same values. Otherwise PotentialModel.contributions, with `num_threads` pinning
-    LightGBM's threads when given.
+    patterns: computed once per tree and decision pattern (models/pattern_shap.py), same values.
+    Otherwise PotentialModel.contributions, with `num_threads` pinning LightGBM's threads.
     """
-    if model.booster_ is None or (trees is None and num_threads is None):
+    prepared = prepare(model)
+    if prepared.booster is None or (not patterns and num_threads is None):
         return model.contributions(matrix)
-    if trees is not None:
-        return pattern_shap.contributions(model.booster_, matrix, trees)
+    if patterns:
+        return pattern_shap.contributions(prepared.booster, matrix, prepared.trees)
     return model.booster_.predict(
         matrix, num_iteration=model.best_iteration_, pred_contrib=True, num_threads=num_threads
     )
@@ -141,97 +140,50 @@ def drivers_from_contributions(setup: _Setup, contrib: np.ndarray) -> list[list[
     return rows
 
 
-def drivers_from_records(reasons: object) -> list[Driver]:
-    """Unworded drivers back from stored reasons (a list of records or its JSON text)."""
-    records = json.loads(reasons) if isinstance(reasons, str) else reasons
-    return [
-        (
-            r["concept"],
-            r["feature"],
-            r["direction"],
-            r["effect_multiplier"],
-            r["revenue_share"],
-            r["probability_points"],
-        )
-        for r in records  # type: ignore[union-attr]
-    ]
+@dataclass(frozen=True)
+class _Stored:
+    """A previous explanation of a row whose split hash and explainer version still match."""
 
-
-class _Row(Mapping):
-    """One account's feature values, read lazily from per-column lists (missing -> None)."""
-
-    def __init__(self, columns: Mapping[str, list], i: int) -> None:
-        self.columns, self.i = columns, i
-
-    def __getitem__(self, name: str) -> object:
-        column = self.columns.get(name)
-        value = column[self.i] if column is not None else None
-        return None if is_missing(value) else value
-
-    def __iter__(self):
-        return iter(self.columns)
-
-    def __len__(self) -> int:
-        return len(self.columns)
-
-
-def word_drivers(
-    drivers: Sequence[Driver], row: Mapping[str, object], catalogue: Catalogue
-) -> list[dict]:
-    """Reason records: each driver with its feature's current value and phrase."""
-    out = []
-    for concept, feature, direction, multiplier, share, points in drivers:
-        value = row[feature]
-        out.append(
-            {
-                "concept": concept,
-                "feature": feature,
-                "value": value,
-                "phrase": render(catalogue[feature], value, row, catalogue),
-                "effect_multiplier": multiplier,
-                "revenue_share": share,
-                "probability_points": points,
-                "direction": direction,
-            }
-        )
-    return out
-
-
-def _value_columns(
-    model: PotentialModel, features: pd.DataFrame, matrix: np.ndarray
-) -> dict[str, list]:
-    columns = {}
-    for j, name in enumerate(model.feature_names_):
-        if name in model.categories_:
-            columns[name] = features[name].astype(object).tolist()
-        else:
-            columns[name] = matrix[:, j].tolist()
-    return columns
+    reasons: object  # records or JSON text
+    narrative: object
+    same_input: bool  # the exact input hash matches too: reuse verbatim
 
 
 @dataclass(frozen=True)
 class _Chunk:
     features: pd.DataFrame
     matrix: np.ndarray
-    stored: list[list[Driver] | None]  # per row: drivers reused from `previous`, else None
+    stored: list[_Stored | None]  # per row: what `previous` lets us reuse, else None
     heads: list[str]
 
 
 def _explain_chunk(
     setup: _Setup, chunk: _Chunk, as_of: str, num_threads: int | None, as_json: bool
 ):
-    drivers = list(chunk.stored)
-    fresh = [i for i, d in enumerate(drivers) if d is None]
+    done: dict[int, tuple[object, str]] = {}
+    for i, stored in enumerate(chunk.stored):
+        story = rebase_narrative(stored.narrative, chunk.heads[i], as_of) if stored else None
+        if stored is not None and stored.same_input and story is not None:
+            done[i] = (reasons_as(stored.reasons, as_json), story)  # verbatim: nothing changed
+    drivers = [
+        None if i in done or s is None else drivers_from_records(s.reasons)
+        for i, s in enumerate(chunk.stored)
+    ]
+    fresh = [i for i, d in enumerate(drivers) if d is None and i not in done]
     if fresh:
         contrib = contributions(
-            setup.model, chunk.matrix[fresh], trees=setup.trees, num_threads=num_threads
+            setup.model, chunk.matrix[fresh], patterns=setup.patterns, num_threads=num_threads
         )
         for i, found in zip(fresh, drivers_from_contributions(setup, contrib), strict=True):
             drivers[i] = found
-    columns = _value_columns(setup.model, chunk.features, chunk.matrix)
+    columns = value_columns(setup.model, chunk.features, chunk.matrix)
     reasons, stories = [], []
     for i in range(len(chunk.matrix)):
-        records = word_drivers(drivers[i], _Row(columns, i), setup.catalogue)
+        if i in done:
+            reasons.append(done[i][0])
+            stories.append(done[i][1])
+            continue
+        records = word_drivers(drivers[i], RowView(columns, i), setup.catalogue)
         stories.append(narrative(chunk.heads[i], records, as_of, setup.model.objective))
         reasons.append(json.dumps(records) if as_json else records)
     return reasons, stories
@@ -268,22 +220,30 @@ def _headlines(
 
 
 def _reusable(
-    previous: pd.DataFrame | None, ids: pd.Index, version: str, split: list[str]
-) -> list[list[Driver] | None]:
-    """Per row: the drivers stored in `previous` if split hash and version match, else None."""
+    previous: pd.DataFrame | None, ids: pd.Index, version: str, exact: list[str], split: list[str]
+) -> list[_Stored | None]:
+    """Per row: what `previous` (explain_frame or `territory score` output) lets us reuse."""
     if previous is None or len(previous) == 0:
         return [None] * len(ids)
     prev = previous[previous["explainer_version"] == version]
     prev = prev.assign(account_id=prev["account_id"].astype(str)).drop_duplicates(
         "account_id", keep="last"
     )
-    prev = prev.set_index("account_id")
-    stored_split = prev["split_hash"].reindex(ids).tolist()
+    prev = prev.set_index("account_id").reindex(ids)
     column = "reasons" if "reasons" in prev.columns else "top_reasons"  # batch output names it so
-    stored_reasons = prev[column].reindex(ids).tolist()
+    old_exact = prev["input_hash"].tolist() if "input_hash" in prev.columns else [None] * len(ids)
+    stories = prev["narrative"].tolist() if "narrative" in prev.columns else [None] * len(ids)
     return [
-        drivers_from_records(reasons) if old == new else None
-        for old, new, reasons in zip(stored_split, split, stored_reasons, strict=True)
+        _Stored(reasons, story, old_e == new_e) if old_s == new_s else None
+        for old_s, new_s, old_e, new_e, reasons, story in zip(
+            prev["split_hash"].tolist(),
+            split,
+            old_exact,
+            exact,
+            prev[column].tolist(),
+            stories,
+            strict=True,
+        )
     ]
 
 
@@ -323,16 +283,15 @@ def explain_frame(
         raise ValueError(f"method={method!r}; choose one of {METHODS}")
     catalogue = _catalogue_for(model, catalogue or load_catalogue())
     check_columns(features, model.feature_names_, model.feature_set)
-    dump = _dump(model)
-    trees = pattern_shap.tree_splits(dump) if dump is not None and method == "patterns" else None
+    prepared = prepare(model)
     layout = attribution.ConceptLayout.build(model.feature_names_, catalogue)
-    setup = _Setup(model, catalogue, layout, top_k, top_down, trees)
+    setup = _Setup(model, catalogue, layout, top_k, top_down, prepared, method == "patterns")
     as_of_text = pd.Timestamp(as_of).date().isoformat()
     ids = features.index.astype(str)
     matrix = to_matrix(features, model.feature_names_, model.categories_)
-    input_hash, split_hash = _hashes(model, matrix, dump)
+    input_hash, split_hash = _hashes(model, matrix, prepared)
     version = explainer_version(model, catalogue, top_k, top_down)
-    reused = _reusable(previous, ids, version, split_hash)
+    reused = _reusable(previous, ids, version, input_hash, split_hash)
     heads = _headlines(model, matrix, ids, scores, catalogue, horizon_days)
     starts = range(0, len(features), chunk_rows)
     chunks = [
@@ -366,23 +325,15 @@ def _run_chunks(setup: _Setup, chunks: list[_Chunk], as_of: str, n_jobs: int, as
         return list(pool.map(lambda c: _explain_chunk(setup, c, as_of, 1, as_json), chunks))
 
 
-def _dump(model: PotentialModel) -> dict | None:
-    if model.booster_ is None:
-        return None
-    return model.booster_.dump_model(num_iteration=model.best_iteration_)
-
-
 def _hashes(
-    model: PotentialModel, matrix: np.ndarray, dump: dict | None
+    model: PotentialModel, matrix: np.ndarray, prepared: PreparedModel
 ) -> tuple[list[str], list[str]]:
     """(exact input hash, split hash) per row; see models/row_hash.py."""
     names = model.feature_names_
-    if dump is None:
+    if prepared.booster is None:
         bins = np.zeros_like(matrix)
     else:
-        thresholds = row_hash.split_thresholds(dump, matrix.shape[1])
-        categorical = [j for j, n in enumerate(names) if n in model.categories_]
-        bins = row_hash.split_bins(matrix, thresholds, categorical)
+        bins = row_hash.split_bins(matrix, prepared.thresholds, prepared.categorical)
     exact = row_hash.hex_digests(row_hash.hash_rows(matrix, names))
     return exact, row_hash.hex_digests(row_hash.hash_rows(bins, names))
 

@@ -9,6 +9,9 @@ from models.phrases import currency
 from models.scoring import TIER_CUTS
 
 MAX_UP_IN_NARRATIVE = 3
+RAISING = "Raising it: "
+NOTHING_UP = "Nothing raises it above a typical account."
+DATED = "Based on CRM data as of "
 
 
 @lru_cache(maxsize=64)
@@ -72,13 +75,22 @@ def narrative(head: str, reasons: Sequence[Mapping], as_of: str, objective: str)
     parts = [head]
     if up:
         parts.append(
-            "Raising it: "
-            + "; ".join(f"{r['phrase']} ({effect_text(r, objective)})" for r in up)
-            + "."
+            RAISING + "; ".join(f"{r['phrase']} ({effect_text(r, objective)})" for r in up) + "."
         )
     else:
-        parts.append("Nothing raises it above a typical account.")
+        parts.append(NOTHING_UP)
     if down:
         parts.append(f"Holding it back: {down[0]['phrase']} ({effect_text(down[0], objective)}).")
-    parts.append(f"Based on CRM data as of {as_of}.")
+    parts.append(f"{DATED}{as_of}.")
     return " ".join(parts)
+
+
+def rebase_narrative(old: str, head: str, as_of: str) -> str | None:
+    """`old` (a narrative() text) with a new headline and date, or None if it is not one."""
+    if not isinstance(old, str):
+        return None
+    starts = [i for i in (old.find(" " + RAISING), old.find(" " + NOTHING_UP)) if i >= 0]
+    end = old.rfind(" " + DATED)
+    if not starts or end < min(starts):
+        return None
+    return f"{head}{old[min(starts) : end]} {DATED}{as_of}."

@@ -16,6 +16,7 @@ sends x left when int(x) is in its category list, and NaN or negative x right.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -23,6 +24,10 @@ import numpy as np
 
 ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 DIRECT_INDEX_MAX_SPLITS = 16  # up to 2^16 patterns: index arrays instead of sorting
+# LightGBM's predict sets the booster's iteration range for the duration of the call
+# (GBDT::InitPredict), so two threads asking one booster for different trees would get each
+# other's trees. The calls are tiny (a few rows), so serialising them costs little.
+_PREDICT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -140,13 +145,14 @@ def contributions(
         first, pattern = group_patterns(decisions, n)
         # One thread: a handful of rows per call, where OpenMP start-up (~10 ms on a busy box)
         # would cost more than the TreeSHAP itself (~35 us per call single-threaded).
-        table = booster.predict(
-            matrix[first],
-            start_iteration=tree.index,
-            num_iteration=1,
-            pred_contrib=True,
-            num_threads=1,
-        )
+        with _PREDICT_LOCK:
+            table = booster.predict(
+                matrix[first],
+                start_iteration=tree.index,
+                num_iteration=1,
+                pred_contrib=True,
+                num_threads=1,
+            )
         for column in tree.columns:
             out[column] += table[:, column][pattern]
     return out.T

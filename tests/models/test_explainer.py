@@ -305,8 +305,11 @@ def test_reuse_reads_reasons_stored_as_json(revenue, data):
 
 
 def test_threads_give_the_same_result(revenue, data, explained):
-    threaded = explain_frame(revenue, data[0].iloc[:400], AS_OF, n_jobs=2, chunk_rows=70)
-    assert threaded.equals(explained)
+    for method in ("patterns", "pred_contrib"):  # 25 chunks over 4 threads: races would show
+        threaded = explain_frame(
+            revenue, data[0].iloc[:400], AS_OF, n_jobs=4, chunk_rows=16, method=method
+        )
+        assert threaded.equals(explained)
 
 
 def test_row_hash_is_exact_and_nan_safe():
@@ -359,3 +362,29 @@ def test_global_importance_ranks_features(revenue, data):
     ]
     assert table["mean_abs_contribution"].is_monotonic_decreasing
     assert table.iloc[0]["feature"] in revenue.feature_names_
+
+
+def test_exact_reuse_keeps_reasons_and_updates_headline_and_date(revenue, data, explained):
+    X = data[0].iloc[:400]
+    scores = pd.DataFrame(
+        {"account_id": X.index, "potential": 5_000.0, "percentile": 50.0, "tier": "C"}
+    )
+    later = explain_frame(revenue, X, "2025-07-31", previous=explained, scores=scores)
+    fresh = explain_frame(revenue, X, "2025-07-31", scores=scores)
+    assert later["reused"].all()
+    assert later.drop(columns="reused").equals(fresh.drop(columns="reused"))
+
+
+def test_rebase_narrative_matches_a_fresh_one():
+    from models.narrative import headline, narrative, rebase_narrative
+
+    reasons = [
+        {"phrase": "Won $4.2k. Really", "direction": "up", "effect_multiplier": 1.5},
+        {"phrase": "No current owner on record", "direction": "down", "effect_multiplier": 0.8},
+    ]
+    old = narrative(headline("B", 75.0, 9_000.0, "revenue"), reasons, "2025-06-30", "revenue")
+    new_head = headline("A", 95.0, 90_000.0, "revenue")
+    expected = narrative(new_head, reasons, "2025-07-01", "revenue")
+    assert rebase_narrative(old, new_head, "2025-07-01") == expected
+    assert rebase_narrative("hand-written text", new_head, "2025-07-01") is None
+    assert rebase_narrative(float("nan"), new_head, "2025-07-01") is None
