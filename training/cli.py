@@ -47,7 +47,7 @@ def main() -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (typer.Abort, typer_click.Abort):
+    except (typer.Abort, click.exceptions.Abort):
         typer.secho("aborted", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
