@@ -86,6 +86,15 @@ def test_review_approve_persists_and_widget_shows_reasons(
 
     page.reload()
     expect(page.locator("#contests li").first).to_contain_text("renewal", timeout=20_000)
+    page.locator("#scenario").fill(
+        '{"limits": {"workload_band": null, "potential_band": null, "max_moved_share": 0.2},'
+        ' "solver": {"time_limit_s": 5}}'
+    )
+    page.locator("#preview").click()
+    expect(page.locator("#comparison table.compare")).to_be_visible(timeout=120_000)
+    expect(page.locator("#comparison")).to_contain_text("expected value / yr")
+    page.locator("#comparison").scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "review-scenario-comparison.png", full_page=True)
 
     new = browser.new_page(viewport={"width": 400, "height": 900})
     errors += watch_errors(new)

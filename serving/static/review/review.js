@@ -46,9 +46,11 @@
     };
     override.addEventListener("change", () => { if (override.value) decide("override", override.value); });
     return el("div", { class: "decide" },
-      el("button", { type: "button", class: "approve", onclick: () => decide("approve") }, "Approve"),
-      el("button", { type: "button", class: "secondary reject", onclick: () => decide("reject") }, "Reject"),
-      override, el("div", { class: "note-line" }, note, toggle));
+      el("div", { class: "decide-buttons" },
+        el("button", { type: "button", class: "approve", onclick: () => decide("approve") }, "Approve"),
+        el("button", { type: "button", class: "secondary reject", onclick: () => decide("reject") }, "Reject"),
+        override),
+      el("div", { class: "note-line" }, note, toggle));
   }
 
   function moveRow(move) {
@@ -154,20 +156,30 @@
     return out;
   }
 
+  /* The metrics a manager compares, as written by the planner (metrics.json and previews). */
+  const COMPARED = [
+    ["status", "status"], ["moves", "moves"], ["expected value / yr", "after.expected_value"],
+    ["workload per rep: CV", "after.workload.cv"], ["potential per rep: CV", "after.potential.cv"],
+    ["rep load: max", "after.rep_load.max"], ["reps over capacity", "after.rep_load.over_capacity"],
+    ["travel km, total", "after.travel_km_total"], ["high-potential coverage", "after.coverage_high_potential"],
+    ["accounts moved", "after.accounts_moved"], ["potential moved (share)", "after.share_potential_moved"],
+    ["gap to bound", "gap"], ["rep fit", "fit_method"],
+  ];
+
   function renderComparison(preview) {
     const current = flatten(metrics ? metrics.metrics : {});
-    const next = flatten(preview.metrics);
-    const keys = [...new Set([...Object.keys(current), ...Object.keys(next)])];
+    current.moves = metrics ? metrics.moves.total : undefined;
+    const next = { ...flatten(preview.metrics), moves: preview.moves_total };
+    const today = (key) => (key.startsWith("after.") ? next["before." + key.slice(6)] : undefined);
     const conflicts = (preview.metrics.conflicts || []).map((c) => el("li", {}, c));
     $("comparison").replaceChildren(
       conflicts.length ? el("ul", { class: "conflicts" }, conflicts) : "",
       el("table", { class: "compare" },
-        el("thead", {}, el("tr", {}, el("th", {}, "metric"), el("th", {}, "loaded plan"), el("th", {}, "scenario"))),
-        el("tbody", {},
-          el("tr", {}, el("td", {}, "moves"), el("td", { class: "num" }, metrics ? metrics.moves.total : "–"),
-            el("td", { class: "num" }, preview.moves_total)),
-          keys.map((k) => el("tr", {}, el("td", {}, k), el("td", { class: "num" }, show(current[k])),
-            el("td", { class: "num" }, show(next[k])))))));
+        el("thead", {}, el("tr", {}, el("th", {}, "metric"), el("th", { class: "num" }, "today"),
+          el("th", { class: "num" }, "loaded plan"), el("th", { class: "num" }, "scenario"))),
+        el("tbody", {}, COMPARED.map(([label, key]) => el("tr", {}, el("td", {}, label),
+          el("td", { class: "num" }, show(today(key))), el("td", { class: "num" }, show(current[key])),
+          el("td", { class: "num" }, show(next[key])))))));
   }
 
   function show(v) {
