@@ -247,7 +247,10 @@ def _reusable(
     ]
 
 
-METHODS = ("patterns", "pred_contrib")
+METHODS = ("auto", "patterns", "pred_contrib")
+# Beyond this many splits per tree, trees have about as many decision patterns as rows and the
+# pattern method stops paying (measured: bench/results/explain.md, 31-leaf candidate).
+AUTO_PATTERN_MAX_SPLITS = pattern_shap.DIRECT_INDEX_MAX_SPLITS
 
 
 def explain_frame(
@@ -261,7 +264,7 @@ def explain_frame(
     scores: pd.DataFrame | None = None,
     catalogue: Catalogue | None = None,
     horizon_days: int = 365,
-    method: str = "patterns",
+    method: str = "auto",
     n_jobs: int = 1,
     chunk_rows: int = 50_000,
     reasons_as_json: bool = False,
@@ -275,7 +278,8 @@ def explain_frame(
         scores: score_frame output (account_id, potential, percentile, tier) for the headline;
             by default the frame is ranked against itself.
         method: "patterns" (LightGBM pred_contrib once per tree and decision pattern, see
-            models/pattern_shap.py) or "pred_contrib" (on every row); the values are the same.
+            models/pattern_shap.py), "pred_contrib" (on every row; the same values), or "auto":
+            patterns when every tree has <= AUTO_PATTERN_MAX_SPLITS splits.
         n_jobs: >1 explains chunks in that many threads (single-threaded LightGBM in each).
         reasons_as_json: reasons as JSON text (what files store) instead of lists of records.
     """
@@ -285,7 +289,10 @@ def explain_frame(
     check_columns(features, model.feature_names_, model.feature_set)
     prepared = prepare(model)
     layout = attribution.ConceptLayout.build(model.feature_names_, catalogue)
-    setup = _Setup(model, catalogue, layout, top_k, top_down, prepared, method == "patterns")
+    patterns = method == "patterns" or (
+        method == "auto" and all(len(t.splits) <= AUTO_PATTERN_MAX_SPLITS for t in prepared.trees)
+    )
+    setup = _Setup(model, catalogue, layout, top_k, top_down, prepared, patterns)
     as_of_text = pd.Timestamp(as_of).date().isoformat()
     ids = features.index.astype(str)
     matrix = to_matrix(features, model.feature_names_, model.categories_)

@@ -97,3 +97,19 @@ def test_empty_matrix(data):
     empty = to_matrix(X.iloc[:0], model.feature_names_, model.categories_)
     trees = pattern_shap.tree_splits(model.booster_.dump_model())
     assert pattern_shap.contributions(model.booster_, empty, trees).shape == (0, X.shape[1] + 1)
+
+
+def test_auto_uses_patterns_only_for_shallow_trees(data, monkeypatch):
+    from models import explainer
+
+    X, y = data
+    calls = []
+    monkeypatch.setattr(
+        explainer.pattern_shap, "contributions", lambda *a: calls.append(a) or 1 / 0
+    )
+    shallow = PotentialModel(n_estimators=5, num_leaves=7, num_threads=1).fit(X, y)
+    deep = PotentialModel(n_estimators=5, num_leaves=31, max_depth=-1, num_threads=1).fit(X, y)
+    explain_frame(deep, X.iloc[:20], "2025-06-30")  # 30 splits per tree: plain pred_contrib
+    assert calls == []
+    with pytest.raises(ZeroDivisionError):
+        explain_frame(shallow, X.iloc[:20], "2025-06-30")
