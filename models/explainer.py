@@ -1,6 +1,7 @@
 """Per-account explanations of the potential score: reasons up and down in words and units.
 
-Pipeline per chunk of accounts: LightGBM's own TreeSHAP (`pred_contrib`) -> contributions summed
+Pipeline per chunk of accounts: LightGBM's own TreeSHAP (`pred_contrib`, on every row or once
+per tree and decision pattern, models/pattern_shap.py) -> contributions summed
 into business concepts (models/attribution.py) -> the strongest concepts up and down, each shown
 with its leading feature's value and catalogue phrase (models/phrases.py) -> a one-paragraph
 narrative (models/narrative.py). Returns data (records and text), never pictures.
