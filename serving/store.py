@@ -333,8 +333,7 @@ def build_state(
         book.setdefault(rep, []).append(account)
     for owned in book.values():
         owned.sort(key=lambda a: -(table.potential[table.row[a]] if a in table.row else -1.0))
-    latest = tables.latest_date()
-    feature_as_of = latest + pd.Timedelta(days=1)
+    feature_as_of = tables.default_as_of()
     state = ServingState(
         model=model,
         model_uri=model_uri,
@@ -346,7 +345,7 @@ def build_state(
         reps=reps,
         current_owner=current,
         book=book,
-        data_latest=latest.date().isoformat(),
+        data_latest=tables.latest_date().date().isoformat(),
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         threads=threads,
         feature_as_of=feature_as_of,

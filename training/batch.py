@@ -47,18 +47,30 @@ def load_model(settings: TrainingSettings, model_uri: str | None) -> tuple[Poten
 
 
 def score_accounts(
-    tables: CrmTables, as_of: pd.Timestamp, settings: TrainingSettings, *, model_uri: str | None = None
+    tables: CrmTables,
+    as_of: pd.Timestamp,
+    settings: TrainingSettings,
+    *,
+    model_uri: str | None = None,
+    previous: pd.DataFrame | None = None,
+    progress=lambda _stage: None,
 ) -> tuple[pd.DataFrame, str]:
     """Scores (account_id, potential, percentile, tier, top_reasons, narrative, as_of) per account.
 
     top_reasons is JSON text (models.explainer.REASON_KEYS records); the hash columns let a later
     run reuse unchanged accounts' explanations (explain_frame's `previous`).
     """
+    progress("loading the model")
     model, uri = load_model(settings, model_uri)
     extra = [c for c in model.feature_names_ if c in tables.extra_account_columns]
+    progress("building features")
     features = build_account_features(tables, as_of, extra_columns=extra)
+    progress("scoring")
     scores = score_frame(model, features)
-    explained = explain_frame(model, features, as_of, scores=scores, reasons_as_json=True)
+    progress("explaining")
+    explained = explain_frame(
+        model, features, as_of, scores=scores, reasons_as_json=True, previous=previous
+    )
     kept = ("narrative", "input_hash", "split_hash", "explainer_version")
     scores = scores.assign(
         top_reasons=explained["reasons"].to_numpy(), **{c: explained[c].to_numpy() for c in kept}

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from training.console import console, print_frame
+from training.console import console, print_frame, progress_bar
 
 
 class Objective(str, Enum):
@@ -90,6 +90,10 @@ def score(
     out: Annotated[Path, typer.Option("--out", help="output .csv or .parquet")],
     as_of: AsOfOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="MLflow model URI")] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="an earlier scores file: unchanged accounts keep their reasons"),
+    ] = None,
 ) -> None:
     """Score every active account: potential, percentile, tier and top reasons."""
     import pandas as pd
@@ -103,7 +107,20 @@ def score(
     settings = TrainingSettings()
     tables = load_crm(data).tables
     cut = pd.Timestamp(as_of) if as_of else tables.default_as_of()
-    scores, used = score_accounts(tables, cut, settings, model_uri=model)
+    earlier = None
+    if previous is not None:
+        if not previous.exists():
+            raise typer.BadParameter(f"{previous} does not exist", param_hint="--previous")
+        earlier = pd.read_parquet(previous) if previous.suffix == ".parquet" else pd.read_csv(previous)
+    stages = ["loading the model", "building features", "scoring", "explaining"]
+    with progress_bar() as bar:
+        task = bar.add_task("scoring", total=len(stages))
+
+        def step(stage: str) -> None:
+            bar.update(task, completed=stages.index(stage), description=stage)
+
+        scores, used = score_accounts(tables, cut, settings, model_uri=model, previous=earlier, progress=step)
+        bar.update(task, completed=len(stages), description="done")
     out.parent.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(out, index=False) if out.suffix == ".parquet" else scores.to_csv(out, index=False)
     console.print(f"scored {len(scores)} accounts as of {cut.date()} with {used} -> {out}")
