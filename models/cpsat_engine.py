@@ -43,6 +43,7 @@ def solve_exact(
     hint: np.ndarray | None = None,
     workers: int = 1,
     seed: int = 0,
+    deterministic_time_s: float | None = None,
 ) -> ExactResult:
     """Solve with CP-SAT; deterministic for ``workers == 1`` when it finishes within the limit."""
     model = cp_model.CpModel()
@@ -60,11 +61,14 @@ def solve_exact(
     model.maximize(cp_model.LinearExpr.weighted_sum(x, weights.tolist()))
     if hint is not None:
         for var, i, k in zip(x, item_idx, slot_idx, strict=True):
-            model.add_hint(var, bool(hint[i] == k))
+            if hint[i] >= 0:
+                model.add_hint(var, bool(hint[i] == k))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit_s)
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
+    if deterministic_time_s is not None:
+        solver.parameters.max_deterministic_time = float(deterministic_time_s)
     status = solver.solve(model)
     name = solver.status_name(status)
     choice = None
@@ -93,8 +97,9 @@ def _scaled_bounds(coef, lower, upper):
         np.r_[coef.ravel(), lower[np.isfinite(lower)], upper[np.isfinite(upper)]], COEF_RESOLUTION
     )
     ints = np.round(coef * scale).astype(np.int64)
-    lo = np.where(np.isfinite(lower), np.ceil(lower * scale - 1e-9), -np.inf)
-    up = np.where(np.isfinite(upper), np.floor(upper * scale + 1e-9), np.inf)
+    # a hair of slack absorbs float drift in residual bounds (LNS); far below one coefficient unit
+    lo = np.where(np.isfinite(lower), np.ceil(lower * scale - 1e-6), -np.inf)
+    up = np.where(np.isfinite(upper), np.floor(upper * scale + 1e-6), np.inf)
     return ints, lo, up
 
 
@@ -107,6 +112,8 @@ def _add_agent_rows(model, problem, x, item_idx, slot_idx) -> None:
         coef, lo, up = _scaled_bounds(rows.coef[item_idx, slot_idx], rows.lower, rows.upper)
         for r in range(problem.n_agents):
             members = order[bounds[r] : bounds[r + 1]]
+            if members.size == 0:
+                continue  # nothing can change this row: the caller's plan decides it
             expr = cp_model.LinearExpr.weighted_sum([x[j] for j in members], coef[members].tolist())
             if np.isfinite(up[r]):
                 model.add(expr <= int(up[r]))

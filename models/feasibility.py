@@ -89,6 +89,7 @@ def band_conflicts(
                     f"band's lower end ({band.lower[bad[0]]:,.1f}); widen "
                     "`limits.workload_band` or raise their capacity."
                 )
+        out += _locked_over_band(data, band, reps, label, where)
         reach = np.bincount(
             problem.agent[problem.valid],
             weights=band.coef[problem.valid],
@@ -103,6 +104,20 @@ def band_conflicts(
                 "`solver.candidates_per_account`, or widen the band."
             )
     return out
+
+
+def _locked_over_band(data: MatchData, band, reps: np.ndarray, label: str, where: str) -> list[str]:
+    """Reps whose locked accounts alone exceed the band's upper end."""
+    values = data.workload if label == "workload" else data.potential
+    locked = np.flatnonzero(data.lock_rep >= 0)
+    load = np.bincount(data.lock_rep[locked], weights=values[locked], minlength=len(data.reps))
+    over = np.flatnonzero(load[reps] > band.upper + 1e-9)
+    return [
+        f"{where}rep {data.reps['rep_id'].iloc[reps[j]]} has locked {label} {load[reps[j]]:,.1f} "
+        f"above the {label} band's upper end {band.upper[j]:,.1f}; unlock some accounts or "
+        f"widen `limits.{label}_band`."
+        for j in over
+    ]
 
 
 def candidate_conflicts(

@@ -52,6 +52,17 @@ class RegionModel:
     problem: AssignmentProblem
 
 
+@dataclass(frozen=True)
+class PlanModel:
+    """Everything built before solving: checked data, one model per region, conflicts found."""
+
+    data: MatchData
+    models: tuple[RegionModel, ...]
+    conflicts: tuple[str, ...]
+    started: float
+    build_s: float
+
+
 def plan_territories(
     accounts: pd.DataFrame,
     reps: pd.DataFrame,
@@ -61,14 +72,21 @@ def plan_territories(
     fit_method: str | None = None,
 ) -> Plan:
     """Plan an owner for every account; see the module docstring and docs/matcher.md."""
-    started = time.monotonic()
     scenario = scenario or Scenario()
     fit = fit or fallback_fit
-    method = fit_method or getattr(fit, "method", "fallback")
+    model = build_plan_model(accounts, reps, scenario, fit)
+    return solve_plan_model(model, scenario, fit, fit_method or getattr(fit, "method", "fallback"))
+
+
+def build_plan_model(
+    accounts: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario, fit: PairFit
+) -> PlanModel:
+    """Data, regions, candidates, objective and constraints, plus the conflicts they reveal."""
+    started = time.monotonic()
     data = prepare(accounts, reps, scenario)
     conflicts = lock_conflicts(data)
     regions = split_regions(data, scenario.solver)
-    models, solutions = [], []
+    models = []
     for region in regions:
         where = f"region {region.name}: " if len(regions) > 1 else ""
         conflicts += capacity_conflicts(data, region.reps, region.accounts, where)
@@ -76,22 +94,33 @@ def plan_territories(
         conflicts += candidate_conflicts(data, model.candidates, region.accounts, where)
         conflicts += band_conflicts(data, model.problem, region.reps, where)
         models.append(model)
-    built = time.monotonic()
-    if conflicts:
-        return infeasible_plan(conflicts, method, len(regions), {"build_s": built - started})
-    total_pairs = sum(m.problem.n_pairs() for m in models) or 1
-    for model in models:
-        share = model.problem.n_pairs() / total_pairs
+    return PlanModel(data, tuple(models), tuple(conflicts), started, time.monotonic() - started)
+
+
+def solve_plan_model(model: PlanModel, scenario: Scenario, fit: PairFit, method: str) -> Plan:
+    """Solve every region within the scenario's time budget (shared by size) and assemble."""
+    n_regions = len(model.models)
+    if model.conflicts:
+        return infeasible_plan(list(model.conflicts), method, n_regions, {"build_s": model.build_s})
+    begun = time.monotonic()
+    total_pairs = sum(m.problem.n_pairs() for m in model.models) or 1
+    solutions = []
+    for region_model in model.models:
+        share = region_model.problem.n_pairs() / total_pairs
         options = SolverOptions(
             time_limit_s=max(2.0, scenario.solver.time_limit_s * share),
             exact_max_pairs=scenario.solver.exact_max_pairs,
+            lns_steps=scenario.solver.lns_steps,
+            deterministic=scenario.solver.deterministic,
         )
-        solutions.append(solve(model.problem, options))
-    timings = {"build_s": built - started, "solve_s": time.monotonic() - built}
-    broken = _broken(data, models, solutions, len(regions))
+        solutions.append(solve(region_model.problem, options))
+    timings = {"build_s": model.build_s, "solve_s": time.monotonic() - begun}
+    broken = _broken(model.data, model.models, solutions, n_regions)
     if broken:
-        return infeasible_plan(broken, method, len(regions), timings, unknown=True)
-    return assemble_plan(data, models, solutions, fit, method, timings, started)
+        return infeasible_plan(broken, method, n_regions, timings, unknown=True)
+    return assemble_plan(
+        model.data, list(model.models), solutions, fit, method, timings, model.started
+    )
 
 
 def _broken(data: MatchData, models, solutions: list[Solution], n_regions: int) -> list[str]:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pandas as pd
+
 PlanStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
 MoveKind = Literal["move", "forced", "new"]
 
@@ -70,6 +72,8 @@ class Plan:
     conflicts: tuple[str, ...] = ()
     regions: int = 1
     timings: Mapping[str, float] = field(default_factory=dict)
+    assignments: pd.DataFrame | None = None
+    """Per account: rep_id, current_rep, kind, potential, workload, fit, distance_km, region."""
 
     @property
     def feasible(self) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from features.geography import haversine_km
 from models.assignment_core import Solution, relative_gap
@@ -69,6 +70,7 @@ def assemble_plan(
         data, fit, after_rep, after_fit, after_km, objective, bound, solutions, fit_method, timings
     )
     moves.sort(key=lambda mv: (-mv.reasons.objective_delta, mv.account_id))
+    table = _assignment_table(data, models, after_rep, after_fit, after_km)
     return Plan(
         status=status,
         rep_by_account=dict(zip(account_ids, rep_ids[after_rep], strict=True)),
@@ -81,6 +83,37 @@ def assemble_plan(
         solver="+".join(sorted({s.method for s in solutions})),
         regions=len(models),
         timings=timings,
+        assignments=table,
+    )
+
+
+def _assignment_table(data: MatchData, models, after_rep, after_fit, after_km) -> pd.DataFrame:
+    """Per account: planned and current rep, change kind, potential, workload, fit, km, region."""
+    rep_ids = data.reps["rep_id"].astype(str).to_numpy()
+    region = np.empty(len(data.accounts), dtype=object)
+    for model in models:
+        region[model.region.accounts] = model.region.name
+    current = data.accounts["current_rep"].astype("string").to_numpy(dtype=object, na_value=None)
+    new = rep_ids[after_rep]
+    change = np.array(
+        [
+            "new" if c is None else ("kept" if c == r else "moved")
+            for c, r in zip(current, new, strict=True)
+        ]
+    )
+    return pd.DataFrame(
+        {
+            "account_id": data.accounts["account_id"].astype(str).to_numpy(),
+            "rep_id": new,
+            "current_rep": current,
+            "change": change,
+            "potential": data.potential,
+            "workload": data.workload,
+            "fit": after_fit,
+            "expected_value": data.potential * after_fit,
+            "distance_km": after_km,
+            "region": region,
+        }
     )
 
 

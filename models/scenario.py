@@ -95,13 +95,21 @@ class Weights:
 
 @dataclass(frozen=True)
 class SolverSettings:
-    """How the plan is searched; ``decompose`` splits the plan by region (see docs/matcher.md)."""
+    """How the plan is searched; ``decompose`` splits the plan by region (see docs/matcher.md).
+
+    ``deterministic`` (default) makes the same input give the same plan on any machine: phases
+    end on work counts and ``time_limit_s`` is a work budget the clock may exceed (at most
+    10x + 60 s) on a slow or busy machine.
+    Set it false for a hard wall-clock limit.
+    """
 
     candidates_per_account: int = 20
     time_limit_s: float = 60.0
     decompose: Literal["auto", "region", "none"] = "auto"
     max_reps_per_region: int = 250
     exact_max_pairs: int = 50_000
+    lns_steps: int = 50
+    deterministic: bool = True
 
 
 @dataclass(frozen=True)

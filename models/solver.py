@@ -23,10 +23,16 @@ from models.assignment_core import (
 )
 from models.cpsat_engine import solve_exact
 from models.lagrangian import DualResult, priced_scores, solve_dual
+from models.lns import lns
 from models.repair import improve, repair
 
 BAND_MARGINS = (0.3, 0.6, 0.9)
 OPTIMAL_GAP = 1e-9
+HEURISTIC_SHARE_BEFORE_EXACT = 0.15
+EXACT_SHARE_BEFORE_LNS = 0.5
+EXACT_WORK_SHARE = 0.4
+SAFETY_FACTOR = 10.0
+SAFETY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,13 +44,19 @@ class SolverOptions:
         exact_max_pairs: use CP-SAT when the problem has at most this many candidate pairs.
         exact_workers: CP-SAT threads (1 keeps it deterministic).
         dual_iterations: L-BFGS iterations per temperature stage of the dual.
-        seed: CP-SAT's random seed.
+        lns_steps: large-neighbourhood steps after the heuristic or CP-SAT (0 switches off).
+        deterministic: end phases on convergence and work counts (CP-SAT's deterministic time,
+            a fixed number of neighbourhood steps), so plans repeat on any machine; the wall
+            clock then only stops runaway phases, at 10x ``time_limit_s`` + 60 s.
+        seed: random seed of CP-SAT and of the neighbourhood choice.
     """
 
     time_limit_s: float = 60.0
     exact_max_pairs: int = 50_000
     exact_workers: int = 1
     dual_iterations: int = 100
+    lns_steps: int = 100
+    deterministic: bool = True
     seed: int = 0
 
 
@@ -52,33 +64,64 @@ def solve(problem: AssignmentProblem, options: SolverOptions | None = None) -> S
     """The best plan found within the budget, its value, a valid upper bound and a status."""
     options = options or SolverOptions()
     start = time.monotonic()
-    deadline = start + options.time_limit_s
+    # deterministic: phases end on convergence / work counts; the clock is only a safety net
+    limit = options.time_limit_s
+    if options.deterministic:
+        limit = SAFETY_FACTOR * options.time_limit_s + SAFETY_SECONDS
+    deadline = start + limit
     if problem.n_items == 0:
         return Solution("optimal", np.zeros(0, dtype=np.int64), 0.0, 0.0, "empty", 0.0)
     dual = solve_dual(problem, max_iter=options.dual_iterations)
-    choice, notes = _heuristic(problem, dual, start, deadline)
-    method, bound = "lagrangian+repair", dual.bound
-    exact_status = None
-    if problem.n_pairs() <= options.exact_max_pairs:
-        hint = choice if choice is not None else None
-        exact = solve_exact(
+    exact_fits = problem.n_pairs() <= options.exact_max_pairs
+    heuristic_end = deadline
+    if exact_fits and not options.deterministic:
+        heuristic_end = start + HEURISTIC_SHARE_BEFORE_EXACT * options.time_limit_s
+    choice, notes = _heuristic(problem, dual, start, min(deadline, heuristic_end))
+    method, bound, exact_status = "lagrangian+repair", dual.bound, None
+    if exact_fits:
+        share = EXACT_SHARE_BEFORE_LNS if options.lns_steps else 1.0
+        exact_end = time.monotonic() + share * max(0.0, deadline - time.monotonic())
+        choice, method, exact_status, bound = _exact_phase(
+            problem, choice, options, exact_end, method, bound
+        )
+    if choice is not None and exact_status != "OPTIMAL" and options.lns_steps:
+        better = lns(
             problem,
-            time_limit_s=max(1.0, deadline - time.monotonic()),
-            hint=hint,
-            workers=options.exact_workers,
+            choice,
+            prices=dual.prices,
+            deadline=deadline,
+            max_steps=options.lns_steps,
             seed=options.seed,
         )
-        exact_status, bound = exact.status, min(bound, exact.bound)
-        if (
-            exact.choice is not None
-            and is_feasible(problem, exact.choice)
-            and (
-                choice is None
-                or objective_value(problem, exact.choice) >= objective_value(problem, choice)
-            )
-        ):
-            choice, method = exact.choice, "cp-sat"
+        if objective_value(problem, better) > objective_value(problem, choice):
+            choice, method = better, method + "+lns"
     return _finish(problem, choice, bound, method, exact_status, dual, notes, start)
+
+
+def _exact_phase(problem, choice, options: SolverOptions, end: float, method: str, bound: float):
+    """CP-SAT on the whole problem, hinted with the heuristic's plan; keeps the better plan."""
+    wall = max(1.0, end - time.monotonic())
+    # deterministic mode: CP-SAT's work budget comes from the options, never from the clock
+    work = EXACT_WORK_SHARE * options.time_limit_s
+    exact = solve_exact(
+        problem,
+        time_limit_s=SAFETY_FACTOR * work + SAFETY_SECONDS if options.deterministic else wall,
+        deterministic_time_s=work if options.deterministic else None,
+        hint=choice,
+        workers=options.exact_workers,
+        seed=options.seed,
+    )
+    bound = min(bound, exact.bound)
+    if (
+        exact.choice is not None
+        and is_feasible(problem, exact.choice)
+        and (
+            choice is None
+            or objective_value(problem, exact.choice) >= objective_value(problem, choice)
+        )
+    ):
+        choice, method = exact.choice, "cp-sat"
+    return choice, method, exact.status, bound
 
 
 def _finish(problem, choice, bound, method, exact_status, dual, notes, start) -> Solution:

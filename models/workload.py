@@ -1,11 +1,12 @@
 """Workload: the effort units an account needs per period, from its size and potential tier.
 
-    workload = 1.0 + 0.5 * log10(1 + employees) + tier bonus
-    tier bonus = 1.0 for tier A (top 10% potential), 0.5 for tier B (next 20%), 0 for tier C
+    workload = 0.5 + 0.25 * log10(1 + employees) + tier bonus
+    tier bonus = 0.5 for tier A (top 10% potential), 0.25 for tier B (next 20%), 0 for tier C
 
-So a 10-person tier-C account needs ~1.5 units and a 10,000-person tier-A one ~4.0. Unknown
-employee counts take the median of the known ones (0 when none is known). Capacity is in the same
-units; a rep carrying 100-150 units is a typical full book.
+One unit is about one average account: a 40-person tier-C account needs 0.90 units, a
+10,000-person tier-A one 2.0. Unknown employee counts take the median of the known ones (0 when
+none is known). Capacity is in the same units, so a capacity of 100 is a book of ~100 average
+accounts.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-BASE = 1.0
-SIZE_WEIGHT = 0.5
-TIER_BONUS = {"A": 1.0, "B": 0.5, "C": 0.0}
+BASE = 0.5
+SIZE_WEIGHT = 0.25
+TIER_BONUS = {"A": 0.5, "B": 0.25, "C": 0.0}
 TIER_SHARES = (0.10, 0.20)
 
 

@@ -1,9 +1,202 @@
-"""CLI commands: cli_plan (registered by training.cli)."""
+"""CLI commands: `territory plan` (owner per account under a scenario) and `territory compare`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+FIT_CHOICES = ("auto", "learned", "fallback")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("plan")(plan)
+    app.command("compare")(compare)
+
+
+def plan(
+    data: Annotated[str, typer.Option("--data", help="CRM export directory, SQLite file or URL.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the plan's files.")],
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="Scenario YAML (docs/scenarios/*.yaml).")
+    ] = None,
+    scores: Annotated[
+        Path | None, typer.Option("--scores", help="CSV/Parquet with account_id, potential.")
+    ] = None,
+    fit: Annotated[str, typer.Option(help="Rep fit: auto, learned or fallback.")] = "auto",
+    time_limit: Annotated[
+        float | None, typer.Option(help="Solver seconds (overrides the scenario).")
+    ] = None,
+) -> None:
+    """Plan who should own each account and write assignments, moves, metrics, report and map."""
+    from dataclasses import replace
+
+    from models.errors import InfeasiblePlanError
+    from models.matcher import plan_territories
+    from models.plan_inputs import plan_inputs
+    from training.plan_outputs import write_plan
+
+    if scores is None:
+        raise typer.BadParameter(
+            "pass --scores FILE from `territory score` (account_id, potential)",
+            param_hint="'--scores'",
+        )
+    if fit not in FIT_CHOICES:
+        raise typer.BadParameter(f"--fit {fit!r}: use one of {FIT_CHOICES}", param_hint="'--fit'")
+    tables = _load_tables(data)
+    chosen = _read_scenario(scenario, tables)
+    if time_limit is not None:
+        chosen = replace(chosen, solver=replace(chosen.solver, time_limit_s=time_limit))
+    inputs = plan_inputs(tables, _read_scores(scores), chosen)
+    fit_fn, fit_info = _rep_fit(fit, tables, inputs.as_of)
+    result = plan_territories(
+        inputs.accounts, inputs.reps, chosen, fit_fn, fit_method=fit_info["method"]
+    )
+    extra = {
+        "as_of": str(inputs.as_of.date()),
+        "fit": fit_info,
+        "unscored_accounts": inputs.unscored_accounts,
+        "unknown_scores": inputs.unknown_scores,
+    }
+    written = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
+    _print_summary(result, written)
+    if not result.feasible:
+        raise InfeasiblePlanError(
+            "no plan meets every limit of scenario "
+            f"{chosen.name!r}:\n  - "
+            + "\n  - ".join(result.conflicts)
+            + f"\n(details in {out / 'report.md'})"
+        )
+
+
+def _load_tables(data: str):
+    from features.loaders import load_crm
+
+    return load_crm(data).tables
+
+
+def _read_scores(path: Path):
+    import pandas as pd
+
+    if not path.exists():
+        raise typer.BadParameter(
+            f"{path} does not exist; pass --scores FILE from `territory score`",
+            param_hint="'--scores'",
+        )
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype={"account_id": "str"})
+
+
+def _read_scenario(path: Path | None, tables):
+    import yaml
+
+    from models.scenario import Scenario, scenario_from_dict
+    from training.geocode import resolve_new_reps
+
+    if path is None:
+        return Scenario()
+    if not path.exists():
+        raise typer.BadParameter(
+            f"{path} does not exist (examples: docs/scenarios/*.yaml)", param_hint="'--scenario'"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise typer.BadParameter(
+            f"{path} is not valid YAML: {exc}", param_hint="'--scenario'"
+        ) from exc
+    raw.setdefault("name", path.stem)
+    return resolve_new_reps(scenario_from_dict(raw), tables.accounts)
+
+
+def _rep_fit(choice: str, tables, as_of) -> tuple[Any, dict[str, Any]]:
+    from models.rep_fit import fallback_fit
+    from models.rep_fit_model import RepFitModel, choose_rep_fit
+
+    if choice == "fallback":
+        return fallback_fit, {"method": "fallback", "reason": "--fit fallback"}
+    if choice == "learned":
+        model = RepFitModel().fit(tables, as_of)
+        return model, model.describe()
+    return choose_rep_fit(tables, as_of)
+
+
+def _print_summary(result, written: list[Path]) -> None:
+    from rich.console import Console
+
+    console = Console()
+    style = "green" if result.feasible else "red"
+    console.print(
+        f"[{style}]{result.status}[/]: {len(result.moves)} moves, objective "
+        f"{result.objective:,.0f}, gap {100 * result.gap:.2f}% (fit: {result.fit_method}, "
+        f"solver: {result.solver}, {result.timings.get('total_s', 0):.1f} s)"
+    )
+    for path in written:
+        console.print(f"  wrote {path}")
+
+
+COMPARE_ROWS = (
+    ("status", ("status",), "s"),
+    ("objective / yr", ("objective",), ",.0f"),
+    ("gap to bound", ("gap",), ".2%"),
+    ("expected value / yr", ("after", "expected_value"), ",.0f"),
+    ("accounts moved", ("after", "accounts_moved"), ",d"),
+    ("potential moved", ("after", "share_potential_moved"), ".1%"),
+    ("workload per rep: min", ("after", "workload", "min"), ",.1f"),
+    ("workload per rep: max", ("after", "workload", "max"), ",.1f"),
+    ("workload CV", ("after", "workload", "cv"), ".3f"),
+    ("potential CV", ("after", "potential", "cv"), ".3f"),
+    ("rep load max", ("after", "rep_load", "max"), ".2f"),
+    ("travel km total", ("after", "travel_km_total"), ",.0f"),
+    ("high-potential coverage", ("after", "coverage_high_potential"), ".1%"),
+    ("fit", ("fit_method",), "s"),
+)
+
+
+def _lookup(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def compare(
+    plan_a: Annotated[Path, typer.Argument(help="A plan directory (from `territory plan`).")],
+    plan_b: Annotated[Path, typer.Argument(help="Another plan directory.")],
+) -> None:
+    """Show two plans' metrics side by side, with the difference."""
+    from rich.console import Console
+    from rich.table import Table
+
+    docs = [_read_metrics(p) for p in (plan_a, plan_b)]
+    table = Table(title=f"{docs[0].get('scenario')} vs {docs[1].get('scenario')}")
+    for column in ("metric", str(plan_a), str(plan_b), "B - A"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for label, path, fmt in COMPARE_ROWS:
+        a, b = (_lookup(d, path) for d in docs)
+        diff = format(b - a, "+" + fmt.lstrip(",")) if _numbers(a, b) and fmt != "s" else ""
+        table.add_row(label, _fmt(a, fmt), _fmt(b, fmt), diff)
+    Console().print(table)
+
+
+def _numbers(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None:
+        return "-"
+    try:
+        return format(value, fmt)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _read_metrics(folder: Path) -> dict[str, Any]:
+    path = folder / "metrics.json"
+    if not path.exists():
+        raise typer.BadParameter(f"{path} not found; pass a directory written by `territory plan`")
+    return json.loads(path.read_text())

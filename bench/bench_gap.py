@@ -1,0 +1,143 @@
+"""GAP benchmark: the matcher's solver core on OR-Library Generalized Assignment instances.
+
+    python -m bench.bench_gap [--time-limit 60] [--workers 8] [--only gap1-0,d20200]
+
+Reads ../shared/data/gap (Chu & Beasley 1997, Yagiura et al. 2004; minimisation, per-agent
+weights), solves each instance with ``models.solver.solve`` (Lagrangian bound -> repair heuristic
+-> CP-SAT with the heuristic as hint) and writes the table between the GAP markers of
+bench/results/matcher.md: value, best known, gap to best known, proven bound, seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.assignment_core import AgentRows, AssignmentProblem, is_feasible
+from models.solver import SolverOptions, solve
+
+REPO = Path(__file__).resolve().parents[1]
+GAP_DIR = REPO.parent / "shared" / "data" / "gap"
+RESULTS = REPO / "bench" / "results" / "matcher.md"
+MARKERS = ("<!-- gap:start -->", "<!-- gap:end -->")
+
+
+def read_gap(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cost m x n, weight m x n, capacity m) of one OR-Library GAP file."""
+    numbers = np.array(path.read_text().split(), dtype=np.int64)
+    m, n = int(numbers[0]), int(numbers[1])
+    cost = numbers[2 : 2 + m * n].reshape(m, n)
+    weight = numbers[2 + m * n : 2 + 2 * m * n].reshape(m, n)
+    capacity = numbers[2 + 2 * m * n : 2 + 2 * m * n + m]
+    return cost, weight, capacity
+
+
+def gap_problem(cost: np.ndarray, weight: np.ndarray, capacity: np.ndarray) -> AssignmentProblem:
+    """GAP as the matcher's problem: every job may go to every agent; costs negated (maximise)."""
+    m, n = cost.shape
+    agent = np.tile(np.arange(m), (n, 1))
+    rows = AgentRows(
+        "capacity", weight.T.astype(float), np.full(m, -np.inf), capacity.astype(float)
+    )
+    return AssignmentProblem(agent, -cost.T.astype(float), m, (rows,))
+
+
+def run(time_limit: float, workers: int, only: set[str] | None) -> pd.DataFrame:
+    """Solve every listed instance and return one row per instance."""
+    best = pd.read_csv(GAP_DIR / "best_known.csv")
+    rows = []
+    for _, entry in best.iterrows():
+        name = entry["Path"].split("/")[-1]
+        if only and name not in only:
+            continue
+        problem = gap_problem(*read_gap(GAP_DIR / entry["Path"]))
+        options = SolverOptions(
+            time_limit_s=time_limit,
+            exact_max_pairs=10**9,
+            lns_steps=10**9,
+            deterministic=False,
+            exact_workers=workers,
+        )
+        start = time.perf_counter()
+        solution = solve(problem, options)
+        seconds = time.perf_counter() - start
+        value = -solution.objective if is_feasible(problem, solution.choice) else np.nan
+        known = float(entry["Best known solution value"])
+        proven = pd.notna(entry["Optimum"])
+        rows.append(
+            {
+                "instance": entry["Path"],
+                "jobs": int(entry["Item number"]),
+                "agents": int(entry["Agent number"]),
+                "value": value,
+                "best_known": known,
+                "gap_pct": 100.0 * (value - known) / known,
+                "lower_bound": -solution.bound,
+                "proven_optimum_known": bool(proven),
+                "status": solution.status,
+                "seconds": round(seconds, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame, time_limit: float, workers: int) -> str:
+    """The results table plus a one-line summary and how it was produced."""
+    lines = [
+        f"Time limit {time_limit:g} s per instance, CP-SAT with {workers} worker(s), "
+        f"{os.cpu_count()} CPU core(s) visible; load average at start {os.getloadavg()[0]:.1f} "
+        "(other processes were running on the shared machine).",
+        "",
+        "| instance | jobs x agents | value | best known | gap % | our lower bound | status | s |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.instance} | {r.jobs} x {r.agents} | {r.value:,.0f} | {r.best_known:,.0f} | "
+            f"{r.gap_pct:.2f} | {r.lower_bound:,.0f} | {r.status} | {r.seconds:.1f} |"
+        )
+    worst = table["gap_pct"].max()
+    at_best = int((table["gap_pct"] <= 1e-9).sum())
+    lines += [
+        "",
+        f"{at_best} of {len(table)} instances at the best-known value; worst gap "
+        f"{worst:.2f}%; total {table['seconds'].sum():.0f} s.",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str, markers: tuple[str, str] = MARKERS) -> None:
+    """Replace the text between the markers in bench/results/matcher.md (append if absent)."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    body = RESULTS.read_text() if RESULTS.exists() else "# Matcher benchmarks\n"
+    block = f"{markers[0]}\n{text}\n{markers[1]}"
+    if markers[0] in body and markers[1] in body:
+        head, rest = body.split(markers[0], 1)
+        body = head + block + rest.split(markers[1], 1)[1]
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    RESULTS.write_text(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--only", default="", help="comma-separated instance names")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    only = {s.strip() for s in args.only.split(",") if s.strip()} or None
+    table = run(args.time_limit, args.workers, only)
+    text = to_markdown(table, args.time_limit, args.workers)
+    print(text)  # noqa: T201 - a benchmark script reports on stdout
+    if not args.no_write and only is None:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

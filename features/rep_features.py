@@ -1,0 +1,133 @@
+"""Point-in-time rep features: what was known about a rep, and the rep-account pair, at a moment.
+
+Every feature for a query (rep_id, account_id, at) uses only opportunities closed strictly before
+``at`` (``closed_at < at``), so training rows built at each opportunity's ``created_at`` never see
+their own outcome or anything later. Win rates are shrunk (empirical Bayes) toward a prior:
+the overall rate toward the team's rate at that moment, the industry rate toward the rep's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.contract import REP_LEVELS
+from features.geography import haversine_km
+
+DAYS_PER_YEAR = 365.25
+SHRINKAGE = 20.0
+"""Pseudo-opportunities of prior weight in the shrunk win rates."""
+
+REP_FEATURES = (
+    "rep_tenure_years",
+    "rep_level",
+    "rep_closed_deals",
+    "rep_win_rate",
+    "rep_industry_closed_deals",
+    "rep_industry_win_rate",
+    "rep_log_revenue_closed",
+    "rep_knows_industry",
+    "distance_km",
+)
+
+
+def closed_events(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Won/lost opportunities with a rep: rep_id, industry, closed_at, won, won_amount."""
+    closed = opportunities[opportunities["stage"].isin(["won", "lost"])]
+    closed = closed[closed["rep_id"].notna() & closed["closed_at"].notna()]
+    industry = accounts.set_index("account_id")["industry"]
+    won = (closed["stage"] == "won").astype(float)
+    return pd.DataFrame(
+        {
+            "rep_id": closed["rep_id"].astype(str).to_numpy(),
+            "industry": industry.reindex(closed["account_id"]).astype("string").to_numpy(),
+            "closed_at": pd.to_datetime(closed["closed_at"]).to_numpy(),
+            "won": won.to_numpy(),
+            "won_amount": (won * closed["amount"].fillna(0.0)).to_numpy(),
+        }
+    )
+
+
+def _cumulative_before(
+    events: pd.DataFrame, queries: pd.DataFrame, by: list[str], prefix: str
+) -> pd.DataFrame:
+    """Per query: counts over events with the same ``by`` keys and ``closed_at < at``."""
+    cols = [f"{prefix}closed", f"{prefix}wins", f"{prefix}revenue"]
+    keys = by or ["_all"]
+    ev = events.assign(_all=0, n=1.0)
+    daily = ev.groupby([*keys, "closed_at"], as_index=False)[["n", "won", "won_amount"]].sum()
+    daily = daily.sort_values([*keys, "closed_at"])
+    daily[cols] = daily.groupby(keys)[["n", "won", "won_amount"]].cumsum().to_numpy()
+    left = queries.assign(_all=0, _row=np.arange(len(queries)))
+    left = left[[*keys, "at", "_row"]].dropna(subset=keys).sort_values("at")
+    right = daily[[*keys, "closed_at", *cols]].sort_values("closed_at")
+    merged = pd.merge_asof(
+        left,
+        right,
+        left_on="at",
+        right_on="closed_at",
+        by=keys,
+        allow_exact_matches=False,
+        direction="backward",
+    )
+    out = pd.DataFrame(0.0, index=np.arange(len(queries)), columns=cols)
+    out.loc[merged["_row"].to_numpy(), cols] = merged[cols].fillna(0.0).to_numpy()
+    return out
+
+
+def rep_features_at(
+    queries: pd.DataFrame, opportunities: pd.DataFrame, accounts: pd.DataFrame, reps: pd.DataFrame
+) -> pd.DataFrame:
+    """Features per query row (columns rep_id, account_id, at), in REP_FEATURES order.
+
+    ``reps`` follows the contract (hired_at, level, industries, home_latitude/home_longitude);
+    reps or accounts not found give NaN tenure/level/distance and zero history.
+    """
+    queries = queries.reset_index(drop=True)
+    events = closed_events(opportunities, accounts)
+    acc = accounts.set_index("account_id").reindex(queries["account_id"])
+    q = pd.DataFrame(
+        {
+            "rep_id": queries["rep_id"].astype(str).to_numpy(),
+            "industry": acc["industry"].astype("string").to_numpy(),
+            "at": pd.to_datetime(queries["at"]).to_numpy(),
+        }
+    )
+    team = _cumulative_before(events, q, [], "team_")
+    own = _cumulative_before(events, q, ["rep_id"], "rep_")
+    ind = _cumulative_before(events, q, ["rep_id", "industry"], "ind_")
+    prior = (team["team_wins"] + 1.0) / (team["team_closed"] + 4.0)
+    rate = (own["rep_wins"] + SHRINKAGE * prior) / (own["rep_closed"] + SHRINKAGE)
+    ind_rate = (ind["ind_wins"] + SHRINKAGE * rate) / (ind["ind_closed"] + SHRINKAGE)
+    rep = reps.set_index("rep_id").reindex(q["rep_id"])
+    tenure = (q["at"].to_numpy() - pd.to_datetime(rep["hired_at"]).to_numpy()) / np.timedelta64(
+        1, "D"
+    )
+    level = rep["level"].map({name: i for i, name in enumerate(REP_LEVELS)})
+    return pd.DataFrame(
+        {
+            "rep_tenure_years": np.asarray(tenure, dtype=float) / DAYS_PER_YEAR,
+            "rep_level": level.astype(float).to_numpy(),
+            "rep_closed_deals": own["rep_closed"].to_numpy(),
+            "rep_win_rate": rate.to_numpy(),
+            "rep_industry_closed_deals": ind["ind_closed"].to_numpy(),
+            "rep_industry_win_rate": ind_rate.to_numpy(),
+            "rep_log_revenue_closed": np.log1p(own["rep_revenue"].to_numpy()),
+            "rep_knows_industry": knows_industry(rep["industries"], q["industry"]),
+            "distance_km": haversine_km(
+                acc["latitude"], acc["longitude"], rep["home_latitude"], rep["home_longitude"]
+            ),
+        }
+    )
+
+
+def knows_industry(rep_industries: pd.Series, industry: pd.Series) -> np.ndarray:
+    """1.0 where the account's industry is among the rep's '|'-separated industries."""
+    out = np.zeros(len(industry))
+    for i, (known, name) in enumerate(
+        zip(rep_industries.to_numpy(), industry.to_numpy(), strict=True)
+    ):
+        if isinstance(known, str) and isinstance(name, str):
+            parts = {p.strip().lower() for p in known.split("|")}
+            out[i] = float(name.strip().lower() in parts)
+    return out

@@ -1,0 +1,124 @@
+"""Large-neighbourhood search: free some items, re-solve them exactly with CP-SAT, keep gains.
+
+Each step frees every item held by two related agents (a random agent and one that shares many
+candidate items with it) plus a few items drawn with probability growing with their reduced cost
+at the Lagrangian prices (items that look misplaced). CP-SAT re-assigns the freed items to any of
+their candidate slots, with every row's bound reduced by what the fixed items already use; a step
+is kept when it raises the value. Choices come from a seeded generator and each sub-solve stops
+at a deterministic time, so a fixed number of steps gives the same plan on any machine.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from models.assignment_core import (
+    AgentRows,
+    AssignmentProblem,
+    GlobalRow,
+    Prices,
+    agent_loads,
+    chosen,
+    objective_value,
+)
+from models.cpsat_engine import solve_exact
+from models.lagrangian import priced_scores
+
+SUB_DETERMINISTIC_TIME = 0.05
+EXTRA_ITEMS = 20
+NEIGHBOUR_SAMPLE = 20_000
+
+
+def lns(
+    problem: AssignmentProblem,
+    choice: np.ndarray,
+    *,
+    prices: Prices,
+    deadline: float,
+    max_steps: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """Improve a feasible choice for up to ``max_steps`` steps or until ``deadline``."""
+    rng = np.random.default_rng(seed)
+    score = priced_scores(problem, prices)
+    regret = np.where(problem.valid, score.max(axis=1, keepdims=True) - score, 0.0)
+    best, best_value = choice.copy(), objective_value(problem, choice)
+    neighbours = _agent_neighbours(problem)
+    rows = np.arange(problem.n_items)
+    for _ in range(max_steps):
+        if time.monotonic() >= deadline:
+            break
+        items = _pick_items(rng, problem, best, neighbours, regret[rows, best])
+        candidate = _resolve(problem, best, items)
+        if candidate is not None:
+            value = objective_value(problem, candidate)
+            if value > best_value + 1e-9 * max(1.0, abs(best_value)):
+                best, best_value = candidate, value
+    return best
+
+
+def _agent_neighbours(problem: AssignmentProblem) -> list[np.ndarray]:
+    """Per agent: the other agents its candidate items list (on a sample of items)."""
+    m = problem.n_agents
+    step = max(1, problem.n_items // NEIGHBOUR_SAMPLE)
+    agents = np.where(problem.valid, problem.agent, -1)[::step]
+    first, second = np.broadcast_arrays(agents[:, :, None], agents[:, None, :])
+    keep = (first >= 0) & (second >= 0) & (first != second)
+    key = np.unique(first[keep].astype(np.int64) * m + second[keep])
+    out: list[list[int]] = [[] for _ in range(m)]
+    for k in key:
+        out[int(k // m)].append(int(k % m))
+    return [np.array(v, dtype=np.int64) for v in out]
+
+
+def _pick_items(rng, problem, choice, neighbours, current_regret) -> np.ndarray:
+    """Items of a random agent and one neighbour, plus EXTRA_ITEMS drawn by regret."""
+    first = int(rng.integers(problem.n_agents))
+    near = neighbours[first]
+    agents = [first, int(rng.choice(near))] if near.size else [first]
+    held = chosen(problem, problem.agent, choice)
+    on_agents = np.isin(held, agents)
+    others = np.flatnonzero(~on_agents)
+    extra = np.zeros(0, dtype=np.int64)
+    if others.size:
+        weight = current_regret[others] + 1e-9 * (1.0 + np.abs(current_regret[others]).max())
+        weight = weight / weight.sum() if weight.sum() > 0 else None
+        size = min(EXTRA_ITEMS, others.size)
+        extra = rng.choice(others, size=size, replace=False, p=weight)
+    return np.union1d(np.flatnonzero(on_agents), extra)
+
+
+def _resolve(problem: AssignmentProblem, choice: np.ndarray, items: np.ndarray):
+    """Best re-assignment of ``items`` with everything else fixed; None when none was found."""
+    if items.size == 0:
+        return None
+    result = solve_exact(
+        _subproblem(problem, choice, items),
+        time_limit_s=SUB_DETERMINISTIC_TIME * 20,
+        deterministic_time_s=SUB_DETERMINISTIC_TIME,
+        hint=choice[items],
+    )
+    if result.choice is None or (result.choice < 0).any():
+        return None
+    out = choice.copy()
+    out[items] = result.choice
+    return out
+
+
+def _subproblem(problem: AssignmentProblem, choice: np.ndarray, items: np.ndarray):
+    """The freed items with their own candidates; rows shifted by the fixed items' use."""
+    fixed = choice.copy()
+    fixed[items] = -1
+    rows = []
+    for r in problem.agent_rows:
+        base = agent_loads(problem, r, fixed)
+        rows.append(AgentRows(r.name, r.coef[items], r.lower - base, r.upper - base))
+    globals_ = []
+    for g in problem.global_rows:
+        used = float(chosen(problem, g.coef, fixed).sum())
+        globals_.append(GlobalRow(g.name, g.coef[items], g.upper - used))
+    return AssignmentProblem(
+        problem.agent[items], problem.value[items], problem.n_agents, tuple(rows), tuple(globals_)
+    )

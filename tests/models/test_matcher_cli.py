@@ -1,0 +1,108 @@
+"""`territory plan` and `territory compare` on the shipped CRM sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from models.errors import InfeasiblePlanError
+from training.cli import app
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "crm_sample"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios"
+
+
+@pytest.fixture
+def scores(tmp_path: Path) -> Path:
+    accounts = pd.read_csv(SAMPLE / "accounts.csv", dtype={"account_id": "str"})
+    path = tmp_path / "scores.csv"
+    potential = [1000.0 * (i + 1) for i in range(len(accounts))]
+    pd.DataFrame({"account_id": accounts["account_id"], "potential": potential}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_plan_writes_every_file_and_compare_shows_both(tmp_path: Path, scores: Path):
+    first = run(
+        "plan",
+        "--data",
+        str(SAMPLE),
+        "--scores",
+        str(scores),
+        "--out",
+        str(tmp_path / "a"),
+        "--fit",
+        "fallback",
+    )
+    assert first.exit_code == 0, first.output
+    for name in ("assignments.csv", "moves.csv", "metrics.json", "report.md", "map.png"):
+        assert (tmp_path / "a" / name).is_file(), name
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["status"] in {"optimal", "feasible"}
+    assert metrics["fit_method"] == "fallback"
+    assignments = pd.read_csv(tmp_path / "a" / "assignments.csv")
+    assert len(assignments) == 12 and assignments["rep_id"].notna().all()
+    scenario = tmp_path / "tight.yaml"
+    scenario.write_text("name: tight\nlimits:\n  balance_band: 0.5\n  max_moved_share: 0.2\n")
+    second = run(
+        "plan",
+        "--data",
+        str(SAMPLE),
+        "--scores",
+        str(scores),
+        "--out",
+        str(tmp_path / "b"),
+        "--scenario",
+        str(scenario),
+        "--fit",
+        "fallback",
+    )
+    assert second.exit_code == 0, second.output
+    table = run("compare", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert table.exit_code == 0, table.output
+    assert "accounts moved" in table.output and "default vs tight" in table.output
+
+
+def test_plan_without_scores_says_where_to_get_them(tmp_path: Path):
+    result = run("plan", "--data", str(SAMPLE), "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert "territory score" in result.output
+
+
+def test_infeasible_scenario_is_explained_not_a_traceback(tmp_path: Path, scores: Path):
+    scenario = tmp_path / "far.yaml"
+    scenario.write_text("limits:\n  max_travel_km: 1\n")
+    result = run(
+        "plan",
+        "--data",
+        str(SAMPLE),
+        "--scores",
+        str(scores),
+        "--out",
+        str(tmp_path),
+        "--scenario",
+        str(scenario),
+        "--fit",
+        "fallback",
+    )
+    assert isinstance(result.exception, InfeasiblePlanError)
+    assert "max_travel_km=1" in str(result.exception)
+    assert "Why no plan" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("*.yaml")))
+def test_shipped_scenarios_parse(name: str):
+    import yaml
+
+    from models.scenario import scenario_from_dict
+
+    scenario_from_dict(yaml.safe_load((DOCS / name).read_text()))

@@ -1,0 +1,203 @@
+"""Matcher: locks, departures, infeasible scenarios explained, reasons that add up, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.geography import haversine_km
+from models.matcher import plan_territories
+from models.scenario import ScenarioError, scenario_from_dict
+
+
+def scenario(limits=None, **extra):
+    base = {"workload_band": None, "potential_band": None}
+    return scenario_from_dict({"limits": {**base, **(limits or {})}, **extra})
+
+
+def test_locks_are_kept_and_expired_locks_ignored(mk):
+    accounts = mk.accounts([100.0, 100.0], current=["r0", "r0"])
+    reps = mk.reps([5.0, 5.0, 5.0])
+    fit = mk.fit([[3.0, 1.0, 0.5], [3.0, 1.0, 0.5]])
+    locks = [
+        {
+            "account_id": "a0",
+            "rep_id": "r2",
+            "reason": "renewal in flight",
+            "expires": "2030-01-01",
+        },
+        {"account_id": "a1", "rep_id": "r1", "reason": "old", "expires": "2020-01-01"},
+    ]
+    plan = plan_territories(accounts, reps, scenario(locks=locks, as_of="2025-06-30"), fit)
+    assert plan.rep_by_account == {"a0": "r2", "a1": "r0"}
+    assert any("expired" in note for note in plan.metrics["ignored_locks"])
+
+
+def test_departing_rep_accounts_move_as_forced(mk):
+    accounts = mk.accounts([100.0, 200.0], current=["r0", "r1"])
+    reps = mk.reps([5.0, 5.0], active=[False, True])
+    plan = plan_territories(accounts, reps, scenario({"max_moved_share": 0.0}))
+    assert plan.rep_by_account == {"a0": "r1", "a1": "r1"}
+    assert [(m.account_id, m.kind) for m in plan.moves] == [("a0", "forced")]
+
+
+def test_infeasible_total_capacity_is_explained(mk):
+    accounts = mk.accounts([100.0] * 3, workload=[2.0, 2.0, 2.0])
+    plan = plan_territories(accounts, mk.reps([2.0, 2.0]), scenario())
+    assert plan.status == "infeasible"
+    assert plan.rep_by_account == {}
+    assert any("total workload 6.0 exceeds total capacity 4.0" in c for c in plan.conflicts)
+
+
+def test_infeasible_locked_workload_is_explained(mk):
+    accounts = mk.accounts([100.0] * 3, workload=[2.0, 2.0, 1.0])
+    locks = [{"account_id": "a0", "rep_id": "r0"}, {"account_id": "a1", "rep_id": "r0"}]
+    plan = plan_territories(accounts, mk.reps([3.0, 10.0]), scenario(locks=locks))
+    assert plan.status == "infeasible"
+    assert any("rep r0 has locked workload 4.0 above its capacity 3.0" in c for c in plan.conflicts)
+
+
+def test_infeasible_travel_limit_is_explained(mk):
+    accounts = mk.accounts([100.0, 100.0], positions=[(40.0, -100.0), (48.0, -100.0)])
+    reps = mk.reps([5.0], positions=[(40.0, -100.0)])
+    plan = plan_territories(accounts, reps, scenario({"max_travel_km": 200}))
+    assert plan.status == "infeasible"
+    assert any(
+        "1 account(s) have no allowed rep (a1)" in c and "max_travel_km=200" in c
+        for c in plan.conflicts
+    )
+
+
+def test_infeasible_locks_against_band_are_explained(mk):
+    accounts = mk.accounts([100.0] * 4)
+    locks = [{"account_id": f"a{i}", "rep_id": "r0"} for i in range(3)]
+    plan = plan_territories(
+        accounts, mk.reps([5.0, 5.0]), scenario({"workload_band": 0.1}, locks=locks)
+    )
+    assert plan.status == "infeasible"
+    assert any(
+        "rep r0 has locked workload 3.0 above the workload band's upper end 2.2" in c
+        for c in plan.conflicts
+    )
+
+
+def test_lock_to_departing_rep_is_a_conflict(mk):
+    accounts = mk.accounts([100.0])
+    reps = mk.reps([5.0, 5.0], active=[True, False])
+    plan = plan_territories(accounts, reps, scenario(locks=[{"account_id": "a0", "rep_id": "r1"}]))
+    assert plan.status == "infeasible"
+    assert any("r1 is inactive or leaves" in c for c in plan.conflicts)
+
+
+def test_reasons_add_up_to_each_moves_objective_difference(mk):
+    accounts, reps = mk.random(200, 5, seed=1)
+    weights = {
+        "travel_cost_per_km": 3.0,
+        "continuity_cost_share": 0.15,
+        "same_industry_continuity_factor": 0.5,
+    }
+    plan = plan_territories(
+        accounts,
+        reps,
+        scenario_from_dict(
+            {
+                "limits": {"balance_band": 0.10},
+                "weights": weights,
+                "solver": {"time_limit_s": 3, "lns_steps": 10},
+            }
+        ),
+    )
+    assert plan.feasible and plan.moves
+    acc = accounts.set_index("account_id")
+    rep = reps.set_index("rep_id")
+    from models.rep_fit import fallback_fit
+
+    def value(account_id: str, rep_id: str, owner: str | None) -> float:
+        a, r = acc.index.get_loc(account_id), rep.index.get_loc(rep_id)
+        fit = fallback_fit(accounts, reps, np.array([a]), np.array([r]))[0]
+        km = haversine_km(
+            acc.at[account_id, "latitude"],
+            acc.at[account_id, "longitude"],
+            rep.at[rep_id, "latitude"],
+            rep.at[rep_id, "longitude"],
+        )
+        knows = acc.at[account_id, "industry"] in rep.at[rep_id, "industries"].split("|")
+        moving = owner is not None and owner != rep_id
+        continuity = 0.15 * acc.at[account_id, "potential"] * (0.5 if knows else 1.0) * moving
+        return acc.at[account_id, "potential"] * fit - 3.0 * float(km) - continuity
+
+    for move in plan.moves:
+        why = move.reasons
+        direct = value(move.account_id, move.to_rep, move.from_rep) - value(
+            move.account_id, move.from_rep, move.from_rep
+        )
+        assert why.fit_value + why.travel_saved - why.continuity_cost == pytest.approx(
+            why.objective_delta
+        )
+        assert why.objective_delta == pytest.approx(direct, rel=1e-6, abs=1e-6)
+        assert why.priced_delta == pytest.approx(
+            why.objective_delta + why.balance_restored + why.capacity_freed + why.budget_used
+        )
+    total = sum(
+        value(a, r, o)
+        for a, r, o in zip(
+            plan.assignments["account_id"],
+            plan.assignments["rep_id"],
+            plan.assignments["current_rep"],
+            strict=True,
+        )
+    )
+    assert total == pytest.approx(plan.objective, rel=1e-9)
+
+
+def test_same_input_gives_the_same_plan(mk):
+    accounts, reps = mk.random(400, 8, seed=2)
+    chosen = scenario_from_dict(
+        {
+            "limits": {"balance_band": 0.05, "max_moved_share": 0.25},
+            "solver": {"time_limit_s": 3, "lns_steps": 10},
+        }
+    )
+    first = plan_territories(accounts, reps, chosen)
+    second = plan_territories(accounts.copy(), reps.copy(), chosen)
+    assert first.feasible
+    assert first.rep_by_account == second.rep_by_account
+    assert first.objective == second.objective
+    assert [m.account_id for m in first.moves] == [m.account_id for m in second.moves]
+
+
+def test_region_decomposition_plans_each_region(mk):
+    accounts, reps = mk.random(300, 6, seed=4)
+    reps = reps.assign(region=["west", "west", "west", "east", "east", "east"])
+    chosen = scenario_from_dict(
+        {"limits": {"balance_band": 0.15}, "solver": {"decompose": "region"}}
+    )
+    plan = plan_territories(accounts, reps, chosen)
+    assert plan.feasible and plan.regions == 2
+    owner_region = reps.set_index("rep_id")["region"]
+    current = owner_region.reindex(accounts["current_rep"]).to_numpy()
+    planned = owner_region.reindex(list(plan.rep_by_account.values())).to_numpy()
+    assert (current == planned).all()  # nobody crosses a region border
+
+
+def test_scenario_errors_name_the_key():
+    with pytest.raises(ScenarioError, match="unknown key"):
+        scenario_from_dict({"limits": {"balance_bnd": 0.1}})
+    with pytest.raises(ScenarioError, match="outside"):
+        scenario_from_dict({"limits": {"workload_band": 5}})
+    with pytest.raises(ScenarioError, match="no home"):
+        scenario_from_dict({"add_reps": [{"name": "Texas hire"}]})
+
+
+def test_workload_formula():
+    from models.workload import account_workload
+
+    employees = pd.Series([40.0] * 9 + [10_000.0])
+    potential = pd.Series(np.arange(1.0, 11.0))
+    work = account_workload(employees, potential)
+    assert work.iloc[0] == pytest.approx(0.5 + 0.25 * np.log10(41))  # tier C
+    assert work.iloc[8] == pytest.approx(0.5 + 0.25 * np.log10(41) + 0.25)  # tier B
+    assert work.iloc[9] == pytest.approx(0.5 + 0.25 * np.log10(10_001) + 0.5)  # tier A
+    unknown = account_workload(pd.Series([10.0, None, 1000.0]), pd.Series([1.0, 1.0, 1.0]))
+    assert unknown.iloc[1] == pytest.approx(0.5 + 0.25 * np.log10(506))  # median staff, tier C

@@ -1,0 +1,126 @@
+"""Rep fit: point-in-time rep features, shrinkage, the fallback, and the learned fit vs truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.rep_features import SHRINKAGE, rep_features_at
+from models.rep_fit import fallback_fit
+
+
+def history() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2"],
+            "industry": ["Retail", "Energy"],
+            "latitude": [40.0, 41.0],
+            "longitude": [-100.0, -101.0],
+        }
+    )
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R2"],
+            "hired_at": pd.to_datetime(["2020-01-01", "2024-01-01"]),
+            "level": ["Senior AE", "SDR"],
+            "industries": ["Retail|Energy", ""],
+            "home_latitude": [40.0, 45.0],
+            "home_longitude": [-100.0, -100.0],
+        }
+    )
+    opportunities = pd.DataFrame(
+        {
+            "opportunity_id": ["O1", "O2", "O3", "O4", "O5"],
+            "account_id": ["A1", "A1", "A2", "A1", "A2"],
+            "rep_id": ["R1", "R1", "R1", "R1", "R2"],
+            "created_at": pd.to_datetime(
+                ["2023-01-01", "2023-02-01", "2023-03-01", "2023-06-01", "2023-06-01"]
+            ),
+            "closed_at": pd.to_datetime(
+                ["2023-03-01", "2023-04-01", "2023-06-01", "2023-09-01", "2023-09-01"]
+            ),
+            "stage": ["won", "lost", "won", "won", "lost"],
+            "amount": [1000.0, 500.0, 2000.0, 800.0, 300.0],
+        }
+    )
+    return accounts, reps, opportunities
+
+
+def test_features_use_only_opportunities_closed_strictly_before():
+    accounts, reps, opportunities = history()
+    query = pd.DataFrame(
+        {"rep_id": ["R1"], "account_id": ["A1"], "at": pd.to_datetime(["2023-06-01"])}
+    )
+    features = rep_features_at(query, opportunities, accounts, reps).iloc[0]
+    # O1 (won, closed 03-01) and O2 (lost, 04-01) count; O3 closed on 06-01 itself does not
+    assert features["rep_closed_deals"] == 2
+    assert features["rep_industry_closed_deals"] == 2
+    assert features["rep_log_revenue_closed"] == pytest.approx(np.log1p(1000.0))
+    assert features["rep_tenure_years"] == pytest.approx(
+        (pd.Timestamp("2023-06-01") - pd.Timestamp("2020-01-01")).days / 365.25
+    )
+    assert features["rep_knows_industry"] == 1.0
+    assert features["distance_km"] == pytest.approx(0.0)
+    later = opportunities.copy()
+    later.loc[later["closed_at"] >= "2023-06-01", "stage"] = "lost"  # rewrite the future
+    again = rep_features_at(query, later, accounts, reps).iloc[0]
+    pd.testing.assert_series_equal(features, again)
+
+
+def test_win_rates_are_shrunk_toward_the_team_and_the_rep():
+    accounts, reps, opportunities = history()
+    query = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R2"],
+            "account_id": ["A1", "A2"],
+            "at": pd.to_datetime(["2023-06-01", "2023-06-01"]),
+        }
+    )
+    features = rep_features_at(query, opportunities, accounts, reps)
+    team = (1 + 1.0) / (2 + 4.0)  # 1 win of 2 closed, plus the Laplace prior
+    rate = (1 + SHRINKAGE * team) / (2 + SHRINKAGE)
+    assert features.loc[0, "rep_win_rate"] == pytest.approx(rate)
+    assert features.loc[0, "rep_industry_win_rate"] == pytest.approx(
+        (1 + SHRINKAGE * rate) / (2 + SHRINKAGE)
+    )
+    assert features.loc[1, "rep_closed_deals"] == 0
+    assert features.loc[1, "rep_win_rate"] == pytest.approx(team)  # no history: the team prior
+
+
+def test_fallback_fit_averages_one_and_rewards_expertise_and_tenure(mk):
+    accounts = mk.accounts([100.0, 100.0], industry=["energy", "retail"])
+    reps = mk.reps([5.0] * 3, tenure=[1.0, 1.0, 9.0], industries=["energy", "", ""])
+    rows = np.repeat([0, 1], 3)
+    fit = fallback_fit(accounts, reps, rows, np.tile([0, 1, 2], 2)).reshape(2, 3)
+    np.testing.assert_allclose(fit.mean(axis=1), 1.0)
+    assert fit[0, 0] > fit[0, 1]  # knows energy
+    assert fit[1, 2] > fit[1, 1]  # longer tenure
+    assert fit[1, 0] == pytest.approx(fit[1, 1])  # energy is no help on a retail account
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_learned_fit_ranks_reps_like_the_true_skill():
+    from scipy.stats import spearmanr
+
+    from features.sample_world import SampleConfig, generate_world
+    from models.rep_fit_model import RepFitModel, choose_rep_fit
+
+    world = generate_world(SampleConfig(n_accounts=1500, n_reps=20, years=3, seed=11))
+    tables = world.tables
+    as_of = tables.latest_date()
+    fit, info = choose_rep_fit(tables, as_of)
+    assert isinstance(fit, RepFitModel) and info["method"] == "learned"
+    reps = tables.reps.rename(columns={"home_latitude": "latitude", "home_longitude": "longitude"})
+    reps["tenure_years"] = (as_of - reps["hired_at"]).dt.days / 365.25
+    active = np.flatnonzero(reps["active"].to_numpy())
+    sample = np.arange(0, len(tables.accounts), 10)
+    a, r = np.repeat(sample, active.size), np.tile(active, sample.size)
+    effect = pd.Series(np.log(fit(tables.accounts, reps, a, r))).groupby(r).mean()
+    skill = world.truth.reps.set_index("rep_id")["true_skill"].reindex(
+        reps["rep_id"].to_numpy()[effect.index]
+    )
+    assert spearmanr(effect.to_numpy(), skill.to_numpy())[0] > 0.4
+    again = RepFitModel().fit(tables, as_of)(tables.accounts, reps, a[:50], r[:50])
+    np.testing.assert_allclose(again, fit(tables.accounts, reps, a[:50], r[:50]))
