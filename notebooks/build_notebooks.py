@@ -54,6 +54,26 @@ NOTEBOOKS = {
         new_code_cell("from training.plots import shap_summary_figure\nsample = features.sample(min(1000, len(features)), random_state=0)\n"
                       "fig = shap_summary_figure(result.model.contributions(sample[result.model.feature_names_]), sample[result.model.feature_names_])"),
     ],
+    "03-plan.ipynb": [
+        new_markdown_cell("# 03 · The plan\nTrain, score, then optimise who owns each account under a scenario, "
+                          "and read the moves with their reasons. Uses the `territory` CLI exactly as a RevOps engineer would."),
+        new_code_cell(SETUP + "import json, subprocess, sys\n"
+                      "TERRITORY = str(Path(sys.executable).with_name('territory'))\n"
+                      "OUT = DATA.parent / (DATA.name + '-notebook-plan')\n"
+                      "def territory(*args):\n"
+                      "    done = subprocess.run([TERRITORY, *map(str, args)], capture_output=True, text=True)\n"
+                      "    assert done.returncode == 0, done.stderr[-2000:]\n"
+                      "    return done.returncode"),
+        new_code_cell("territory('train', '--data', DATA, '--promote')\n"
+                      "territory('score', '--data', DATA, '--out', OUT / 'scores.parquet')\n"
+                      "scores = pd.read_parquet(OUT / 'scores.parquet')\nscores[['account_id', 'potential', 'tier', 'narrative']].head()"),
+        new_code_cell("scenario = Path('../docs/scenarios/default.yaml')\nprint(scenario.read_text())"),
+        new_code_cell("code = territory('plan', '--data', DATA, '--scores', OUT / 'scores.parquet', '--scenario', scenario, '--time-limit', 15, '--out', OUT / 'plan')\n"
+                      "metrics = json.loads((OUT / 'plan' / 'metrics.json').read_text())\n"
+                      "{k: metrics[k] for k in list(metrics)[:8]}"),
+        new_code_cell("moves = pd.read_csv(OUT / 'plan' / 'moves.csv')\nprint(len(moves), 'moves')\nmoves.head(10)"),
+        new_code_cell("print((OUT / 'plan' / 'report.md').read_text()[:3000])"),
+    ],
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 console = Console()
+SCENARIO = Path(__file__).resolve().parents[1] / "docs" / "scenarios" / "default.yaml"
 
 
 def territory(*args: str) -> list[str]:
@@ -60,7 +61,7 @@ def main() -> None:
         ("validate", "validate the export", ["validate", "--data", str(out)]),
         ("train", "train, evaluate, register (champion)", ["train", "--data", str(out), "--promote"]),
         ("score", "score every account with reasons", ["score", "--data", str(out), "--out", str(out / "scores.parquet")]),
-        ("plan", "optimise the plan", ["plan", "--data", str(out), "--scores", str(out / "scores.parquet"), "--scenario", "docs/scenarios/default.yaml", "--out", str(out / "plan")]),
+        ("plan", "optimise the plan", ["plan", "--data", str(out), "--scores", str(out / "scores.parquet"), "--scenario", str(SCENARIO), "--out", str(out / "plan")]),
     ]
     skipped = []
     for command, title, args in stages:
