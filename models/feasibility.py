@@ -157,6 +157,11 @@ def describe_broken_rows(notes: list[str], rep_ids: np.ndarray, where: str) -> l
                 f"{rep_ids[int(r)]} within limits (best attempt {float(load):,.1f} vs "
                 f"{side} {float(bound):,.1f}); widen that limit or add capacity nearby."
             )
+        elif note.startswith("the limits look jointly infeasible"):
+            out.append(
+                f"{where}{note}; widen the bands, raise `solver.candidates_per_account` "
+                "or `max_travel_km`, or raise the disruption budget."
+            )
         elif note.startswith(("moved_", "...")) or "item(s)" in note:
             out.append(
                 f"{where}{note.replace('moved_accounts', 'accounts moved')}".replace(

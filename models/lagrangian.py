@@ -32,6 +32,8 @@ class DualResult:
     prices: Prices
     bound: float
     evaluations: int
+    saturated: bool = False
+    """True when multipliers ran into their cap: the side rows look jointly infeasible."""
 
 
 @dataclass(frozen=True)
@@ -264,8 +266,12 @@ def solve_dual(
         if exact < best_value:
             best_value, best_x = exact, x
     bound = best_value * problem.n_items * scaled.value_scale
+    saturated = bool(best_x.size and best_x.max() >= 0.99 * MULTIPLIER_CAP)
     return DualResult(
-        prices=_to_prices(scaled, best_x), bound=float(bound), evaluations=evaluations
+        prices=_to_prices(scaled, best_x),
+        bound=float(bound),
+        evaluations=evaluations,
+        saturated=saturated,
     )
 
 

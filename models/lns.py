@@ -122,3 +122,45 @@ def _subproblem(problem: AssignmentProblem, choice: np.ndarray, items: np.ndarra
     return AssignmentProblem(
         problem.agent[items], problem.value[items], problem.n_agents, tuple(rows), tuple(globals_)
     )
+
+
+def repair_neighbourhood(
+    problem: AssignmentProblem,
+    choice: np.ndarray,
+    broken: np.ndarray,
+    *,
+    agents: int,
+    work_s: float,
+) -> np.ndarray | None:
+    """Re-assign, exactly, every item held by the broken agents and their closest neighbours.
+
+    The items may only move among those agents, whose rows are then entirely inside the
+    sub-problem; returns the repaired choice, or None when CP-SAT found no feasible one.
+    """
+    group = _neighbourhood(problem, broken, agents)
+    held = chosen(problem, problem.agent, choice)
+    items = np.flatnonzero(np.isin(held, group))
+    inside = np.isin(problem.agent[items], group) & problem.valid[items]
+    sub = _subproblem(problem, choice, items)
+    sub = AssignmentProblem(
+        np.where(inside, sub.agent, -1), sub.value, sub.n_agents, sub.agent_rows, sub.global_rows
+    )
+    result = solve_exact(
+        sub, time_limit_s=10 * work_s + 10, deterministic_time_s=work_s, hint=choice[items]
+    )
+    if result.choice is None or (result.choice < 0).any():
+        return None
+    out = choice.copy()
+    out[items] = result.choice
+    return out
+
+
+def _neighbourhood(problem: AssignmentProblem, broken: np.ndarray, size: int) -> np.ndarray:
+    """The broken agents plus the agents most often listed beside them, up to ``size``."""
+    seeds = np.flatnonzero(broken)
+    touching = np.isin(np.where(problem.valid, problem.agent, -1), seeds).any(axis=1)
+    listed = problem.agent[touching][problem.valid[touching]]
+    counts = np.bincount(listed, minlength=problem.n_agents)
+    counts[seeds] = np.iinfo(np.int64).max
+    order = np.lexsort((np.arange(problem.n_agents), -counts))
+    return np.sort(order[: max(size, seeds.size)])

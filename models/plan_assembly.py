@@ -70,6 +70,9 @@ def assemble_plan(
         data, fit, after_rep, after_fit, after_km, objective, bound, solutions, fit_method, timings
     )
     moves.sort(key=lambda mv: (-mv.reasons.objective_delta, mv.account_id))
+    metrics["moves_by_kind"] = {
+        kind: sum(mv.kind == kind for mv in moves) for kind in ("move", "forced", "new")
+    }
     table = _assignment_table(data, models, after_rep, after_fit, after_km)
     return Plan(
         status=status,

@@ -16,6 +16,7 @@ from models.assignment_core import (
     AgentRows,
     AssignmentProblem,
     Solution,
+    agent_loads,
     is_feasible,
     objective_value,
     relative_gap,
@@ -23,7 +24,7 @@ from models.assignment_core import (
 )
 from models.cpsat_engine import solve_exact
 from models.lagrangian import DualResult, priced_scores, solve_dual
-from models.lns import lns
+from models.lns import lns, repair_neighbourhood
 from models.repair import improve, repair
 
 BAND_MARGINS = (0.3, 0.6, 0.9)
@@ -31,6 +32,13 @@ OPTIMAL_GAP = 1e-9
 HEURISTIC_SHARE_BEFORE_EXACT = 0.15
 EXACT_SHARE_BEFORE_LNS = 0.5
 EXACT_WORK_SHARE = 0.4
+REPAIR_NEIGHBOURHOODS = (8, 24, 64)
+DIVERGED = (
+    "the limits look jointly infeasible even with accounts split between reps (the Lagrangian "
+    "dual diverged): a group of neighbouring reps cannot reach their bands from the accounts "
+    "around them, or the disruption budget is too small to rebalance"
+)
+REPAIR_WORK_S = 3.0
 SAFETY_FACTOR = 10.0
 SAFETY_SECONDS = 60.0
 
@@ -148,6 +156,8 @@ def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadl
         score = priced_scores(tighter, prices)
         repair_deadline = min(deadline, time.monotonic() + 0.3 * budget)
         choice = repair(problem, score.argmax(axis=1), score, repair_deadline)
+        if not is_feasible(problem, choice):
+            choice = _exact_repair(problem, choice, deadline)
         if is_feasible(problem, choice):
             improve_deadline = min(deadline, time.monotonic() + 0.3 * budget)
             return improve(problem, choice, improve_deadline), notes
@@ -155,7 +165,30 @@ def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadl
             break
     if choice is not None:
         notes.extend(row_violations(problem, choice))
+    if dual.saturated:
+        notes.append(DIVERGED)
     return None, notes
+
+
+def _exact_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
+    """CP-SAT on the broken agents and ever more of their neighbours, until the rows hold."""
+    for size in REPAIR_NEIGHBOURHOODS:
+        broken = _broken_agents(problem, choice)
+        if not broken.any() or time.monotonic() >= deadline:
+            break
+        fixed = repair_neighbourhood(problem, choice, broken, agents=size, work_s=REPAIR_WORK_S)
+        if fixed is not None:
+            choice = fixed
+    return choice
+
+
+def _broken_agents(problem: AssignmentProblem, choice: np.ndarray) -> np.ndarray:
+    broken = np.zeros(problem.n_agents, dtype=bool)
+    for rows in problem.agent_rows:
+        load = agent_loads(problem, rows, choice)
+        tol = 1e-7 * np.maximum(np.abs(np.where(np.isfinite(rows.upper), rows.upper, 1.0)), 1.0)
+        broken |= (load > rows.upper + tol) | (load < rows.lower - tol)
+    return broken
 
 
 def shrink_bands(problem: AssignmentProblem, margin: float) -> AssignmentProblem:

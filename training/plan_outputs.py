@@ -83,7 +83,11 @@ def metrics_document(plan: Plan, scenario_name: str, extra: dict[str, Any]) -> d
             "moves": len(plan.moves),
             "conflicts": list(plan.conflicts),
             "timings": dict(plan.timings),
-            **{k: v for k, v in plan.metrics.items() if k in ("before", "after", "ignored_locks")},
+            **{
+                k: v
+                for k, v in plan.metrics.items()
+                if k in ("before", "after", "ignored_locks", "moves_by_kind")
+            },
             **extra,
         }
     )
