@@ -176,8 +176,22 @@ def report_markdown(doc: dict[str, Any], plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _zoom_to_bulk(ax, pos: pd.DataFrame) -> None:
+    """Frame the middle 99% of accounts (far outliers, e.g. islands, would shrink the rest)."""
+    for axis, column in ((ax.set_xlim, "longitude"), (ax.set_ylim, "latitude")):
+        values = pos[column].dropna()
+        if len(values):
+            low, high = values.quantile([0.005, 0.995])
+            pad = 0.05 * max(high - low, 1e-3)
+            axis(low - pad, high + pad)
+
+
 def write_map(plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame, path: Path) -> Path:
-    """Two panels, today and planned: accounts coloured by rep, rep bases as black stars."""
+    """Two panels, today and planned: accounts coloured by rep, rep bases as black stars.
+
+    Colours cycle through 20, so neighbouring territories can share one; the frame holds the
+    middle 99% of accounts.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -202,6 +216,7 @@ def write_map(plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame, path: Path
         ax.scatter(active["longitude"], active["latitude"], marker="*", s=60, c="black")
         ax.set_title(f"Territories {title}")
         ax.set_xlabel("longitude")
+        _zoom_to_bulk(ax, pos)
     axes[0].set_ylabel("latitude")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
