@@ -48,18 +48,7 @@ def assemble_plan(
     started: float,
 ) -> Plan:
     """Owners, moves, metrics and the combined objective, bound and gap of all regions."""
-    n = len(data.accounts)
-    after_rep = np.full(n, -1, dtype=np.int64)
-    after_fit, after_km = np.ones(n), np.zeros(n)
-    moves: list[Move] = []
-    for model, solution in zip(models, solutions, strict=True):
-        rows, cand = model.region.accounts, model.candidates
-        choice = solution.choice
-        local = np.arange(rows.size)
-        after_rep[rows] = model.region.reps[cand.rep[local, choice]]
-        after_fit[rows] = model.fit[local, choice]
-        after_km[rows] = np.nan_to_num(cand.distance_km[local, choice])
-        moves += _region_moves(data, model, solution)
+    after_rep, after_fit, after_km, moves = _collect(data, models, solutions)
     objective = float(sum(s.objective for s in solutions))
     bound = float(sum(s.bound for s in solutions))
     status = "optimal" if all(s.status == "optimal" for s in solutions) else "feasible"
@@ -88,6 +77,22 @@ def assemble_plan(
         timings=timings,
         assignments=table,
     )
+
+
+def _collect(data: MatchData, models, solutions: list[Solution]):
+    """Planned rep (row in data.reps), fit and km per account, and every region's moves."""
+    n = len(data.accounts)
+    after_rep = np.full(n, -1, dtype=np.int64)
+    after_fit, after_km = np.ones(n), np.zeros(n)
+    moves: list[Move] = []
+    for model, solution in zip(models, solutions, strict=True):
+        rows, cand, choice = model.region.accounts, model.candidates, solution.choice
+        local = np.arange(rows.size)
+        after_rep[rows] = model.region.reps[cand.rep[local, choice]]
+        after_fit[rows] = model.fit[local, choice]
+        after_km[rows] = np.nan_to_num(cand.distance_km[local, choice])
+        moves += _region_moves(data, model, solution)
+    return after_rep, after_fit, after_km, moves
 
 
 def _assignment_table(data: MatchData, models, after_rep, after_fit, after_km) -> pd.DataFrame:

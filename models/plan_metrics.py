@@ -32,18 +32,10 @@ def assignment_metrics(
     """Metrics of one assignment; pass ``current`` (the owners before) to count moves."""
     reps = np.flatnonzero(data.active | np.isin(np.arange(len(data.reps)), rep_of_account))
     has = rep_of_account >= 0
-    safe = np.where(has, rep_of_account, 0)
-    potential, workload = data.potential, data.workload
+    potential = data.potential
     ev = np.where(has, potential * fit, 0.0)
     travel = np.where(has, np.nan_to_num(distance_km), 0.0)
-    m = len(data.reps)
-    per_rep = {
-        "workload": np.bincount(safe[has], workload[has], minlength=m)[reps],
-        "potential": np.bincount(safe[has], potential[has], minlength=m)[reps],
-        "expected_value": np.bincount(safe[has], ev[has], minlength=m)[reps],
-        "travel_km": np.bincount(safe[has], travel[has], minlength=m)[reps],
-        "accounts": np.bincount(safe[has], minlength=m)[reps].astype(float),
-    }
+    per_rep = _per_rep_totals(data, rep_of_account, ev, travel, reps)
     capacity = data.reps["capacity"].to_numpy(float)[reps]
     load = np.divide(per_rep["workload"], capacity, out=np.zeros_like(capacity), where=capacity > 0)
     out: dict[str, Any] = {
@@ -71,6 +63,20 @@ def assignment_metrics(
         total = potential.sum()
         out["share_potential_moved"] = float(potential[moved].sum() / total) if total > 0 else 0.0
     return out
+
+
+def _per_rep_totals(data: MatchData, rep_of_account, ev, travel, reps) -> dict[str, np.ndarray]:
+    """Workload, potential, expected value, km and account count summed per rep in ``reps``."""
+    has = rep_of_account >= 0
+    owner = rep_of_account[has]
+    m = len(data.reps)
+    return {
+        "workload": np.bincount(owner, data.workload[has], minlength=m)[reps],
+        "potential": np.bincount(owner, data.potential[has], minlength=m)[reps],
+        "expected_value": np.bincount(owner, ev[has], minlength=m)[reps],
+        "travel_km": np.bincount(owner, travel[has], minlength=m)[reps],
+        "accounts": np.bincount(owner, minlength=m)[reps].astype(float),
+    }
 
 
 def _coverage(data: MatchData, rep_of_account: np.ndarray) -> float:

@@ -14,11 +14,30 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from features.rep_features import REP_FEATURES, rep_features_at
+from features.rep_features import rep_features_at
 from features.tables import CrmTables
 from models.rep_fit import fallback_fit
 
 ACCOUNT_FEATURES = ("account_log_employees", "account_log_revenue", "account_industry")
+MODEL_REP_FEATURES = (
+    "rep_tenure_years",
+    "rep_level",
+    "rep_win_rate",
+    "rep_industry_win_rate",
+    "rep_knows_industry",
+    "distance_km",
+)
+"""Rep features the model sees: rates, not running totals (deal counts and revenue closed keep
+growing, so at plan time they sit beyond anything seen in training and trees flatten them)."""
+MONOTONE = {
+    "rep_level": 1,
+    "rep_win_rate": 1,
+    "rep_industry_win_rate": 1,
+    "rep_knows_industry": 1,
+    "distance_km": -1,
+}
+"""Directions the fit must respect whatever the data's noise (more skill or expertise never
+lowers it, more distance never raises it)."""
 FIT_RANGE = (0.25, 4.0)
 BASELINE_REPS = 25
 
@@ -75,6 +94,8 @@ class RepFitModel:
             num_threads=1,
             deterministic=True,
             verbose=-1,
+            monotone_constraints=[MONOTONE.get(c, 0) for c in x.columns],
+            monotone_constraints_method="advanced",
         )
         return model.fit(x, y, categorical_feature=["account_industry"]).booster_
 
@@ -85,16 +106,44 @@ class RepFitModel:
         pit["account_log_employees"] = np.log1p(pd.to_numeric(acc["employees"]).to_numpy(float))
         pit["account_log_revenue"] = np.log1p(pd.to_numeric(acc["annual_revenue"]).to_numpy(float))
         pit["account_industry"] = pd.Categorical(np.where(codes >= 0, codes, -1))
-        return pit[[*REP_FEATURES, *ACCOUNT_FEATURES]]
+        return pit[[*MODEL_REP_FEATURES, *ACCOUNT_FEATURES]]
 
     def win_probability(
-        self, account_ids: np.ndarray, rep_ids: np.ndarray, reps: pd.DataFrame | None = None
+        self,
+        account_ids: np.ndarray,
+        rep_ids: np.ndarray,
+        reps: pd.DataFrame | None = None,
+        distance_km: float | None = None,
     ) -> np.ndarray:
-        """P(win) for (account, rep) pairs as of the training date; ``reps`` adds unknown reps."""
+        """P(win) for (account, rep) pairs as of the training date; ``reps`` adds unknown reps.
+
+        ``distance_km`` replaces every pair's distance (to read a rep's effect apart from where
+        the rep lives).
+        """
         roster = self.tables_.reps if reps is None else reps
         queries = pd.DataFrame({"account_id": account_ids, "rep_id": rep_ids, "at": self.as_of_})
         x = self._features(queries, self.tables_.opportunities, self.tables_.accounts, roster)
+        if distance_km is not None:
+            x["distance_km"] = float(distance_km)
         return self.booster_.predict(x, num_threads=1)
+
+    def rep_effect(
+        self,
+        accounts: pd.DataFrame,
+        reps: pd.DataFrame,
+        account_rows: np.ndarray,
+        distance_km: float = 100.0,
+    ) -> pd.Series:
+        """Per active rep: mean log win-probability ratio to the average rep over the given
+        accounts, every pair at the same distance: the rep's own effect, not its location's."""
+        roster = contract_reps(reps, self.as_of_)
+        active = np.flatnonzero(reps["active"].fillna(True).astype(bool).to_numpy())
+        ids_a = accounts["account_id"].astype(str).to_numpy()[account_rows]
+        pairs_a = np.repeat(ids_a, active.size)
+        pairs_r = np.tile(roster["rep_id"].to_numpy()[active], ids_a.size)
+        p = self.win_probability(pairs_a, pairs_r, roster, distance_km).reshape(ids_a.size, -1)
+        log_ratio = np.log(p) - np.log(p.mean(axis=1, keepdims=True))
+        return pd.Series(log_ratio.mean(axis=0), index=roster["rep_id"].to_numpy()[active])
 
     def __call__(
         self,

@@ -32,8 +32,6 @@ def plan(
     ] = None,
 ) -> None:
     """Plan who should own each account and write assignments, moves, metrics, report and map."""
-    from dataclasses import replace
-
     from models.errors import InfeasiblePlanError
     from models.matcher import plan_territories
     from models.plan_inputs import plan_inputs
@@ -47,9 +45,7 @@ def plan(
     if fit not in FIT_CHOICES:
         raise typer.BadParameter(f"--fit {fit!r}: use one of {FIT_CHOICES}", param_hint="'--fit'")
     tables = _load_tables(data)
-    chosen = _read_scenario(scenario, tables)
-    if time_limit is not None:
-        chosen = replace(chosen, solver=replace(chosen.solver, time_limit_s=time_limit))
+    chosen = _read_scenario(scenario, tables, time_limit)
     inputs = plan_inputs(tables, _read_scores(scores), chosen)
     fit_fn, fit_info = _rep_fit(fit, tables, inputs.as_of)
     result = plan_territories(
@@ -64,11 +60,10 @@ def plan(
     written = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
     _print_summary(result, written)
     if not result.feasible:
+        details = "\n  - ".join(result.conflicts)
         raise InfeasiblePlanError(
-            "no plan meets every limit of scenario "
-            f"{chosen.name!r}:\n  - "
-            + "\n  - ".join(result.conflicts)
-            + f"\n(details in {out / 'report.md'})"
+            f"no plan meets every limit of scenario {chosen.name!r}:\n  - "
+            f"{details}\n(details in {out / 'report.md'})"
         )
 
 
@@ -91,7 +86,17 @@ def _read_scores(path: Path):
     return pd.read_csv(path, dtype={"account_id": "str"})
 
 
-def _read_scenario(path: Path | None, tables):
+def _read_scenario(path: Path | None, tables, time_limit: float | None = None):
+    """The scenario file (or the defaults), with --time-limit applied."""
+    from dataclasses import replace
+
+    chosen = _parse_scenario(path, tables)
+    if time_limit is None:
+        return chosen
+    return replace(chosen, solver=replace(chosen.solver, time_limit_s=time_limit))
+
+
+def _parse_scenario(path: Path | None, tables):
     import yaml
 
     from models.scenario import Scenario, scenario_from_dict

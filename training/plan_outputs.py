@@ -144,36 +144,39 @@ def report_markdown(doc: dict[str, Any], plan: Plan) -> str:
         "| metric | before | after |",
         "|---|---:|---:|",
     ]
-    b, a = doc["before"], doc["after"]
-    lines += [
-        _row("expected value / yr", b["expected_value"], a["expected_value"], ",.0f"),
-        _row("workload per rep: min", b["workload"]["min"], a["workload"]["min"], ",.1f"),
-        _row("workload per rep: max", b["workload"]["max"], a["workload"]["max"], ",.1f"),
-        _row("workload per rep: CV", b["workload"]["cv"], a["workload"]["cv"], ".3f"),
-        _row("potential per rep: CV", b["potential"]["cv"], a["potential"]["cv"], ".3f"),
-        _row(
-            "rep load (workload/capacity): max", b["rep_load"]["max"], a["rep_load"]["max"], ".2f"
-        ),
-        _row(
-            "reps over capacity",
-            b["rep_load"]["over_capacity"],
-            a["rep_load"]["over_capacity"],
-            "d",
-        ),
-        _row("travel km, total", b["travel_km_total"], a["travel_km_total"], ",.0f"),
-        _row(
-            "high-potential coverage",
-            b["coverage_high_potential"],
-            a["coverage_high_potential"],
-            ".1%",
-        ),
-        _row("accounts moved", None, a.get("accounts_moved"), ",d"),
-        _row("potential moved", None, a.get("share_potential_moved"), ".1%"),
-    ]
+    lines += _metric_rows(doc["before"], doc["after"])
     lines += ["", "## Largest moves", ""]
     top = sorted(plan.moves, key=lambda mv: -abs(mv.reasons.priced_delta))[:10]
     lines += [f"- {mv.account_id} ({mv.kind}): {mv.summary}" for mv in top] or ["- none"]
     return "\n".join(lines) + "\n"
+
+
+METRIC_ROWS = (
+    ("expected value / yr", ("expected_value",), ",.0f"),
+    ("workload per rep: min", ("workload", "min"), ",.1f"),
+    ("workload per rep: max", ("workload", "max"), ",.1f"),
+    ("workload per rep: CV", ("workload", "cv"), ".3f"),
+    ("potential per rep: CV", ("potential", "cv"), ".3f"),
+    ("rep load (workload/capacity): max", ("rep_load", "max"), ".2f"),
+    ("reps over capacity", ("rep_load", "over_capacity"), "d"),
+    ("travel km, total", ("travel_km_total",), ",.0f"),
+    ("high-potential coverage", ("coverage_high_potential",), ".1%"),
+    ("accounts moved", ("accounts_moved",), ",d"),
+    ("potential moved", ("share_potential_moved",), ".1%"),
+)
+
+
+def _metric_rows(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """One table row per METRIC_ROWS entry (moves exist only after)."""
+
+    def get(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+        for key in path:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        return doc
+
+    return [
+        _row(label, get(before, path), get(after, path), fmt) for label, path, fmt in METRIC_ROWS
+    ]
 
 
 def _zoom_to_bulk(ax, pos: pd.DataFrame) -> None:
