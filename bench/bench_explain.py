@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.common import ensure_default_world
 from features.feature_sets import ACCOUNT_POTENTIAL_V1, MONOTONE_INCREASING
 from models import pattern_shap
 from models.evaluation import capture_at
@@ -57,24 +56,7 @@ def world_frames(world: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
     from features.loaders import load_crm
     from features.pipeline import build_account_features, build_snapshots
 
-    if not world.exists():
-        subprocess.run(
-            [
-                str(Path(sys.executable).parent / "territory"),
-                "sample",
-                "--accounts",
-                "20000",
-                "--reps",
-                "60",
-                "--years",
-                "3",
-                "--seed",
-                "7",
-                "--out",
-                str(world),
-            ],
-            check=True,
-        )
+    ensure_default_world(world)
     tables = load_crm(world).tables
     end = tables.latest_date()
     holdout = end - pd.DateOffset(years=1)

@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from bench.common import ensure_default_world
 from features.loaders import load_crm
 from features.sample_world.writer import load_truth
 from training.train import TrainConfig, train_potential
@@ -31,9 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--world", type=Path, default=Path("data/bench_world"))
     opts = parser.parse_args()
-    if not opts.world.exists():
-        subprocess.run(["territory", "sample", "--accounts", "20000", "--reps", "60", "--years", "3",
-                        "--seed", "7", "--out", str(opts.world)], check=True)
+    ensure_default_world(opts.world)
     tables = load_crm(opts.world).tables
     oracle = load_truth(opts.world).oracle_potential
     parts = []

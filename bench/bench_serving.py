@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.common import ensure_default_world
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving.md"
 HOST = "127.0.0.1"  # loopback only: this benchmark never sends a request anywhere else
@@ -58,23 +60,7 @@ def free_port() -> int:
 # -- the world ------------------------------------------------------------------------------------
 def ensure_world(world: Path, work: Path) -> tuple[Path, Path, dict[str, str]]:
     """(scores file, plan dir, env) for a served world, built once under `work`."""
-    if not world.exists():
-        subprocess.run(
-            territory(
-                "sample",
-                "--accounts",
-                "20000",
-                "--reps",
-                "60",
-                "--years",
-                "3",
-                "--seed",
-                "7",
-                "--out",
-                str(world),
-            ),
-            check=True,
-        )
+    ensure_default_world(world)
     work.mkdir(parents=True, exist_ok=True)
     env = {"TERRITORY_DATA_DIR": str(work.resolve())}
     scores, plan = work / "scores.parquet", work / "plan"

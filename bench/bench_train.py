@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from bench.common import ensure_default_world
 
 RESULTS = Path(__file__).parent / "results" / "train.md"
 N_TREES = 300
@@ -83,9 +84,7 @@ def main() -> None:
     if opts.child:
         print(json.dumps(_run_case(opts.child[0], Path(opts.child[1]))))
         return
-    if not opts.world.exists():
-        subprocess.run(["territory", "sample", "--accounts", "20000", "--reps", "60", "--years", "3",
-                        "--seed", "7", "--out", str(opts.world)], check=True)
+    ensure_default_world(opts.world)
     lines = [
         "| account-snapshots | bare lightgbm.train (s) | PotentialModel.fit (s) | time ratio | bare peak RSS (MB) | PotentialModel peak RSS (MB) | memory ratio |",
         "|---:|---:|---:|---:|---:|---:|---:|",
