@@ -41,7 +41,7 @@ def closed_events(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> pd.Dat
         {
             "rep_id": closed["rep_id"].astype(str).to_numpy(),
             "industry": industry.reindex(closed["account_id"]).astype("string").to_numpy(),
-            "closed_at": pd.to_datetime(closed["closed_at"]).to_numpy(),
+            "closed_at": pd.to_datetime(closed["closed_at"]).to_numpy().astype("datetime64[ns]"),
             "won": won.to_numpy(),
             "won_amount": (won * closed["amount"].fillna(0.0)).to_numpy(),
         }
@@ -58,7 +58,10 @@ def _cumulative_before(
     daily = ev.groupby([*keys, "closed_at"], as_index=False)[["n", "won", "won_amount"]].sum()
     daily = daily.sort_values([*keys, "closed_at"])
     daily[cols] = daily.groupby(keys)[["n", "won", "won_amount"]].cumsum().to_numpy()
-    left = queries.assign(_all=0, _row=np.arange(len(queries)))
+    # merge_asof needs one resolution on both sides: a date parsed from a scenario file is
+    # datetime64[s], CRM columns are [ns] or [us]
+    at = pd.to_datetime(queries["at"]).to_numpy().astype("datetime64[ns]")
+    left = queries.assign(_all=0, _row=np.arange(len(queries)), at=at)
     left = left[[*keys, "at", "_row"]].dropna(subset=keys).sort_values("at")
     right = daily[[*keys, "closed_at", *cols]].sort_values("closed_at")
     merged = pd.merge_asof(

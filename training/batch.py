@@ -46,6 +46,25 @@ def load_model(settings: TrainingSettings, model_uri: str | None) -> tuple[Poten
     return model, uri
 
 
+def predict_potential(
+    tables: CrmTables,
+    as_of: pd.Timestamp,
+    settings: TrainingSettings,
+    *,
+    model_uri: str | None = None,
+    progress=lambda _stage: None,
+) -> tuple[PotentialModel, pd.DataFrame, pd.DataFrame, str]:
+    """Model, features, scores (account_id, potential, percentile, tier) and the model's URI;
+    no explanations (what a plan needs)."""
+    progress("loading the model")
+    model, uri = load_model(settings, model_uri)
+    extra = [c for c in model.feature_names_ if c in tables.extra_account_columns]
+    progress("building features")
+    features = build_account_features(tables, as_of, extra_columns=extra)
+    progress("scoring")
+    return model, features, score_frame(model, features), uri
+
+
 def score_accounts(
     tables: CrmTables,
     as_of: pd.Timestamp,
@@ -60,13 +79,9 @@ def score_accounts(
     top_reasons is JSON text (models.explainer.REASON_KEYS records); the hash columns let a later
     run reuse unchanged accounts' explanations (explain_frame's `previous`).
     """
-    progress("loading the model")
-    model, uri = load_model(settings, model_uri)
-    extra = [c for c in model.feature_names_ if c in tables.extra_account_columns]
-    progress("building features")
-    features = build_account_features(tables, as_of, extra_columns=extra)
-    progress("scoring")
-    scores = score_frame(model, features)
+    model, features, scores, uri = predict_potential(
+        tables, as_of, settings, model_uri=model_uri, progress=progress
+    )
     progress("explaining")
     explained = explain_frame(
         model, features, as_of, scores=scores, reasons_as_json=True, previous=previous

@@ -24,7 +24,15 @@ def plan(
         Path | None, typer.Option("--scenario", help="Scenario YAML (docs/scenarios/*.yaml).")
     ] = None,
     scores: Annotated[
-        Path | None, typer.Option("--scores", help="CSV/Parquet with account_id, potential.")
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="CSV/Parquet with account_id, potential (from `territory score`); default: "
+            "score now with the registered champion model.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="MLflow model URI when scoring (no --scores).")
     ] = None,
     fit: Annotated[str, typer.Option(help="Rep fit: auto, learned or fallback.")] = "auto",
     time_limit: Annotated[
@@ -37,16 +45,12 @@ def plan(
     from models.plan_inputs import plan_inputs
     from training.plan_outputs import write_plan
 
-    if scores is None:
-        raise typer.BadParameter(
-            "pass --scores FILE from `territory score` (account_id, potential)",
-            param_hint="'--scores'",
-        )
     if fit not in FIT_CHOICES:
         raise typer.BadParameter(f"--fit {fit!r}: use one of {FIT_CHOICES}", param_hint="'--fit'")
     tables = _load_tables(data)
     chosen = _read_scenario(scenario, tables, time_limit)
-    inputs = plan_inputs(tables, _read_scores(scores), chosen)
+    potential = _read_scores(scores) if scores is not None else _score_now(tables, chosen, model)
+    inputs = plan_inputs(tables, potential, chosen)
     fit_fn, fit_info = _rep_fit(fit, tables, inputs.as_of)
     result = plan_territories(
         inputs.accounts, inputs.reps, chosen, fit_fn, fit_method=fit_info["method"]
@@ -71,6 +75,27 @@ def _load_tables(data: str):
     from features.loaders import load_crm
 
     return load_crm(data).tables
+
+
+def _score_now(tables, scenario, model_uri: str | None):
+    """Potential for every account from the registered model (no --scores given)."""
+    from models.errors import ModelNotFoundError
+    from training.batch import predict_potential
+    from training.console import console
+    from training.settings import TrainingSettings
+
+    as_of = scenario.as_of or tables.default_as_of()
+    console.print(f"no --scores: scoring {len(tables.accounts):,} accounts as of {as_of.date()}")
+    try:
+        _, _, scores, uri = predict_potential(
+            tables, as_of, TrainingSettings(), model_uri=model_uri
+        )
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"{exc} Or pass --scores FILE from `territory score`."
+        ) from exc
+    console.print(f"  with {uri}")
+    return scores[["account_id", "potential"]]
 
 
 def _read_scores(path: Path):

@@ -72,10 +72,14 @@ def test_plan_writes_every_file_and_compare_shows_both(tmp_path: Path, scores: P
     assert "accounts moved" in table.output and "default vs tight" in table.output
 
 
-def test_plan_without_scores_says_where_to_get_them(tmp_path: Path):
-    result = run("plan", "--data", str(SAMPLE), "--out", str(tmp_path))
-    assert result.exit_code == 2
-    assert "territory score" in result.output
+def test_plan_without_scores_or_model_says_where_to_get_them(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TERRITORY_DATA_DIR", str(tmp_path / "state"))  # an empty MLflow store
+    monkeypatch.delenv("TERRITORY_MLFLOW_TRACKING_URI", raising=False)
+    result = run("plan", "--data", str(SAMPLE), "--out", str(tmp_path / "plan"))
+    assert result.exit_code != 0
+    message = str(result.exception) + result.output
+    assert "territory train" in message and "--scores" in message
+    assert not (tmp_path / "plan" / "assignments.csv").exists()
 
 
 def test_infeasible_scenario_is_explained_not_a_traceback(tmp_path: Path, scores: Path):

@@ -47,6 +47,17 @@ def history() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return accounts, reps, opportunities
 
 
+
+@pytest.mark.parametrize("unit", ["s", "us", "ns"])
+def test_features_accept_any_datetime_resolution(unit):
+    # a scenario's as_of parsed from YAML is datetime64[s]; CRM columns are [us] or [ns]
+    accounts, reps, opportunities = history()
+    at = pd.Series(pd.to_datetime(["2023-06-01"])).astype(f"datetime64[{unit}]")
+    query = pd.DataFrame({"rep_id": ["R1"], "account_id": ["A1"], "at": at})
+    features = rep_features_at(query, opportunities, accounts, reps).iloc[0]
+    assert features["rep_closed_deals"] == 2
+
+
 def test_features_use_only_opportunities_closed_strictly_before():
     accounts, reps, opportunities = history()
     query = pd.DataFrame(

@@ -98,6 +98,17 @@ def test_cli_train_then_score(small_world_dir, territory_home):
     assert {"account_id", "potential", "percentile", "tier"} <= set(scores.columns)
     assert scores["account_id"].is_unique and (scores["potential"] >= 0).all()
     assert set(scores["tier"]) == {"A", "B", "C", "D"}
+    # without --scores the plan scores with the champion itself, and gets the same potentials
+    plan_dir = territory_home / "plan"
+    planned = runner.invoke(
+        app, ["plan", "--data", str(small_world_dir), "--out", str(plan_dir), "--fit", "fallback"]
+    )
+    assert planned.exit_code == 0, planned.output
+    assert "no --scores" in planned.output
+    assignments = pd.read_csv(plan_dir / "assignments.csv", dtype={"account_id": "str"})
+    merged = assignments.merge(scores.astype({"account_id": "str"}), on="account_id")
+    assert len(merged) == len(scores)
+    assert np.allclose(merged["potential_x"], merged["potential_y"], rtol=1e-6)
 
 
 def test_cli_score_without_any_model_says_train_first(small_world_dir, territory_home):
