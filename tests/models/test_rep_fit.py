@@ -135,3 +135,26 @@ def test_learned_fit_ranks_reps_like_the_true_skill():
     assert spearmanr(effect.to_numpy(), skill.to_numpy())[0] > 0.4
     again = RepFitModel().fit(tables, as_of)(tables.accounts, reps, a[:50], r[:50])
     np.testing.assert_allclose(again, fit(tables.accounts, reps, a[:50], r[:50]))
+
+
+def test_deal_rate_rows_are_whole_quarters_of_one_owner():
+    from types import SimpleNamespace
+
+    from models.rep_fit_model import RepFitParams, _ownership_quarters
+
+    _, _, opportunities = history()
+    assignments = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2", "A2"],
+            "rep_id": ["R1", "R2", "R1"],
+            "start_date": pd.to_datetime(["2022-01-01", "2023-01-01", "2023-05-01"]),
+            "end_date": pd.to_datetime([None, "2023-05-01", None]),
+        }
+    )
+    tables = SimpleNamespace(assignments=assignments, opportunities=opportunities)
+    rows = _ownership_quarters(tables, pd.Timestamp("2023-07-01"), RepFitParams(rate_quarters=2))
+    # quarters [2022-12-31, 2023-04-01) and [2023-04-01, 2023-07-01): only A1 had one owner
+    # throughout; A2 changed hands inside the second and was owned by nobody at the first's start
+    assert rows["account_id"].tolist() == ["A1", "A1"]
+    assert rows["rep_id"].tolist() == ["R1", "R1"]
+    assert rows["deals"].tolist() == [2.0, 1.0]  # O1, O2 created in the first; O4 in the second
