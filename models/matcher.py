@@ -5,7 +5,8 @@ It reads data -> model -> variables -> constraints -> objective -> solve, per re
 * data: ``prepare`` checks the frames; ``split_regions`` decomposes large teams;
 * model: the rep-fit function scores every candidate pair;
 * variables: sparse candidates, each account's K nearest suitable reps plus its owner (travel limit,
-  expertise rule and locks act here, by leaving pairs out);
+  expertise rule and locks act here, by leaving pairs out), widened where a rep's listing accounts
+  could not fill its balance bands (models.coverage);
 * constraints: one function per group below (capacity, balance bands, disruption budget);
 * objective: potential x fit - travel cost - continuity cost, maximised;
 * solve: models.solver (Lagrangian bound, rounding, repair, local search, CP-SAT when small).
@@ -24,6 +25,7 @@ import pandas as pd
 
 from models.assignment_core import AgentRows, AssignmentProblem, GlobalRow, Solution
 from models.candidates import Candidates, build_candidates
+from models.coverage import BandNeed, cover_bands
 from models.feasibility import (
     band_conflicts,
     candidate_conflicts,
@@ -148,14 +150,15 @@ def build_region_model(
     current = np.where(data.current_rep[a_rows] >= 0, local[data.current_rep[a_rows]], -1)
     lock = data.lock_rep[a_rows]
     lock = np.where(lock >= 0, local[np.maximum(lock, 0)], -1)
-    candidates = build_candidates(
-        data.accounts.iloc[a_rows],
-        data.reps.iloc[r_rows],
-        scenario.solver.candidates_per_account,
-        data.suitability.subset(a_rows, r_rows),
-        current,
-        lock,
-    )
+    accounts, reps = data.accounts.iloc[a_rows], data.reps.iloc[r_rows]
+    suitability = data.suitability.subset(a_rows, r_rows)
+    k = scenario.solver.candidates_per_account
+    candidates = build_candidates(accounts, reps, k, suitability, current, lock)
+    needs = [
+        BandNeed(values[a_rows], target * (1 - band))
+        for _, band, values, target in band_targets(data, a_rows, r_rows, scenario)
+    ]
+    candidates = cover_bands(candidates, accounts, reps, suitability, lock >= 0, needs)
     valid = candidates.rep >= 0
     items, slots = np.nonzero(valid)
     pair_fit = np.ones(candidates.rep.shape)
@@ -203,20 +206,29 @@ def add_rep_capacity_constraints(problem, data: MatchData, a_rows, r_rows) -> As
     return _with_rows(problem, agent_rows=(row,))
 
 
-def add_balance_band_constraints(problem, data, a_rows, r_rows, scenario) -> AssignmentProblem:
-    """Workload and potential per rep within +-band of the mean (scaled by capacity share)."""
+def band_targets(data: MatchData, a_rows, r_rows, scenario: Scenario) -> list[tuple]:
+    """(row name, band, value per account, target per rep) for each balance band that is on.
+
+    The target is the region's total times the rep's share of capacity (equal shares without
+    capacity)."""
     capacity = data.reps["capacity"].to_numpy(float)[r_rows]
     share = (
         capacity / capacity.sum() if capacity.sum() > 0 else np.full(r_rows.size, 1 / r_rows.size)
     )
+    return [
+        (name, band, values, values[a_rows].sum() * share)
+        for name, band, values in (
+            ("workload_band", scenario.limits.workload_band, data.workload),
+            ("potential_band", scenario.limits.potential_band, data.potential),
+        )
+        if band is not None
+    ]
+
+
+def add_balance_band_constraints(problem, data, a_rows, r_rows, scenario) -> AssignmentProblem:
+    """Workload and potential per rep within +-band of the mean (scaled by capacity share)."""
     rows = []
-    for name, band, values in (
-        ("workload_band", scenario.limits.workload_band, data.workload),
-        ("potential_band", scenario.limits.potential_band, data.potential),
-    ):
-        if band is None:
-            continue
-        target = values[a_rows].sum() * share
+    for name, band, values, target in band_targets(data, a_rows, r_rows, scenario):
         coef = (
             problem.agent_rows[0].coef
             if name == "workload_band"
