@@ -2,6 +2,7 @@
 
     python -m bench.bench_plan_value                      # default + balanced scenarios (~10 min)
     python -m bench.bench_plan_value --scenarios balanced --time-limit 30
+    python -m bench.bench_plan_value --ablations          # + where the gap to the oracle comes from
 
 Every plan is valued the same way, with the truth files (``truth_value``):
 
@@ -21,7 +22,9 @@ cost per km. The plans:
   to the most senior rep with capacity left, then keep only as many moves (highest potential
   first) as the scenario's disruption budget allows;
 * oracle: the same scenario solved with the truth (true potential, true multiplier as the fit,
-  every rep a candidate); its solver gap says how close it is to the truth's own optimum.
+  every rep a candidate); its solver gap says how close it is to the truth's own optimum;
+* with ``--ablations``, where the shortfall comes from: the true fit with our predicted
+  potential, and the truth (potential and fit) on our 20 candidates per account.
 
 Results go between markers in bench/results/matcher.md.
 """
@@ -182,7 +185,9 @@ def oracle_inputs(inputs, truth_accounts: pd.DataFrame, n_reps: int):
     return replace(inputs, accounts=accounts), n_reps
 
 
-def run_scenario(name: str, world: Path, tables, truth, scores, time_limit: float | None):
+def run_scenario(
+    name: str, world: Path, tables, truth, scores, time_limit: float | None, ablations: bool
+):
     from models.matcher import plan_territories
     from models.plan_inputs import plan_inputs
     from models.rep_fit import fallback_fit
@@ -210,6 +215,13 @@ def run_scenario(name: str, world: Path, tables, truth, scores, time_limit: floa
         scenario, solver=replace(scenario.solver, candidates_per_account=max(n_active, 1))
     )
     plans["oracle (truth, all reps)"] = (truth_inputs, oracle_scenario, valuer.fit())
+    if ablations:
+        plans["ablation: our potential + true fit"] = (inputs, scenario, valuer.fit())
+        plans["ablation: true potential + true fit, our candidates"] = (
+            truth_inputs,
+            scenario,
+            valuer.fit(),
+        )
     if info["method"] == "fallback":
         plans.pop("ours (fallback fit)")
     for label, (plan_in, plan_scenario, fit) in plans.items():
@@ -272,6 +284,11 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=None, help="solver seconds per plan")
     parser.add_argument("--retrain", action="store_true", help="ignore the cached scores")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--ablations",
+        action="store_true",
+        help="also plan with the true fit and our potential, and with the truth on our candidates",
+    )
     args = parser.parse_args()
     from features.loaders import load_crm
     from features.sample_world import load_truth
@@ -283,7 +300,9 @@ def main() -> None:
     results = []
     for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
         print(f"scenario {name}", flush=True)  # noqa: T201
-        results.append(run_scenario(name, world, tables, truth, scores, args.time_limit))
+        results.append(
+            run_scenario(name, world, tables, truth, scores, args.time_limit, args.ablations)
+        )
     text = markdown(results, "20,000 accounts x 60 reps x 3 years, seed 7").replace(
         "{as_of}", str(tables.default_as_of().date())
     )

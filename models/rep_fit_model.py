@@ -41,6 +41,7 @@ MODEL_REP_FEATURES = (
 """Rep features the model sees: rates, not running totals (deal counts and revenue closed keep
 growing, so at plan time they sit beyond anything seen in training and trees flatten them)."""
 MONOTONE = {
+    "rep_book_share": -1,
     "rep_level": 1,
     "rep_win_rate": 1,
     "rep_industry_win_rate": 1,
@@ -73,6 +74,10 @@ class RepFitParams:
     """Let the models learn each known rep's own effect (rep_id as a categorical feature)."""
     min_rows_per_rep: int = 200
     """LightGBM's min_data_per_group / cat_smooth: a rep's own effect needs this much history."""
+    book_share: bool = True
+    """Learn how a rep's book size (accounts owned / the team's average, at the row's date) lowers
+    what they bring, and read every fit at an average book: an overloaded rep's past is not held
+    against them in a plan that balances loads."""
 
 
 class RepFitModel:
@@ -95,7 +100,8 @@ class RepFitModel:
             )
         self.industries_ = sorted(tables.accounts["industry"].dropna().astype(str).unique())
         self.known_reps_ = sorted(rows["rep_id"].astype(str).unique())
-        x = self._features(rows, tables.opportunities, tables.accounts, tables.reps)
+        self.assignments_ = tables.assignments
+        x = self._features(rows, tables.opportunities, tables.accounts, tables.reps, history=True)
         won = (rows["stage"] == "won").to_numpy()
         y = won.astype(int)
         cut = int(0.8 * len(rows))
@@ -104,13 +110,16 @@ class RepFitModel:
         amount = pd.to_numeric(rows["amount"], errors="coerce").to_numpy(float)
         sized = won & (amount > 0)
         periods = _ownership_quarters(tables, as_of, self.params)
-        xq = self._features(periods, tables.opportunities, tables.accounts, tables.reps)
+        xq = self._features(
+            periods, tables.opportunities, tables.accounts, tables.reps, history=True
+        )
+        deals = periods["deals"].to_numpy(float)
+        self.as_of_, self.tables_ = as_of, tables
         self.models_ = {
-            "deal_rate": self._train(lgb, xq, periods["deals"].to_numpy(float), "poisson"),
+            "deal_rate": self._train(lgb, xq, deals, "poisson"),
             "win": self._train(lgb, x, y, "binary"),
             "deal_size": self._train(lgb, x[sized], np.log(amount[sized]), "regression"),
         }
-        self.as_of_, self.tables_ = as_of, tables
         self.n_training_rows_, self.n_rate_rows_ = len(rows), len(periods)
         return self
 
@@ -136,14 +145,24 @@ class RepFitModel:
         )
         return fitted.fit(x, y, categorical_feature=categorical).booster_
 
-    def _features(self, queries, opportunities, accounts, reps) -> pd.DataFrame:
+    def _features(
+        self, queries, opportunities, accounts, reps, history: bool = False
+    ) -> pd.DataFrame:
+        """Model features per query; ``history`` reads each rep's book at the query date (training
+        and calibration rows), else every rep has an average book (plans)."""
         pit = rep_features_at(queries, opportunities, accounts, reps)
+        if self.params.book_share:
+            pit["rep_book_share"] = (
+                _book_share(self.assignments_, queries) if history else np.ones(len(queries))
+            )
         acc = accounts.set_index("account_id").reindex(queries["account_id"].to_numpy())
         codes = pd.Categorical(acc["industry"].astype("string"), categories=self.industries_).codes
         pit["account_log_employees"] = np.log1p(pd.to_numeric(acc["employees"]).to_numpy(float))
         pit["account_log_revenue"] = np.log1p(pd.to_numeric(acc["annual_revenue"]).to_numpy(float))
         pit["account_industry"] = pd.Categorical(np.where(codes >= 0, codes, -1))
         columns = [*MODEL_REP_FEATURES, *ACCOUNT_FEATURES]
+        if self.params.book_share:
+            columns.append("rep_book_share")
         if self.params.rep_identity:
             rep = pd.Index(self.known_reps_).get_indexer(queries["rep_id"].astype(str).to_numpy())
             pit["rep_code"] = pd.Categorical(rep, categories=np.arange(len(self.known_reps_)))
@@ -156,19 +175,24 @@ class RepFitModel:
         out["deal_size"] = np.exp(out["deal_size"])
         return out
 
-    def expected_revenue(
+    def log_components(
         self,
         account_ids: np.ndarray,
         rep_ids: np.ndarray,
         reps: pd.DataFrame | None = None,
         distance_km: float | None = None,
-    ) -> np.ndarray:
-        """Expected won revenue per quarter for (account, rep) pairs as of the training date;
-        ``reps`` adds unknown reps, ``distance_km`` replaces every pair's distance (to read a
-        rep's effect apart from where the rep lives)."""
+    ) -> dict[str, np.ndarray]:
+        """Log deal rate, win probability and deal size for (account, rep) pairs as of the
+        training date; ``reps`` adds unknown reps, ``distance_km`` replaces every pair's distance
+        (to read a rep's effect apart from where the rep lives)."""
         x = self._pair_features(account_ids, rep_ids, reps, distance_km)
-        parts = self.components(x)
-        return parts["deal_rate"] * parts["win"] * parts["deal_size"]
+        return {name: np.log(np.maximum(v, 1e-12)) for name, v in self.components(x).items()}
+
+    @staticmethod
+    def log_fit(pairs: dict[str, np.ndarray], average: dict[str, np.ndarray]) -> np.ndarray:
+        """Log fit: per component, the pair's log value minus the log of the average rep's
+        value, summed (log expected revenue relative to the average rep)."""
+        return sum(pairs[c] - average[c] for c in COMPONENTS)
 
     def _pair_features(self, account_ids, rep_ids, reps, distance_km) -> pd.DataFrame:
         roster = self.tables_.reps if reps is None else reps
@@ -185,7 +209,7 @@ class RepFitModel:
         reps: pd.DataFrame | None = None,
         distance_km: float | None = None,
     ) -> np.ndarray:
-        """P(win) of a new opportunity for (account, rep) pairs (see ``expected_revenue``)."""
+        """P(win) of a new opportunity for (account, rep) pairs (see ``log_components``)."""
         x = self._pair_features(account_ids, rep_ids, reps, distance_km)
         return self.models_["win"].predict(x, num_threads=1)
 
@@ -203,8 +227,10 @@ class RepFitModel:
         ids_a = accounts["account_id"].astype(str).to_numpy()[account_rows]
         pairs_a = np.repeat(ids_a, active.size)
         pairs_r = np.tile(roster["rep_id"].to_numpy()[active], ids_a.size)
-        p = self.expected_revenue(pairs_a, pairs_r, roster, distance_km).reshape(ids_a.size, -1)
-        log_ratio = np.log(p) - np.log(p.mean(axis=1, keepdims=True))
+        logs = self.log_components(pairs_a, pairs_r, roster, distance_km)
+        logs = {c: v.reshape(ids_a.size, -1) for c, v in logs.items()}
+        average = {c: _log_mean_exp(v)[:, None] for c, v in logs.items()}
+        log_ratio = self.log_fit(logs, average)
         return pd.Series(log_ratio.mean(axis=0), index=roster["rep_id"].to_numpy()[active])
 
     def __call__(
@@ -218,14 +244,16 @@ class RepFitModel:
         roster = contract_reps(reps, self.as_of_)
         account_ids = accounts["account_id"].astype(str).to_numpy()[account_rows]
         rep_ids = roster["rep_id"].to_numpy()[rep_rows]
-        p = self.expected_revenue(account_ids, rep_ids, roster)
-        unique = np.unique(account_ids)
+        logs = self.log_components(account_ids, rep_ids, roster)
+        unique, where = np.unique(account_ids, return_inverse=True)
         pool = _baseline_pool(reps)
         pairs_a = np.repeat(unique, pool.size)
         pairs_r = np.tile(roster["rep_id"].to_numpy()[pool], unique.size)
-        base = self.expected_revenue(pairs_a, pairs_r, roster).reshape(unique.size, pool.size)
-        average = pd.Series(base.mean(axis=1), index=unique).reindex(account_ids).to_numpy()
-        return np.clip(p / np.maximum(average, 1e-9), *FIT_RANGE)
+        base = self.log_components(pairs_a, pairs_r, roster)
+        average = {
+            c: _log_mean_exp(v.reshape(unique.size, pool.size))[where] for c, v in base.items()
+        }
+        return np.clip(np.exp(self.log_fit(logs, average)), *FIT_RANGE)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -310,6 +338,45 @@ def _ownership_quarters(
         step = int(np.ceil(len(rows) / params.max_training_rows))
         rows = rows.iloc[::step].reset_index(drop=True)
     return rows
+
+
+def _book_share(assignments: pd.DataFrame, queries: pd.DataFrame) -> np.ndarray:
+    """Per query (rep_id, at): accounts the rep owned at ``at`` over the average book of the reps
+    who owned any then (0 for a rep with none)."""
+    start = pd.to_datetime(assignments["start_date"]).to_numpy().astype("datetime64[ns]")
+    end = pd.to_datetime(assignments["end_date"]).to_numpy().astype("datetime64[ns]")
+    rep = assignments["rep_id"].astype(str).to_numpy()
+    ended = ~np.isnat(end)
+    events = pd.DataFrame(
+        {
+            "rep_id": np.concatenate([rep, rep[ended]]),
+            "t": np.concatenate([start, end[ended]]),
+            "d": np.concatenate([np.ones(rep.size), -np.ones(int(ended.sum()))]),
+        }
+    )
+    per_rep = events.groupby(["rep_id", "t"], as_index=False)["d"].sum()
+    per_rep["book"] = per_rep.groupby("rep_id")["d"].cumsum()
+    owning = (per_rep["book"] > 0).astype(float)
+    per_rep["owning"] = owning.groupby(per_rep["rep_id"]).diff().fillna(owning)
+    team = per_rep.groupby("t")[["d", "owning"]].sum().cumsum()
+    team["mean_book"] = team["d"] / team["owning"].clip(lower=1)
+    at = pd.to_datetime(queries["at"]).to_numpy().astype("datetime64[ns]")
+    left = pd.DataFrame(
+        {"rep_id": queries["rep_id"].astype(str).to_numpy(), "t": at, "_row": np.arange(len(at))}
+    ).sort_values("t")
+    books = per_rep[["rep_id", "t", "book"]].sort_values("t")
+    mine = pd.merge_asof(left, books, on="t", by="rep_id")
+    mine = pd.merge_asof(mine, team[["mean_book"]].reset_index(), on="t")
+    share = (mine["book"].fillna(0.0) / mine["mean_book"]).fillna(0.0).to_numpy()
+    out = np.zeros(len(at))
+    out[mine["_row"].to_numpy()] = share
+    return out
+
+
+def _log_mean_exp(values: np.ndarray) -> np.ndarray:
+    """log(mean(exp(values))) along the last axis, without overflow."""
+    top = values.max(axis=-1)
+    return top + np.log(np.exp(values - top[..., None]).mean(axis=-1))
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
