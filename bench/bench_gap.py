@@ -1,23 +1,36 @@
 """GAP benchmark: the matcher's solver core on OR-Library Generalized Assignment instances.
 
     python -m bench.bench_gap [--time-limit 60] [--workers 8] [--only gap1-0,d20200]
+    python -m bench.bench_gap --check      # recompute every written solution from its instance
 
 Reads ../shared/data/gap (Chu & Beasley 1997, Yagiura et al. 2004; minimisation, per-agent
-weights), solves each instance with ``models.solver.solve`` (Lagrangian bound -> repair heuristic
--> CP-SAT with the heuristic as hint) and writes the table between the GAP markers of
-bench/results/matcher.md: value, best known, gap to best known, proven bound, seconds.
+weights), solves each instance with ``models.solver.solve`` (Lagrangian bounds -> repair
+heuristic -> reduced-cost fixing -> neighbourhood search and CP-SAT) and writes the table between
+the GAP markers of bench/results/matcher.md (value, best known, gap to best known, proven bound,
+seconds) and each instance's solution to bench/results/gap_solutions/ (see bench/gap_solutions.py
+for the format). ``--check`` exits non-zero when a solution breaks a capacity or its recomputed
+cost differs from the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.gap_solutions import (
+    SOLUTIONS,
+    check_all,
+    checks_to_text,
+    read_gap,
+    solution_path,
+    write_solution,
+)
 from models.assignment_core import AgentRows, AssignmentProblem, is_feasible
 from models.solver import SolverOptions, solve
 
@@ -25,16 +38,6 @@ REPO = Path(__file__).resolve().parents[1]
 GAP_DIR = REPO.parent / "shared" / "data" / "gap"
 RESULTS = REPO / "bench" / "results" / "matcher.md"
 MARKERS = ("<!-- gap:start -->", "<!-- gap:end -->")
-
-
-def read_gap(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cost m x n, weight m x n, capacity m) of one OR-Library GAP file."""
-    numbers = np.array(path.read_text().split(), dtype=np.int64)
-    m, n = int(numbers[0]), int(numbers[1])
-    cost = numbers[2 : 2 + m * n].reshape(m, n)
-    weight = numbers[2 + m * n : 2 + 2 * m * n].reshape(m, n)
-    capacity = numbers[2 + 2 * m * n : 2 + 2 * m * n + m]
-    return cost, weight, capacity
 
 
 def gap_problem(cost: np.ndarray, weight: np.ndarray, capacity: np.ndarray) -> AssignmentProblem:
@@ -47,10 +50,12 @@ def gap_problem(cost: np.ndarray, weight: np.ndarray, capacity: np.ndarray) -> A
     return AssignmentProblem(agent, -cost.T.astype(float), m, (rows,))
 
 
-def run(time_limit: float, workers: int, only: set[str] | None) -> pd.DataFrame:
-    """Solve every listed instance and return one row per instance."""
+def run(
+    time_limit: float, workers: int, only: set[str] | None
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Solve every listed instance: one row per instance, and each one's agent per job (0-based)."""
     best = pd.read_csv(GAP_DIR / "best_known.csv")
-    rows = []
+    rows, solutions = [], {}
     for _, entry in best.iterrows():
         name = entry["Path"].split("/")[-1]
         if only and name not in only:
@@ -67,6 +72,8 @@ def run(time_limit: float, workers: int, only: set[str] | None) -> pd.DataFrame:
         solution = solve(problem, options)
         seconds = time.perf_counter() - start
         value = -solution.objective if is_feasible(problem, solution.choice) else np.nan
+        if np.isfinite(value):
+            solutions[entry["Path"]] = solution.choice  # one candidate per agent: slot == agent
         known = float(entry["Best known solution value"])
         proven = pd.notna(entry["Optimum"])
         rows.append(
@@ -83,15 +90,17 @@ def run(time_limit: float, workers: int, only: set[str] | None) -> pd.DataFrame:
                 "seconds": round(seconds, 1),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), solutions
 
 
-def to_markdown(table: pd.DataFrame, time_limit: float, workers: int) -> str:
+def to_markdown(
+    table: pd.DataFrame, time_limit: float, workers: int, load: tuple[float, float]
+) -> str:
     """The results table plus a one-line summary and how it was produced."""
     lines = [
         f"Time limit {time_limit:g} s per instance, CP-SAT with {workers} worker(s), "
-        f"{os.cpu_count()} CPU core(s) visible; load average at start {os.getloadavg()[0]:.1f} "
-        "(other processes were running on the shared machine).",
+        f"{os.cpu_count()} CPU core(s) visible; 1-minute load average {load[0]:.1f} at the start "
+        f"and {load[1]:.1f} at the end (other engineers' jobs shared the machine).",
         "",
         "| instance | jobs x agents | value | best known | gap % | our lower bound | status | s |",
         "|---|---|---:|---:|---:|---:|---|---:|",
@@ -107,6 +116,10 @@ def to_markdown(table: pd.DataFrame, time_limit: float, workers: int) -> str:
         "",
         f"{at_best} of {len(table)} instances at the best-known value; worst gap "
         f"{worst:.2f}%; total {table['seconds'].sum():.0f} s.",
+        "",
+        f"Each plan is in `{SOLUTIONS.relative_to(REPO)}/<instance>.csv` (`job,agent`, both "
+        "1-based as in the OR-Library file); `python -m bench.bench_gap --check` recomputes "
+        "every cost and capacity from the instance files.",
     ]
     return "\n".join(lines)
 
@@ -130,13 +143,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--only", default="", help="comma-separated instance names")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--check", action="store_true", help="check the written solutions; solve nothing"
+    )
     args = parser.parse_args()
+    if args.check:
+        checks = check_all(GAP_DIR, RESULTS)
+        print(checks_to_text(checks))  # noqa: T201 - a benchmark script reports on stdout
+        sys.exit(0 if all(c.ok for c in checks) else 1)
     only = {s.strip() for s in args.only.split(",") if s.strip()} or None
-    table = run(args.time_limit, args.workers, only)
-    text = to_markdown(table, args.time_limit, args.workers)
+    load_start = os.getloadavg()[0]
+    table, solutions = run(args.time_limit, args.workers, only)
+    text = to_markdown(table, args.time_limit, args.workers, (load_start, os.getloadavg()[0]))
     print(text)  # noqa: T201 - a benchmark script reports on stdout
-    if not args.no_write and only is None:
+    if not args.no_write and only is None:  # table and solution files always change together
         write_section(text)
+        for instance, agent_of_job in solutions.items():
+            write_solution(solution_path(instance), agent_of_job)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from models.lagrangian import priced_scores
 
 SUB_DETERMINISTIC_TIME = 0.05
 EXTRA_ITEMS = 20
+MIN_ITEMS = 8
+AGENT_SHARE = 0.7
 NEIGHBOUR_SAMPLE = 20_000
 
 
@@ -39,19 +41,30 @@ def lns(
     deadline: float,
     max_steps: int,
     seed: int = 0,
+    adaptive: bool = False,
 ) -> np.ndarray:
-    """Improve a feasible choice for up to ``max_steps`` steps or until ``deadline``."""
+    """Improve a feasible choice for up to ``max_steps`` steps or until ``deadline``.
+
+    ``adaptive`` sizes the neighbourhoods by how CP-SAT fares: 10% more items after a step it
+    solved to optimality, 10% fewer after one it did not finish (small hard problems such as GAP
+    need sub-problems that CP-SAT closes within its short work limit).
+    """
     rng = np.random.default_rng(seed)
     score = priced_scores(problem, prices)
     regret = np.where(problem.valid, score.max(axis=1, keepdims=True) - score, 0.0)
     best, best_value = choice.copy(), objective_value(problem, choice)
     neighbours = _agent_neighbours(problem)
     rows = np.arange(problem.n_items)
+    size = None
+    if adaptive:
+        size = min(float(problem.n_items), 2.0 * problem.n_items / problem.n_agents + EXTRA_ITEMS)
     for _ in range(max_steps):
         if time.monotonic() >= deadline:
             break
-        items = _pick_items(rng, problem, best, neighbours, regret[rows, best])
-        candidate = _resolve(problem, best, items)
+        items = _pick_items(rng, problem, best, neighbours, regret[rows, best], size)
+        candidate, proven = resolve_items(problem, best, items)
+        if size is not None:
+            size = float(np.clip(size * (1.1 if proven else 0.9), MIN_ITEMS, problem.n_items))
         if candidate is not None:
             value = objective_value(problem, candidate)
             if value > best_value + 1e-9 * max(1.0, abs(best_value)):
@@ -73,38 +86,55 @@ def _agent_neighbours(problem: AssignmentProblem) -> list[np.ndarray]:
     return [np.array(v, dtype=np.int64) for v in out]
 
 
-def _pick_items(rng, problem, choice, neighbours, current_regret) -> np.ndarray:
-    """Items of a random agent and one neighbour, plus EXTRA_ITEMS drawn by regret."""
+def _pick_items(rng, problem, choice, neighbours, current_regret, size=None) -> np.ndarray:
+    """Items of a random agent and one neighbour, plus EXTRA_ITEMS drawn by regret.
+
+    With a ``size``, at most 70% of it comes from the two agents (a random subset) and the
+    rest is drawn by regret.
+    """
     first = int(rng.integers(problem.n_agents))
     near = neighbours[first]
     agents = [first, int(rng.choice(near))] if near.size else [first]
     held = chosen(problem, problem.agent, choice)
-    on_agents = np.isin(held, agents)
-    others = np.flatnonzero(~on_agents)
+    on_agents = np.flatnonzero(np.isin(held, agents))
+    extra_count = EXTRA_ITEMS
+    if size is not None:
+        keep = min(on_agents.size, int(np.ceil(AGENT_SHARE * size)))
+        on_agents = np.sort(rng.choice(on_agents, size=keep, replace=False))
+        extra_count = max(0, int(round(size)) - keep)
+    others = np.setdiff1d(np.arange(problem.n_items), on_agents)
     extra = np.zeros(0, dtype=np.int64)
     if others.size:
         weight = current_regret[others] + 1e-9 * (1.0 + np.abs(current_regret[others]).max())
         weight = weight / weight.sum() if weight.sum() > 0 else None
-        size = min(EXTRA_ITEMS, others.size)
-        extra = rng.choice(others, size=size, replace=False, p=weight)
-    return np.union1d(np.flatnonzero(on_agents), extra)
+        count = min(extra_count, others.size)
+        extra = rng.choice(others, size=count, replace=False, p=weight)
+    return np.union1d(on_agents, extra)
 
 
-def _resolve(problem: AssignmentProblem, choice: np.ndarray, items: np.ndarray):
-    """Best re-assignment of ``items`` with everything else fixed; None when none was found."""
+def resolve_items(
+    problem: AssignmentProblem,
+    choice: np.ndarray,
+    items: np.ndarray,
+    *,
+    work_s: float = SUB_DETERMINISTIC_TIME,
+) -> tuple[np.ndarray | None, bool]:
+    """Best re-assignment of ``items`` with everything else fixed (None when none was found),
+    and whether CP-SAT proved it best; ``work_s`` is CP-SAT's deterministic time limit."""
     if items.size == 0:
-        return None
+        return None, True
     result = solve_exact(
         _subproblem(problem, choice, items),
-        time_limit_s=SUB_DETERMINISTIC_TIME * 20,
-        deterministic_time_s=SUB_DETERMINISTIC_TIME,
+        time_limit_s=work_s * 20,
+        deterministic_time_s=work_s,
         hint=choice[items],
     )
+    proven = result.status == "OPTIMAL"
     if result.choice is None or (result.choice < 0).any():
-        return None
+        return None, proven
     out = choice.copy()
     out[items] = result.choice
-    return out
+    return out, proven
 
 
 def _subproblem(problem: AssignmentProblem, choice: np.ndarray, items: np.ndarray):

@@ -22,7 +22,9 @@ from models.assignment_core import (
     relative_gap,
     row_violations,
 )
+from models.capacity_search import solve_capacity_only
 from models.cpsat_engine import solve_exact
+from models.knapsack_bound import applies as capacity_only
 from models.lagrangian import DualResult, priced_scores, solve_dual
 from models.lns import lns, repair_neighbourhood
 from models.repair import improve, repair
@@ -88,6 +90,22 @@ def solve(problem: AssignmentProblem, options: SolverOptions | None = None) -> S
         heuristic_end = start + HEURISTIC_SHARE_BEFORE_EXACT * options.time_limit_s
     choice, notes = _heuristic(problem, dual, start, min(deadline, heuristic_end))
     method, bound, exact_status = "lagrangian+repair", dual.bound, None
+    if exact_fits and choice is not None and capacity_only(problem):
+        found = solve_capacity_only(
+            problem,
+            choice,
+            dual,
+            deadline=deadline,
+            deterministic=options.deterministic,
+            workers=options.exact_workers,
+            exact_work_s=EXACT_WORK_SHARE * options.time_limit_s,
+            lns_steps=options.lns_steps,
+            seed=options.seed,
+        )
+        bound = min(bound, found.bound)
+        return _finish(
+            problem, found.choice, bound, found.method, found.exact_status, dual, notes, start
+        )
     if exact_fits:
         share = EXACT_SHARE_BEFORE_LNS if options.lns_steps else 1.0
         exact_end = time.monotonic() + share * max(0.0, deadline - time.monotonic())

@@ -1,0 +1,206 @@
+"""Exact phase for capacity-only problems (the GAP shape): fix slots by two bounds, then search.
+
+GAP instances are where the generic exact phase stalls: CP-SAT on every pair neither finds nor
+proves the last few units. Here, in order:
+
+1. **Bounds and fixing.** The LP prices (polished) and the knapsack Lagrangian
+   (``models/knapsack_bound.py``) each bound every plan that uses a given slot; slots whose bound
+   falls below the incumbent go (50-90% of them on OR-Library GAP). With whole-number values the
+   bound rounds down, and an incumbent that reaches it is proven optimal on the spot.
+2. **Neighbourhood search** on the smaller problem, in rounds until it stalls: quick CP-SAT
+   steps on random neighbourhoods sized to what CP-SAT closes (``models/lns.py``), then the items
+   where the knapsack relaxation's plans (nearly assignments) differ from the incumbent. Each
+   better incumbent re-fixes more slots.
+3. **CP-SAT on what is left** for the rest of the time, hinted with the incumbent; a proof there
+   is a proof for the whole problem.
+
+Every step keeps the optimum (and the incumbent) in the problem, so CP-SAT's bound stays a bound
+on the original. Measured on OR-Library GAP (60 s, 2 shared cores): bench/results/matcher.md.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.assignment_core import AssignmentProblem, is_feasible, objective_value
+from models.cpsat_engine import solve_exact
+from models.knapsack_bound import KnapsackBound, knapsack_bound
+from models.lagrangian import DualResult, priced_scores
+from models.lns import lns, resolve_items
+from models.reduced_costs import ReducedCosts, reduced_costs, without_slots
+
+LNS_SHARE = 0.6
+"""Share of the remaining time for neighbourhood search before the final CP-SAT run."""
+LNS_CHUNK_STEPS = 200
+LNS_CHUNK_S = 3.0
+LNS_STALL = 2
+"""Timed runs hand over to CP-SAT after this many rounds without a gain (deep local optimum)."""
+GUIDED_WORK_S = 0.2
+LOOSE_SHARE = 0.5
+"""Above this share of slots kept after fixing, CP-SAT runs first on the whole problem ..."""
+EARLY_EXACT_SHARE = 0.4
+"""... for this share of the remaining time (d20200: 12,300 -> see bench/results/matcher.md)."""
+GUIDED_MAX_ITEMS = 40
+INTEGRAL_ATOL = 1e-9
+
+
+@dataclass(frozen=True)
+class CapacityResult:
+    """The best choice, how it was reached, CP-SAT's status name (or None) and a valid bound."""
+
+    choice: np.ndarray
+    method: str
+    exact_status: str | None
+    bound: float
+
+
+@dataclass(frozen=True)
+class _Fixing:
+    """Both bounds per slot; ``keep(v)`` is every slot that a plan worth ``v`` or more may use."""
+
+    lp: ReducedCosts
+    knapsack: KnapsackBound
+    integral: bool
+
+    @property
+    def bound(self) -> float:
+        bound = min(self.lp.bound, self.knapsack.bound)
+        return float(np.floor(bound + 1e-7)) if self.integral else bound
+
+    def keep(self, value: float) -> np.ndarray:
+        return self.lp.keep(value) & self.knapsack.keep(value)
+
+
+def solve_capacity_only(
+    problem: AssignmentProblem,
+    choice: np.ndarray,
+    dual: DualResult,
+    *,
+    deadline: float,
+    deterministic: bool,
+    workers: int,
+    exact_work_s: float,
+    lns_steps: int,
+    seed: int,
+) -> CapacityResult:
+    """Improve a feasible ``choice``; see the module docstring for the steps."""
+    lp = reduced_costs(problem, dual.prices)
+    incumbent = objective_value(problem, choice)
+    start_multipliers = priced_scores(problem, lp.prices).max(axis=1)
+    fixing = _Fixing(lp, knapsack_bound(problem, start_multipliers, incumbent), _integral(problem))
+    method, bound = "lagrangian+repair", fixing.bound
+    if _proven(fixing, incumbent):
+        return CapacityResult(choice, method, "OPTIMAL", bound)
+    exact = _Exact(deterministic, workers, seed)
+    if fixing.keep(incumbent).sum() > LOOSE_SHARE * problem.n_pairs():
+        # far from the bound, fixing removes little: CP-SAT's portfolio gains more than steps
+        end = time.monotonic() + EARLY_EXACT_SHARE * max(0.0, deadline - time.monotonic())
+        choice, gained, status, bound = exact.run(
+            problem, fixing, choice, end, EARLY_EXACT_SHARE * exact_work_s
+        )
+        method += "+cp-sat" if gained else ""
+        if status == "OPTIMAL":
+            return CapacityResult(choice, method + "+fixing", status, bound)
+    choice, gained = _search(problem, choice, fixing, deadline, deterministic, lns_steps, seed)
+    method += "+lns" if gained else ""
+    if _proven(fixing, objective_value(problem, choice)):
+        return CapacityResult(choice, method + "+fixing", "OPTIMAL", bound)
+    choice, gained, status, last_bound = exact.run(problem, fixing, choice, deadline, exact_work_s)
+    method += "+cp-sat" if gained else ""
+    return CapacityResult(choice, method + "+fixing", status, min(bound, last_bound))
+
+
+@dataclass(frozen=True)
+class _Exact:
+    """CP-SAT on the problem fixed at the incumbent, which stays in as a complete hint (so
+    CP-SAT's own neighbourhood workers start from it)."""
+
+    deterministic: bool
+    workers: int
+    seed: int
+
+    def run(self, problem, fixing: _Fixing, choice, end: float, work_s: float):
+        """(best choice, whether CP-SAT improved it, CP-SAT's status, bound)."""
+        incumbent = objective_value(problem, choice)
+        result = solve_exact(
+            without_slots(problem, fixing.keep(incumbent), choice),
+            time_limit_s=max(1.0, end - time.monotonic()),
+            deterministic_time_s=work_s if self.deterministic else None,
+            hint=choice,
+            workers=self.workers,
+            seed=self.seed,
+        )
+        bound = min(fixing.bound, result.bound)
+        if (
+            result.choice is not None
+            and is_feasible(problem, result.choice)
+            and objective_value(problem, result.choice) > incumbent
+        ):
+            return result.choice, True, result.status, bound
+        return choice, False, result.status, bound
+
+
+def _search(problem, choice, fixing: _Fixing, deadline, deterministic, lns_steps, seed):
+    """Rounds of neighbourhood search, each on the problem fixed at the incumbent: random
+    neighbourhoods (``lns``), then the items where relaxed plans differ from the incumbent.
+    Returns the best choice and whether it beats the one given."""
+    gained = False
+    end = time.monotonic() + LNS_SHARE * max(0.0, deadline - time.monotonic())
+    steps_left, round_, stalled, guided_at = lns_steps, 0, 0, None
+    while steps_left > 0 and (deterministic or time.monotonic() < end and stalled < LNS_STALL):
+        value = objective_value(problem, choice)
+        smaller = without_slots(problem, fixing.keep(value), choice)
+        steps = min(LNS_CHUNK_STEPS, steps_left)
+        chunk_end = deadline if deterministic else min(end, time.monotonic() + LNS_CHUNK_S)
+        better = lns(
+            smaller,
+            choice,
+            prices=fixing.lp.prices,
+            deadline=chunk_end,
+            max_steps=steps,
+            seed=seed + round_,
+            adaptive=True,
+        )
+        if objective_value(problem, better) != guided_at:  # same input, same CP-SAT answer
+            guided_at = objective_value(problem, better)
+            guides = fixing.knapsack.guides
+            limit = deadline if deterministic else end
+            better = _guided(smaller, better, guides, limit, seed + round_)
+        steps_left, round_, stalled = steps_left - steps, round_ + 1, stalled + 1
+        if objective_value(problem, better) > value:
+            choice, gained, stalled = better, True, 0
+            if _proven(fixing, objective_value(problem, choice)):
+                break
+        if time.monotonic() >= deadline:
+            break
+    return choice, gained
+
+
+def _guided(problem, choice, guides, deadline: float, seed: int) -> np.ndarray:
+    """Re-solve, for each relaxed plan in turn, the items where it differs from the incumbent
+    (a random ``GUIDED_MAX_ITEMS`` of them when more differ: CP-SAT must close it quickly)."""
+    rng = np.random.default_rng(seed)
+    value = objective_value(problem, choice)
+    for g in range(len(guides) - 1, -1, -1):  # the last (best converged) relaxed plans first
+        if time.monotonic() >= deadline:
+            break
+        items = np.flatnonzero(guides[g] != choice)
+        if items.size > GUIDED_MAX_ITEMS:
+            items = np.sort(rng.choice(items, size=GUIDED_MAX_ITEMS, replace=False))
+        better, _ = resolve_items(problem, choice, items, work_s=GUIDED_WORK_S)
+        if better is not None and objective_value(problem, better) > value:
+            choice, value = better, objective_value(problem, better)
+    return choice
+
+
+def _proven(fixing: _Fixing, value: float) -> bool:
+    return value >= fixing.bound - 1e-9 * max(1.0, abs(fixing.bound))
+
+
+def _integral(problem: AssignmentProblem) -> bool:
+    """Whole-number values: plan values are whole numbers, so bounds round down."""
+    values = problem.value[problem.valid]
+    return bool(np.allclose(values, np.round(values), rtol=0.0, atol=INTEGRAL_ATOL))

@@ -1,0 +1,89 @@
+"""Capacity-only (GAP-shaped) path: knapsack bound, reduced-cost fixing, determinism."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from models.assignment_core import AgentRows, AssignmentProblem, is_feasible, objective_value
+from models.knapsack_bound import applies, knapsack_bound
+from models.lagrangian import priced_scores, solve_dual
+from models.reduced_costs import reduced_costs, without_slots
+from models.solver import SolverOptions, solve
+
+
+def tiny_gap(seed: int, n: int = 7, m: int = 3) -> AssignmentProblem:
+    rng = np.random.default_rng(seed)
+    weight = rng.integers(1, 10, (n, m)).astype(float)
+    capacity = np.floor(weight.sum(axis=0) / m * 1.1)
+    rows = (AgentRows("capacity", weight, np.full(m, -np.inf), capacity),)
+    value = -rng.integers(1, 30, (n, m)).astype(float)
+    return AssignmentProblem(np.tile(np.arange(m), (n, 1)), value, m, rows)
+
+
+def every_plan(problem: AssignmentProblem):
+    for combo in itertools.product(range(problem.n_agents), repeat=problem.n_items):
+        choice = np.array(combo)
+        if is_feasible(problem, choice):
+            yield choice, objective_value(problem, choice)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_knapsack_bound_and_slot_bounds_hold_for_every_plan(seed):
+    problem = tiny_gap(seed)
+    plans = list(every_plan(problem))
+    optimum = max(v for _, v in plans)
+    dual = solve_dual(problem)
+    lp = reduced_costs(problem, dual.prices)
+    start = priced_scores(problem, lp.prices).max(axis=1)
+    kb = knapsack_bound(problem, start, optimum)
+    assert kb.bound >= optimum - 1e-9
+    assert kb.bound <= lp.bound + 1e-9  # never weaker than the LP bound it starts from
+    rows = np.arange(problem.n_items)
+    for choice, value in plans:
+        assert (kb.slot_bound[rows, choice] >= value - 1e-7).all()
+    # fixing at the optimum keeps every optimal plan
+    keep = kb.keep(optimum) & lp.keep(optimum)
+    for choice, value in plans:
+        if value == optimum:
+            assert keep[rows, choice].all()
+
+
+def test_fixing_drops_slots_but_keeps_the_optimum():
+    problem = tiny_gap(5, n=8)
+    best_choice, optimum = max(every_plan(problem), key=lambda p: p[1])
+    lp = reduced_costs(problem, solve_dual(problem).prices)
+    kb = knapsack_bound(problem, priced_scores(problem, lp.prices).max(axis=1), optimum)
+    smaller = without_slots(problem, kb.keep(optimum) & lp.keep(optimum))
+    assert smaller.n_pairs() < problem.n_pairs()
+    assert max(v for _, v in every_plan_within(smaller)) == optimum
+    assert is_feasible(smaller, best_choice)
+
+
+def every_plan_within(problem: AssignmentProblem):
+    slots = [np.flatnonzero(problem.valid[i]) for i in range(problem.n_items)]
+    for combo in itertools.product(*slots):
+        choice = np.array(combo)
+        if is_feasible(problem, choice):
+            yield choice, objective_value(problem, choice)
+
+
+def test_only_whole_number_capacity_rows_qualify():
+    problem = tiny_gap(0)
+    assert applies(problem)
+    rows = problem.agent_rows[0]
+    banded = AgentRows("capacity", rows.coef, np.ones(problem.n_agents), rows.upper)
+    assert not applies(AssignmentProblem(problem.agent, problem.value, 3, (banded,)))
+    fractional = AgentRows("capacity", rows.coef * 0.5, rows.lower, rows.upper)
+    assert not applies(AssignmentProblem(problem.agent, problem.value, 3, (fractional,)))
+
+
+def test_deterministic_mode_repeats_on_the_capacity_path():
+    problem = tiny_gap(11, n=40, m=5)
+    options = SolverOptions(time_limit_s=5, exact_max_pairs=10**9, lns_steps=30)
+    first, second = solve(problem, options), solve(problem, options)
+    assert (first.choice == second.choice).all()
+    assert first.objective == second.objective
+    assert first.bound >= first.objective
