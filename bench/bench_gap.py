@@ -108,14 +108,14 @@ def to_markdown(
     for r in table.itertuples():
         lines.append(
             f"| {r.instance} | {r.jobs} x {r.agents} | {r.value:,.0f} | {r.best_known:,.0f} | "
-            f"{r.gap_pct:.2f} | {r.lower_bound:,.0f} | {r.status} | {r.seconds:.1f} |"
+            f"{r.gap_pct:.3f} | {r.lower_bound:,.0f} | {r.status} | {r.seconds:.1f} |"
         )
     worst = table["gap_pct"].max()
     at_best = int((table["gap_pct"] <= 1e-9).sum())
     lines += [
         "",
         f"{at_best} of {len(table)} instances at the best-known value; worst gap "
-        f"{worst:.2f}%; total {table['seconds'].sum():.0f} s.",
+        f"{worst:.3f}%; total {table['seconds'].sum():.0f} s.",
         "",
         f"Each plan is in `{SOLUTIONS.relative_to(REPO)}/<instance>.csv` (`job,agent`, both "
         "1-based as in the OR-Library file); `python -m bench.bench_gap --check` recomputes "

@@ -39,10 +39,6 @@ LNS_CHUNK_S = 3.0
 LNS_STALL = 2
 """Timed runs hand over to CP-SAT after this many rounds without a gain (deep local optimum)."""
 GUIDED_WORK_S = 0.2
-LOOSE_SHARE = 0.5
-"""Above this share of slots kept after fixing, CP-SAT runs first on the whole problem ..."""
-EARLY_EXACT_SHARE = 0.4
-"""... for this share of the remaining time (d20200: 12,300 -> see bench/results/matcher.md)."""
 GUIDED_MAX_ITEMS = 40
 INTEGRAL_ATOL = 1e-9
 
@@ -94,20 +90,11 @@ def solve_capacity_only(
     method, bound = "lagrangian+repair", fixing.bound
     if _proven(fixing, incumbent):
         return CapacityResult(choice, method, "OPTIMAL", bound)
-    exact = _Exact(deterministic, workers, seed)
-    if fixing.keep(incumbent).sum() > LOOSE_SHARE * problem.n_pairs():
-        # far from the bound, fixing removes little: CP-SAT's portfolio gains more than steps
-        end = time.monotonic() + EARLY_EXACT_SHARE * max(0.0, deadline - time.monotonic())
-        choice, gained, status, bound = exact.run(
-            problem, fixing, choice, end, EARLY_EXACT_SHARE * exact_work_s
-        )
-        method += "+cp-sat" if gained else ""
-        if status == "OPTIMAL":
-            return CapacityResult(choice, method + "+fixing", status, bound)
     choice, gained = _search(problem, choice, fixing, deadline, deterministic, lns_steps, seed)
     method += "+lns" if gained else ""
     if _proven(fixing, objective_value(problem, choice)):
         return CapacityResult(choice, method + "+fixing", "OPTIMAL", bound)
+    exact = _Exact(deterministic, workers, seed)
     choice, gained, status, last_bound = exact.run(problem, fixing, choice, deadline, exact_work_s)
     method += "+cp-sat" if gained else ""
     return CapacityResult(choice, method + "+fixing", status, min(bound, last_bound))
