@@ -117,8 +117,8 @@ def to_markdown(
         f"{at_best} of {len(table)} instances at the best-known value; worst gap "
         f"{worst:.3f}%; total {table['seconds'].sum():.0f} s.",
         "",
-        f"Each plan is in `{SOLUTIONS.relative_to(REPO)}/<instance>.csv` (`job,agent`, both "
-        "1-based as in the OR-Library file); `python -m bench.bench_gap --check` recomputes "
+        f"Each plan is in `{SOLUTIONS.relative_to(REPO)}/<dataset>/<instance>.csv` (`job,agent`, "
+        "both 1-based as in the OR-Library file); `python -m bench.bench_gap --check` recomputes "
         "every cost and capacity from the instance files.",
     ]
     return "\n".join(lines)
