@@ -169,12 +169,6 @@ class RepFitModel:
             columns.append("rep_code")
         return pit[columns]
 
-    def components(self, x: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Deal rate, win probability and deal size per feature row (same order as COMPONENTS)."""
-        out = {name: model.predict(x, num_threads=1) for name, model in self.models_.items()}
-        out["deal_size"] = np.exp(out["deal_size"])
-        return out
-
     def log_components(
         self,
         account_ids: np.ndarray,
@@ -186,7 +180,12 @@ class RepFitModel:
         training date; ``reps`` adds unknown reps, ``distance_km`` replaces every pair's distance
         (to read a rep's effect apart from where the rep lives)."""
         x = self._pair_features(account_ids, rep_ids, reps, distance_km)
-        return {name: np.log(np.maximum(v, 1e-12)) for name, v in self.components(x).items()}
+        out = {name: model.predict(x, num_threads=1) for name, model in self.models_.items()}
+        # deal size is modelled in logs already; rate and win are on their own scale
+        return {
+            name: v if name == "deal_size" else np.log(np.maximum(v, 1e-12))
+            for name, v in out.items()
+        }
 
     @staticmethod
     def log_fit(pairs: dict[str, np.ndarray], average: dict[str, np.ndarray]) -> np.ndarray:
@@ -201,17 +200,6 @@ class RepFitModel:
         if distance_km is not None:
             x["distance_km"] = float(distance_km)
         return x
-
-    def win_probability(
-        self,
-        account_ids: np.ndarray,
-        rep_ids: np.ndarray,
-        reps: pd.DataFrame | None = None,
-        distance_km: float | None = None,
-    ) -> np.ndarray:
-        """P(win) of a new opportunity for (account, rep) pairs (see ``log_components``)."""
-        x = self._pair_features(account_ids, rep_ids, reps, distance_km)
-        return self.models_["win"].predict(x, num_threads=1)
 
     def rep_effect(
         self,
