@@ -176,18 +176,16 @@ def greedy_senior(inputs, scenario) -> pd.Series:
     return pd.Series(owners.to_numpy(), index=accounts["account_id"].to_numpy())
 
 
-def oracle_inputs(inputs, truth_accounts: pd.DataFrame, n_reps: int):
+def oracle_inputs(inputs, truth_accounts: pd.DataFrame):
     """The plan inputs with the true potential (workload and everything else unchanged)."""
     true_p = truth_accounts.set_index("account_id")["true_potential"]
     accounts = inputs.accounts.assign(
         potential=true_p.reindex(inputs.accounts["account_id"]).to_numpy()
     )
-    return replace(inputs, accounts=accounts), n_reps
+    return replace(inputs, accounts=accounts)
 
 
-def run_scenario(
-    name: str, world: Path, tables, truth, scores, time_limit: float | None, ablations: bool
-):
+def run_scenario(name: str, tables, truth, scores, time_limit: float | None, ablations: bool):
     from models.matcher import plan_territories
     from models.plan_inputs import plan_inputs
     from models.rep_fit import fallback_fit
@@ -210,7 +208,8 @@ def run_scenario(
         f"ours ({info['method']} fit)": (inputs, scenario, learned),
         "ours (fallback fit)": (inputs, scenario, fallback_fit),
     }
-    truth_inputs, n_active = oracle_inputs(inputs, truth.accounts, int(inputs.reps["active"].sum()))
+    truth_inputs = oracle_inputs(inputs, truth.accounts)
+    n_active = int(inputs.reps["active"].sum())
     oracle_scenario = replace(
         scenario, solver=replace(scenario.solver, candidates_per_account=max(n_active, 1))
     )
@@ -301,7 +300,7 @@ def main() -> None:
     for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
         print(f"scenario {name}", flush=True)  # noqa: T201
         results.append(
-            run_scenario(name, world, tables, truth, scores, args.time_limit, args.ablations)
+            run_scenario(name, tables, truth, scores, args.time_limit, args.ablations)
         )
     text = markdown(results, "20,000 accounts x 60 reps x 3 years, seed 7").replace(
         "{as_of}", str(tables.default_as_of().date())
