@@ -28,6 +28,7 @@ import pandas as pd
 from features.rep_features import rep_features_at
 from features.tables import CrmTables
 from models.rep_fit import fallback_fit
+from models.workload import size_workload
 
 ACCOUNT_FEATURES = ("account_log_employees", "account_log_revenue", "account_industry")
 MODEL_REP_FEATURES = (
@@ -41,7 +42,7 @@ MODEL_REP_FEATURES = (
 """Rep features the model sees: rates, not running totals (deal counts and revenue closed keep
 growing, so at plan time they sit beyond anything seen in training and trees flatten them)."""
 MONOTONE = {
-    "rep_book_share": -1,
+    "rep_load": -1,
     "rep_level": 1,
     "rep_win_rate": 1,
     "rep_industry_win_rate": 1,
@@ -74,10 +75,14 @@ class RepFitParams:
     """Let the models learn each known rep's own effect (rep_id as a categorical feature)."""
     min_rows_per_rep: int = 200
     """LightGBM's min_data_per_group / cat_smooth: a rep's own effect needs this much history."""
-    book_share: bool = True
-    """Learn how a rep's book size (accounts owned / the team's average, at the row's date) lowers
-    what they bring, and read every fit at an average book: an overloaded rep's past is not held
-    against them in a plan that balances loads."""
+    rep_load: bool = True
+    """Learn how a rep's load (workload of the accounts owned at the row's date / the rep's
+    capacity) lowers what they bring, and read every fit at a full but not overloaded book (1.0):
+    an overloaded rep's past is not held against them in a plan that keeps loads within capacity."""
+    separate_account_features: bool = True
+    """Trees split on account features or on rep and pair features, never both: the fit is a ratio
+    between reps for one account, so account features only set the baseline, and letting them
+    interact with rep features fits noise that shows up as differences between reps."""
 
 
 class RepFitModel:
@@ -127,6 +132,11 @@ class RepFitModel:
         p = self.params
         categorical = [c for c in ("account_industry", "rep_code") if c in x.columns]
         model = lgb.LGBMRegressor if objective != "binary" else lgb.LGBMClassifier
+        columns = list(x.columns)
+        groups = None
+        if p.separate_account_features:
+            account = [i for i, c in enumerate(columns) if c in ACCOUNT_FEATURES]
+            groups = [[i for i in range(len(columns)) if i not in account], account]
         fitted = model(
             objective=objective,
             n_estimators=p.n_estimators,
@@ -140,20 +150,23 @@ class RepFitModel:
             num_threads=1,
             deterministic=True,
             verbose=-1,
-            monotone_constraints=[MONOTONE.get(c, 0) for c in x.columns],
+            monotone_constraints=[MONOTONE.get(c, 0) for c in columns],
             monotone_constraints_method="advanced",
+            interaction_constraints=groups,
         )
         return fitted.fit(x, y, categorical_feature=categorical).booster_
 
     def _features(
         self, queries, opportunities, accounts, reps, history: bool = False
     ) -> pd.DataFrame:
-        """Model features per query; ``history`` reads each rep's book at the query date (training
-        and calibration rows), else every rep has an average book (plans)."""
+        """Model features per query; ``history`` reads each rep's load at the query date (training
+        rows), else every rep is at a full, not overloaded book (plans)."""
         pit = rep_features_at(queries, opportunities, accounts, reps)
-        if self.params.book_share:
-            pit["rep_book_share"] = (
-                _book_share(self.assignments_, queries) if history else np.ones(len(queries))
+        if self.params.rep_load:
+            pit["rep_load"] = (
+                _rep_load(self.assignments_, queries, accounts, reps)
+                if history
+                else np.ones(len(queries))
             )
         acc = accounts.set_index("account_id").reindex(queries["account_id"].to_numpy())
         codes = pd.Categorical(acc["industry"].astype("string"), categories=self.industries_).codes
@@ -161,8 +174,8 @@ class RepFitModel:
         pit["account_log_revenue"] = np.log1p(pd.to_numeric(acc["annual_revenue"]).to_numpy(float))
         pit["account_industry"] = pd.Categorical(np.where(codes >= 0, codes, -1))
         columns = [*MODEL_REP_FEATURES, *ACCOUNT_FEATURES]
-        if self.params.book_share:
-            columns.append("rep_book_share")
+        if self.params.rep_load:
+            columns.append("rep_load")
         if self.params.rep_identity:
             rep = pd.Index(self.known_reps_).get_indexer(queries["rep_id"].astype(str).to_numpy())
             pit["rep_code"] = pd.Categorical(rep, categories=np.arange(len(self.known_reps_)))
@@ -328,9 +341,14 @@ def _ownership_quarters(
     return rows
 
 
-def _book_share(assignments: pd.DataFrame, queries: pd.DataFrame) -> np.ndarray:
-    """Per query (rep_id, at): accounts the rep owned at ``at`` over the average book of the reps
-    who owned any then (0 for a rep with none)."""
+def _rep_load(
+    assignments: pd.DataFrame, queries: pd.DataFrame, accounts: pd.DataFrame, reps: pd.DataFrame
+) -> np.ndarray:
+    """Per query (rep_id, at): size workload (models.workload.size_workload) of the accounts the
+    rep owned at ``at`` over the rep's capacity; reps without a capacity take the median one (and
+    with no capacity in the data at all, the load is the workload itself)."""
+    workload = size_workload(accounts.set_index("account_id")["employees"])
+    per_spell = workload.reindex(assignments["account_id"].astype(str)).fillna(1.0).to_numpy()
     start = pd.to_datetime(assignments["start_date"]).to_numpy().astype("datetime64[ns]")
     end = pd.to_datetime(assignments["end_date"]).to_numpy().astype("datetime64[ns]")
     rep = assignments["rep_id"].astype(str).to_numpy()
@@ -339,25 +357,24 @@ def _book_share(assignments: pd.DataFrame, queries: pd.DataFrame) -> np.ndarray:
         {
             "rep_id": np.concatenate([rep, rep[ended]]),
             "t": np.concatenate([start, end[ended]]),
-            "d": np.concatenate([np.ones(rep.size), -np.ones(int(ended.sum()))]),
+            "d": np.concatenate([per_spell, -per_spell[ended]]),
         }
     )
-    per_rep = events.groupby(["rep_id", "t"], as_index=False)["d"].sum()
-    per_rep["book"] = per_rep.groupby("rep_id")["d"].cumsum()
-    owning = (per_rep["book"] > 0).astype(float)
-    per_rep["owning"] = owning.groupby(per_rep["rep_id"]).diff().fillna(owning)
-    team = per_rep.groupby("t")[["d", "owning"]].sum().cumsum()
-    team["mean_book"] = team["d"] / team["owning"].clip(lower=1)
+    books = events.groupby(["rep_id", "t"], as_index=False)["d"].sum().sort_values("t")
+    books["book"] = books.groupby("rep_id")["d"].cumsum()
     at = pd.to_datetime(queries["at"]).to_numpy().astype("datetime64[ns]")
     left = pd.DataFrame(
         {"rep_id": queries["rep_id"].astype(str).to_numpy(), "t": at, "_row": np.arange(len(at))}
     ).sort_values("t")
-    books = per_rep[["rep_id", "t", "book"]].sort_values("t")
-    mine = pd.merge_asof(left, books, on="t", by="rep_id")
-    mine = pd.merge_asof(mine, team[["mean_book"]].reset_index(), on="t")
-    share = (mine["book"].fillna(0.0) / mine["mean_book"]).fillna(0.0).to_numpy()
+    mine = pd.merge_asof(left, books[["rep_id", "t", "book"]], on="t", by="rep_id")
+    given = reps["capacity"].to_numpy() if "capacity" in reps else np.full(len(reps), np.nan)
+    capacity = pd.Series(
+        pd.to_numeric(given, errors="coerce"), index=reps["rep_id"].astype(str).to_numpy()
+    )
+    median = float(capacity.median()) if capacity.notna().any() else 1.0
+    capacity = capacity.fillna(median).reindex(mine["rep_id"]).fillna(median).clip(lower=1e-9)
     out = np.zeros(len(at))
-    out[mine["_row"].to_numpy()] = share
+    out[mine["_row"].to_numpy()] = mine["book"].fillna(0.0).to_numpy() / capacity.to_numpy()
     return out
 
 

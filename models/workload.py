@@ -27,10 +27,16 @@ def potential_tier(potential: pd.Series) -> pd.Series:
     return pd.Series(tier, index=potential.index, dtype="str")
 
 
-def account_workload(employees: pd.Series, potential: pd.Series) -> pd.Series:
-    """Workload units per account (see the module docstring for the formula)."""
+def size_workload(employees: pd.Series) -> pd.Series:
+    """The workload an account needs for its size alone (no tier bonus): ``0.5 + 0.25 *
+    log10(1 + employees)``, unknown counts at the median of the known ones."""
     staff = pd.to_numeric(employees, errors="coerce").astype(float)
     known = staff.dropna()
     staff = staff.fillna(float(known.median()) if len(known) else 0.0).clip(lower=0.0)
+    return (BASE + SIZE_WEIGHT * np.log10(1.0 + staff)).rename("workload")
+
+
+def account_workload(employees: pd.Series, potential: pd.Series) -> pd.Series:
+    """Workload units per account (see the module docstring for the formula)."""
     bonus = potential_tier(potential).map(TIER_BONUS).astype(float)
-    return (BASE + SIZE_WEIGHT * np.log10(1.0 + staff) + bonus).rename("workload")
+    return size_workload(employees) + bonus.to_numpy()

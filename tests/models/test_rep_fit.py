@@ -158,3 +158,33 @@ def test_deal_rate_rows_are_whole_quarters_of_one_owner():
     assert rows["account_id"].tolist() == ["A1", "A1"]
     assert rows["rep_id"].tolist() == ["R1", "R1"]
     assert rows["deals"].tolist() == [2.0, 1.0]  # O1, O2 created in the first; O4 in the second
+
+
+def test_rep_load_is_owned_size_workload_over_capacity_at_each_date():
+    from models.rep_fit_model import _rep_load
+    from models.workload import size_workload
+
+    accounts = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "employees": [9, 99, None]})
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"], "capacity": [2.0, None]})
+    assignments = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2", "A3"],
+            "rep_id": ["R1", "R1", "R2"],
+            "start_date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-01"]),
+            "end_date": pd.to_datetime([None, "2024-06-01", None]),
+        }
+    )
+    queries = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R1", "R1", "R2", "R1"],
+            "at": pd.to_datetime(
+                ["2024-02-01", "2024-04-01", "2024-07-01", "2024-04-01", "2023-12-01"]
+            ),
+        }
+    )
+    work = size_workload(accounts.set_index("account_id")["employees"])
+    assert work["A1"] == pytest.approx(0.75) and work["A2"] == pytest.approx(1.0)
+    load = _rep_load(assignments, queries, accounts, reps)
+    # R1: A1 alone, then A1 + A2, then A1 again once A2 ends; R2 has no capacity: the median (2.0)
+    expected = [0.75 / 2, 1.75 / 2, 0.75 / 2, work["A3"] / 2, 0.0]
+    np.testing.assert_allclose(load, expected)
