@@ -162,6 +162,8 @@ def describe_broken_rows(notes: list[str], rep_ids: np.ndarray, where: str) -> l
                 f"{where}{note}; widen the bands, raise `solver.candidates_per_account` "
                 "or `max_travel_km`, or raise the disruption budget."
             )
+        elif note.startswith(("the limits are jointly infeasible", "the LP relaxation")):
+            out.append(f"{where}{note}.")
         elif note.startswith(("moved_", "...")) or "item(s)" in note:
             out.append(
                 f"{where}{note.replace('moved_accounts', 'accounts moved')}".replace(

@@ -2,19 +2,23 @@
 CP-SAT when the problem is small enough to prove optimality.
 
 The order never changes: bound first (so every answer has a gap), then a heuristic plan, then the
-exact engine where it fits. Everything is deterministic for a given problem and options.
+exact engine where it fits. When neither finds a plan, the LP relaxation (models.lp_relaxation)
+decides: it either proves that no plan exists and names the limits in conflict, or its rounded
+optimum becomes the plan. Everything is deterministic for a given problem and options.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from models.assignment_core import (
     AgentRows,
     AssignmentProblem,
+    GlobalRow,
+    Prices,
     Solution,
     agent_loads,
     is_feasible,
@@ -27,6 +31,7 @@ from models.cpsat_engine import solve_exact
 from models.knapsack_bound import applies as capacity_only
 from models.lagrangian import DualResult, priced_scores, solve_dual
 from models.lns import lns, repair_neighbourhood
+from models.lp_relaxation import LpResult, elastic_stretch, solve_lp
 from models.repair import improve, repair
 
 BAND_MARGINS = (0.3, 0.6, 0.9)
@@ -42,6 +47,21 @@ DIVERGED = (
     "around them, or the disruption budget is too small to rebalance"
 )
 REPAIR_WORK_S = 3.0
+MAX_STRETCH_NOTES = 8
+LP_BAND_MARGIN = 0.2
+LP_BUDGET_MARGIN = 0.01
+LP_INFEASIBLE = (
+    "the limits are jointly infeasible: even with accounts split between reps (the LP "
+    "relaxation, solved exactly) no assignment meets them all"
+)
+LP_UNFINISHED = (
+    "the LP relaxation did not finish in {seconds:.0f} s, so whether these limits leave room for "
+    "any plan is unknown"
+)
+LP_ROUNDING_FAILED = (
+    "the LP relaxation has a solution (value {value:,.0f}) but rounding and repairing it broke "
+    "a limit; a plan may exist: raise `solver.time_limit_s` or widen the bands slightly"
+)
 SAFETY_FACTOR = 10.0
 SAFETY_SECONDS = 60.0
 
@@ -112,6 +132,11 @@ def solve(problem: AssignmentProblem, options: SolverOptions | None = None) -> S
         choice, method, exact_status, bound = _exact_phase(
             problem, choice, options, exact_end, method, bound
         )
+    if choice is None and exact_status != "INFEASIBLE":
+        choice, lp_status, lp_notes, bound = _lp_rescue(problem, deadline, bound, dual.prices)
+        notes = notes + lp_notes if choice is None else lp_notes
+        exact_status = "INFEASIBLE" if lp_status == "infeasible" else None
+        method = "lp+repair" if choice is not None else method
     small = problem.n_pairs() <= LNS_MAX_PAIRS  # on big regions steps cost much, gain ~nothing
     if choice is not None and exact_status != "OPTIMAL" and options.lns_steps and small:
         better = lns(
@@ -189,6 +214,64 @@ def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadl
     if choice is not None:
         notes.extend(row_violations(problem, choice))
     return None, notes
+
+
+def _lp_rescue(problem: AssignmentProblem, deadline: float, bound: float, prices: Prices):
+    """When the heuristic finds no plan: plan from the LP relaxation (models.lp_relaxation).
+
+    First the LP of a copy with room to round in (bands narrowed by ``LP_BAND_MARGIN`` of their
+    half-width, budgets by ``LP_BUDGET_MARGIN``): its optimum, each item to its largest share,
+    lands near the real rows, and repair with its prices closes the rest. Where that copy has no
+    solution or its rounding cannot be repaired, the LP of the problem itself decides: infeasible
+    means no plan exists (the elastic LP then names the limits that must give, and by how much).
+    Returns (choice or None, status of the deciding LP, notes, bound).
+    """
+    room = shrink_bands(problem, LP_BAND_MARGIN)
+    room = replace(
+        room,
+        global_rows=tuple(
+            GlobalRow(g.name, g.coef, g.upper * (1 - LP_BUDGET_MARGIN)) for g in room.global_rows
+        ),
+    )
+    lp = solve_lp(room, deadline - time.monotonic(), hint=priced_scores(room, prices))
+    if lp.status == "optimal":
+        choice = _round_lp(problem, lp, deadline)
+        if choice is not None:
+            return choice, lp.status, [], bound
+    lp = solve_lp(problem, deadline - time.monotonic(), hint=priced_scores(problem, prices))
+    if lp.status == "time limit":
+        return None, lp.status, [LP_UNFINISHED.format(seconds=lp.seconds)], bound
+    if lp.status == "infeasible":
+        stretch = elastic_stretch(problem, deadline - time.monotonic())
+        return None, lp.status, [LP_INFEASIBLE, *_stretch_notes(stretch)], bound
+    bound = min(bound, lp.value)
+    choice = _round_lp(problem, lp, deadline)
+    if choice is None:
+        return None, lp.status, [LP_ROUNDING_FAILED.format(value=lp.value)], bound
+    return choice, lp.status, [], bound
+
+
+def _round_lp(problem: AssignmentProblem, lp: LpResult, deadline: float) -> np.ndarray | None:
+    """Each item to its largest LP share, repaired and improved; None when repair fails."""
+    choice = repair(problem, lp.x.argmax(axis=1), priced_scores(problem, lp.prices), deadline)
+    if not is_feasible(problem, choice):
+        choice = _exact_repair(problem, choice, deadline)
+    if not is_feasible(problem, choice):
+        return None
+    return improve(problem, choice, deadline)
+
+
+def _stretch_notes(stretch: LpResult) -> list[str]:
+    """The elastic LP's widened rows, in the row-note form describe_broken_rows reads."""
+    out = []
+    for s in stretch.stretches[:MAX_STRETCH_NOTES]:
+        if s.agent < 0:
+            out.append(f"{s.row} = {s.bound + s.amount:.6g} > upper {s.bound:.6g}")
+        else:
+            sign, word = (1.0, ">") if s.side == "upper" else (-1.0, "<")
+            load = s.bound + sign * s.amount
+            out.append(f"{s.row}[{s.agent}] = {load:.6g} {word} {s.side} {s.bound:.6g}")
+    return out
 
 
 def _exact_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
