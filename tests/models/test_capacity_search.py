@@ -87,3 +87,15 @@ def test_deterministic_mode_repeats_on_the_capacity_path():
     assert (first.choice == second.choice).all()
     assert first.objective == second.objective
     assert first.bound >= first.objective
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mip_beats_a_plan_or_proves_none_is_better(seed):
+    from models.mip_engine import solve_mip
+
+    problem = tiny_gap(seed)
+    best = max(value for _, value in every_plan(problem))
+    found = solve_mip(problem, beat=best - 5, time_limit_s=10)
+    assert found.status == "OPTIMAL" and is_feasible(problem, found.choice)
+    assert objective_value(problem, found.choice) == best and found.bound >= best - 1e-9
+    assert solve_mip(problem, beat=best + 1, time_limit_s=10).status == "INFEASIBLE"
