@@ -48,7 +48,7 @@ DIVERGED = (
 )
 REPAIR_WORK_S = 3.0
 MAX_STRETCH_NOTES = 8
-LP_BAND_MARGIN = 0.2
+LP_BAND_MARGINS = (0.1, 0.3)
 LP_BUDGET_MARGIN = 0.01
 LP_INFEASIBLE = (
     "the limits are jointly infeasible: even with accounts split between reps (the LP "
@@ -219,25 +219,24 @@ def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadl
 def _lp_rescue(problem: AssignmentProblem, deadline: float, bound: float, prices: Prices):
     """When the heuristic finds no plan: plan from the LP relaxation (models.lp_relaxation).
 
-    First the LP of a copy with room to round in (bands narrowed by ``LP_BAND_MARGIN`` of their
-    half-width, budgets by ``LP_BUDGET_MARGIN``): its optimum, each item to its largest share,
-    lands near the real rows, and repair with its prices closes the rest. Where that copy has no
-    solution or its rounding cannot be repaired, the LP of the problem itself decides: infeasible
+    First the LP of a copy with room to round in (bands narrowed by ``LP_BAND_MARGINS`` of their
+    half-width in turn, budgets by ``LP_BUDGET_MARGIN``): its optimum, each item to its largest
+    share, lands near the real rows, and repair with its prices closes the rest. Where no copy has
+    a solution or its rounding cannot be repaired, the LP of the problem itself decides: infeasible
     means no plan exists (the elastic LP then names the limits that must give, and by how much).
     Returns (choice or None, status of the deciding LP, notes, bound).
     """
-    room = shrink_bands(problem, LP_BAND_MARGIN)
-    room = replace(
-        room,
-        global_rows=tuple(
+    for margin in LP_BAND_MARGINS:
+        room = shrink_bands(problem, margin)
+        budgets = tuple(
             GlobalRow(g.name, g.coef, g.upper * (1 - LP_BUDGET_MARGIN)) for g in room.global_rows
-        ),
-    )
-    lp = solve_lp(room, deadline - time.monotonic(), hint=priced_scores(room, prices))
-    if lp.status == "optimal":
-        choice = _round_lp(problem, lp, deadline)
-        if choice is not None:
-            return choice, lp.status, [], bound
+        )
+        room = replace(room, global_rows=budgets)
+        lp = solve_lp(room, deadline - time.monotonic(), hint=priced_scores(room, prices))
+        if lp.status == "optimal":
+            choice = _round_lp(problem, lp, deadline)
+            if choice is not None:
+                return choice, lp.status, [], bound
     lp = solve_lp(problem, deadline - time.monotonic(), hint=priced_scores(problem, prices))
     if lp.status == "time limit":
         return None, lp.status, [LP_UNFINISHED.format(seconds=lp.seconds)], bound
