@@ -18,6 +18,7 @@ conflicts in words.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,12 +73,14 @@ def plan_territories(
     fit: PairFit | None = None,
     *,
     fit_method: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Plan an owner for every account; see the module docstring and docs/matcher.md."""
     scenario = scenario or Scenario()
     fit = fit or fallback_fit
     model = build_plan_model(accounts, reps, scenario, fit)
-    return solve_plan_model(model, scenario, fit, fit_method or getattr(fit, "method", "fallback"))
+    method = fit_method or getattr(fit, "method", "fallback")
+    return solve_plan_model(model, scenario, fit, method, progress)
 
 
 def build_plan_model(
@@ -99,7 +102,13 @@ def build_plan_model(
     return PlanModel(data, tuple(models), tuple(conflicts), started, time.monotonic() - started)
 
 
-def solve_plan_model(model: PlanModel, scenario: Scenario, fit: PairFit, method: str) -> Plan:
+def solve_plan_model(
+    model: PlanModel,
+    scenario: Scenario,
+    fit: PairFit,
+    method: str,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
     """Solve every region within the scenario's time budget (shared by size) and assemble."""
     n_regions = len(model.models)
     if model.conflicts:
@@ -115,7 +124,8 @@ def solve_plan_model(model: PlanModel, scenario: Scenario, fit: PairFit, method:
             lns_steps=scenario.solver.lns_steps,
             deterministic=scenario.solver.deterministic,
         )
-        solutions.append(solve(region_model.problem, options))
+        where = f"region {region_model.region.name}: " if n_regions > 1 else ""
+        solutions.append(solve(region_model.problem, options, _prefixed(progress, where)))
     timings = {"build_s": model.build_s, "solve_s": time.monotonic() - begun}
     broken = _broken(model.data, model.models, solutions, n_regions)
     if broken:
@@ -123,6 +133,13 @@ def solve_plan_model(model: PlanModel, scenario: Scenario, fit: PairFit, method:
     return assemble_plan(
         model.data, list(model.models), solutions, fit, method, timings, model.started
     )
+
+
+def _prefixed(progress: Callable[[str], None] | None, prefix: str):
+    """``progress`` with every message prefixed (None stays None)."""
+    if progress is None:
+        return None
+    return lambda text: progress(prefix + text)
 
 
 def _broken(data: MatchData, models, solutions: list[Solution], n_regions: int) -> list[str]:

@@ -10,6 +10,7 @@ optimum becomes the plan. Everything is deterministic for a given problem and op
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -92,9 +93,15 @@ class SolverOptions:
     seed: int = 0
 
 
-def solve(problem: AssignmentProblem, options: SolverOptions | None = None) -> Solution:
-    """The best plan found within the budget, its value, a valid upper bound and a status."""
+def solve(
+    problem: AssignmentProblem,
+    options: SolverOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Solution:
+    """The best plan found within the budget, its value, a valid upper bound and a status;
+    ``progress`` hears of each phase as it starts (the LP rescue can take minutes)."""
     options = options or SolverOptions()
+    say = progress or (lambda _: None)
     start = time.monotonic()
     # deterministic: phases end on convergence / work counts; the clock is only a safety net
     limit = options.time_limit_s
@@ -103,11 +110,13 @@ def solve(problem: AssignmentProblem, options: SolverOptions | None = None) -> S
     deadline = start + limit
     if problem.n_items == 0:
         return Solution("optimal", np.zeros(0, dtype=np.int64), 0.0, 0.0, "empty", 0.0)
+    say(f"bounding {problem.n_items:,} items x {problem.n_agents:,} agents")
     dual = solve_dual(problem, max_iter=options.dual_iterations)
     exact_fits = problem.n_pairs() <= options.exact_max_pairs
     heuristic_end = deadline
     if exact_fits and not options.deterministic:
         heuristic_end = start + HEURISTIC_SHARE_BEFORE_EXACT * options.time_limit_s
+    say("rounding and repairing at the bound's prices")
     choice, notes = _heuristic(problem, dual, start, min(deadline, heuristic_end))
     method, bound, exact_status = "lagrangian+repair", dual.bound, None
     if exact_fits and choice is not None and capacity_only(problem):
@@ -133,6 +142,7 @@ def solve(problem: AssignmentProblem, options: SolverOptions | None = None) -> S
             problem, choice, options, exact_end, method, bound
         )
     if choice is None and exact_status != "INFEASIBLE":
+        say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
         choice, lp_status, lp_notes, bound = _lp_rescue(problem, deadline, bound, dual.prices)
         notes = notes + lp_notes if choice is None else lp_notes
         exact_status = "INFEASIBLE" if lp_status == "infeasible" else None

@@ -52,8 +52,15 @@ def plan(
     potential = _read_scores(scores) if scores is not None else _score_now(tables, chosen, model)
     inputs = plan_inputs(tables, potential, chosen)
     fit_fn, fit_info = _rep_fit(fit, tables, inputs.as_of)
+    from training.console import console
+
     result = plan_territories(
-        inputs.accounts, inputs.reps, chosen, fit_fn, fit_method=fit_info["method"]
+        inputs.accounts,
+        inputs.reps,
+        chosen,
+        fit_fn,
+        fit_method=fit_info["method"],
+        progress=lambda text: console.print(f"  [dim]{text}[/dim]"),
     )
     extra = {
         "as_of": str(inputs.as_of.date()),
@@ -91,9 +98,7 @@ def _score_now(tables, scenario, model_uri: str | None):
             tables, as_of, TrainingSettings(), model_uri=model_uri
         )
     except ModelNotFoundError as exc:
-        raise ModelNotFoundError(
-            f"{exc} Or pass --scores FILE from `territory score`."
-        ) from exc
+        raise ModelNotFoundError(f"{exc} Or pass --scores FILE from `territory score`.") from exc
     console.print(f"  with {uri}")
     return scores[["account_id", "potential"]]
 

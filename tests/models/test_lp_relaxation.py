@@ -90,7 +90,9 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
     # is switched off so the rescue path runs on a small instance
     monkeypatch.setattr(solver, "_heuristic", lambda *args: (None, ["heuristic failed"]))
     problem = banded_instance(seed=4)
-    solution = solver.solve(problem, NO_EXACT)
+    heard: list[str] = []
+    solution = solver.solve(problem, NO_EXACT, progress=heard.append)
+    assert heard[0].startswith("bounding 300 items") and "LP relaxation" in heard[-1]
     assert solution.method.startswith("lp+repair")
     assert solution.status in ("feasible", "optimal")
     assert is_feasible(problem, solution.choice)
