@@ -33,9 +33,13 @@ def _matrix_file(world: Path, rows: int) -> Path:
 
     tables = load_crm(world).tables
     end = tables.latest_date() - pd.Timedelta(days=365)
-    dates = snapshot_dates(tables.accounts["created_at"].min() + pd.Timedelta(days=180), end, months=3)
+    dates = snapshot_dates(
+        tables.accounts["created_at"].min() + pd.Timedelta(days=180), end, months=3
+    )
     frame = build_snapshots(tables, dates, 365)
-    frame.sample(rows, replace=len(frame) < rows, random_state=0).reset_index(drop=True).to_parquet(path)
+    frame.sample(rows, replace=len(frame) < rows, random_state=0).reset_index(drop=True).to_parquet(
+        path
+    )
     return path
 
 
@@ -48,7 +52,9 @@ def _run_case(case: str, path: Path) -> dict:
 
     frame = pd.read_parquet(path)
     X, y = frame[list(ACCOUNT_POTENTIAL_V1)], frame["label"].to_numpy()
-    model = PotentialModel(n_estimators=N_TREES, num_leaves=15, max_depth=5, early_stopping_rounds=0)
+    model = PotentialModel(
+        n_estimators=N_TREES, num_leaves=15, max_depth=5, early_stopping_rounds=0
+    )
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     if case == "territory":
@@ -64,13 +70,19 @@ def _run_case(case: str, path: Path) -> dict:
         lgb.train(model._lgb_params(), lgb.Dataset(matrix, y, categorical_feature=cats), N_TREES)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "peak_rss_mb": peak / 1024, "fit_rss_mb": (peak - rss_before) / 1024}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak / 1024,
+        "fit_rss_mb": (peak - rss_before) / 1024,
+    }
 
 
 def measure(case: str, path: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "bench.bench_train", "--child", case, str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -86,19 +98,24 @@ def main() -> None:
         return
     ensure_default_world(opts.world)
     lines = [
-        "| account-snapshots | bare lightgbm.train (s) | PotentialModel.fit (s) | time ratio | bare peak RSS (MB) | PotentialModel peak RSS (MB) | memory ratio |",
+        "| account-snapshots | bare lightgbm.train (s) | PotentialModel.fit (s) | time ratio "
+        "| bare peak RSS (MB) | PotentialModel peak RSS (MB) | memory ratio |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for rows in opts.rows:
         path = _matrix_file(opts.world, rows)
         raw, ours = measure("raw", path), measure("territory", path)
         lines.append(
-            f"| {rows:,} | {raw['seconds']:.1f} | {ours['seconds']:.1f} | {ours['seconds'] / raw['seconds']:.2f} "
-            f"| {raw['peak_rss_mb']:.0f} | {ours['peak_rss_mb']:.0f} | {ours['peak_rss_mb'] / raw['peak_rss_mb']:.2f} |"
+            f"| {rows:,} | {raw['seconds']:.1f} | {ours['seconds']:.1f} "
+            f"| {ours['seconds'] / raw['seconds']:.2f} "
+            f"| {raw['peak_rss_mb']:.0f} | {ours['peak_rss_mb']:.0f} "
+            f"| {ours['peak_rss_mb'] / raw['peak_rss_mb']:.2f} |"
         )
         print(lines[-1], flush=True)
+    from features.feature_sets import ACCOUNT_POTENTIAL_V1
+
     text = (
-        f"Training cost, {N_TREES} trees, 15 leaves, {len(__import__('features.feature_sets', fromlist=['x']).ACCOUNT_POTENTIAL_V1)} features, "
+        f"Training cost, {N_TREES} trees, 15 leaves, {len(ACCOUNT_POTENTIAL_V1)} features, "
         "2 cores, nothing else running by intent (shared machine). PotentialModel.fit includes "
         "category learning and matrix building; the bare baseline gets the matrix for free.\n\n"
         + "\n".join(lines)

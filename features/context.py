@@ -1,4 +1,5 @@
-"""Market context per account: how its industry and region are moving, from won deals before `as_of`."""
+"""Market context per account: how its industry and region are moving, from won deals before
+`as_of`."""
 
 from __future__ import annotations
 

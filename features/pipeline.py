@@ -16,8 +16,15 @@ from features.feature_sets import (
 )
 from features.tables import CrmTables
 
-# Columns where "no events" means 0; every other column stays missing when there is nothing to measure.
-COUNT_PREFIXES = ("won_revenue_last", "won_deals_last", "lost_deals_last", "opportunities_created", "activities_last")
+# Columns where "no events" means 0; every other column stays missing when there is nothing to
+# measure.
+COUNT_PREFIXES = (
+    "won_revenue_last",
+    "won_deals_last",
+    "lost_deals_last",
+    "opportunities_created",
+    "activities_last",
+)
 ACTIVITY_COUNT_SUFFIXES = tuple(f"s_last_{d}d" for d in ACTIVITY_WINDOWS_DAYS)
 ZERO_WHEN_NONE = frozenset({"open_pipeline_value", "open_opportunities", "owner_changes_last_730d"})
 
@@ -34,7 +41,9 @@ def _history_columns(visible: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, pd
         cols[f"won_revenue_last_{days}d"] = history.won_revenue_last(visible, as_of, days)
         cols[f"won_deals_last_{days}d"] = history.won_deals_last(visible, as_of, days)
     cols["lost_deals_last_730d"] = history.lost_deals_last(visible, as_of, 730)
-    cols["opportunities_created_last_365d"] = history.opportunities_created_last(visible, as_of, 365)
+    cols["opportunities_created_last_365d"] = history.opportunities_created_last(
+        visible, as_of, 365
+    )
     closed = visible[visible["stage"].isin(["won", "lost"])]
     prior = float((closed["stage"] == "won").mean()) if len(closed) else 0.25
     cols["win_rate_last_730d"] = history.win_rate_shrunk(
@@ -53,7 +62,10 @@ def _history_columns(visible: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, pd
 
 def _engagement_columns(activities: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, pd.Series]:
     visible = engagement.visible_activities(activities, as_of)
-    cols = {f"activities_last_{d}d": engagement.activities_last(visible, as_of, d) for d in ACTIVITY_WINDOWS_DAYS}
+    cols = {
+        f"activities_last_{d}d": engagement.activities_last(visible, as_of, d)
+        for d in ACTIVITY_WINDOWS_DAYS
+    }
     cols.update(engagement.activities_by_type_last(visible, as_of, 365))
     cols["days_since_last_activity"] = engagement.days_since_last_activity(visible, as_of)
     return cols
@@ -116,8 +128,11 @@ def build_account_features(
 
 def _finish(frame: pd.DataFrame, accounts: pd.DataFrame, extra: Sequence[str]) -> pd.DataFrame:
     counts = [
-        c for c in frame.columns
-        if c.startswith(COUNT_PREFIXES) or c.endswith(ACTIVITY_COUNT_SUFFIXES) or c in ZERO_WHEN_NONE
+        c
+        for c in frame.columns
+        if c.startswith(COUNT_PREFIXES)
+        or c.endswith(ACTIVITY_COUNT_SUFFIXES)
+        or c in ZERO_WHEN_NONE
     ]
     frame[counts] = frame[counts].fillna(0.0).astype(float)
     for name in CATEGORICAL:

@@ -50,7 +50,9 @@ def calibration_by_decile(actual, predicted) -> pd.DataFrame:
     predicted = np.asarray(predicted, dtype=float)
     ranks = pd.Series(predicted).rank(method="first")
     decile = np.ceil(ranks / len(predicted) * 10).clip(1, 10).astype(int)
-    frame = pd.DataFrame({"decile": decile, "predicted": predicted, "actual": np.asarray(actual, float)})
+    frame = pd.DataFrame(
+        {"decile": decile, "predicted": predicted, "actual": np.asarray(actual, float)}
+    )
     table = frame.groupby("decile").agg(
         accounts=("actual", "size"), predicted=("predicted", "sum"), actual=("actual", "sum")
     )
@@ -73,4 +75,7 @@ def conversion_metrics(actual, probability) -> dict[str, float]:
     won = (np.asarray(actual, dtype=float) > 0).astype(int)
     if won.min() == won.max():
         return {"auc": float("nan"), "brier": float(brier_score_loss(won, probability))}
-    return {"auc": float(roc_auc_score(won, probability)), "brier": float(brier_score_loss(won, probability))}
+    return {
+        "auc": float(roc_auc_score(won, probability)),
+        "brier": float(brier_score_loss(won, probability)),
+    }

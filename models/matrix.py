@@ -44,5 +44,7 @@ def to_matrix(
             codes = pd.Categorical(column.astype("object"), categories=categories[name]).codes
             out[:, j] = np.where(codes < 0, np.nan, codes)
         else:
-            out[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            out[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
     return out

@@ -102,7 +102,9 @@ class PotentialModel(RegressorMixin, BaseEstimator):
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         if self.objective == "conversion" and eval_set is not None:
             raw = self.booster_.predict(
-                self._matrix(eval_set[0]), num_iteration=self.best_iteration_, num_threads=self.num_threads
+                self._matrix(eval_set[0]),
+                num_iteration=self.best_iteration_,
+                num_threads=self.num_threads,
             )
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)
             iso.fit(raw, self._target(np.asarray(eval_set[1], float)))
@@ -130,7 +132,9 @@ class PotentialModel(RegressorMixin, BaseEstimator):
         return (y > 0).astype(float) if self.objective == "conversion" else y
 
     def _lgb_params(self) -> dict:
-        monotone = [1 if name in set(self.monotone_increasing) else 0 for name in self.feature_names_]
+        monotone = [
+            1 if name in set(self.monotone_increasing) else 0 for name in self.feature_names_
+        ]
         params = {
             "objective": "tweedie" if self.objective == "revenue" else "binary",
             "learning_rate": self.learning_rate,
@@ -155,8 +159,13 @@ class PotentialModel(RegressorMixin, BaseEstimator):
     def _dataset(self, X: pd.DataFrame, y: np.ndarray, reference=None) -> lgb.Dataset:
         cat_idx = [i for i, n in enumerate(self.feature_names_) if n in self.categories_]
         return lgb.Dataset(
-            self._matrix(X), y, feature_name=self.feature_names_, categorical_feature=cat_idx,
-            reference=reference, free_raw_data=False, params={"verbosity": -1},
+            self._matrix(X),
+            y,
+            feature_name=self.feature_names_,
+            categorical_feature=cat_idx,
+            reference=reference,
+            free_raw_data=False,
+            params={"verbosity": -1},
         )
 
     # -- prediction ------------------------------------------------------------------------
@@ -169,7 +178,10 @@ class PotentialModel(RegressorMixin, BaseEstimator):
         if self.constant_ is not None:
             return np.full(matrix.shape[0], self.constant_)
         out = self.booster_.predict(
-            matrix, num_iteration=self.best_iteration_, raw_score=raw_score, num_threads=self.num_threads
+            matrix,
+            num_iteration=self.best_iteration_,
+            raw_score=raw_score,
+            num_threads=self.num_threads,
         )
         if self.calibrator_ is not None and not raw_score:
             out = np.interp(out, *self.calibrator_)
@@ -194,7 +206,10 @@ class PotentialModel(RegressorMixin, BaseEstimator):
             out[:, -1] = np.log(self.constant_) if self.constant_ > 0 else -np.inf
             return out
         return self.booster_.predict(
-            matrix, num_iteration=self.best_iteration_, pred_contrib=True, num_threads=self.num_threads
+            matrix,
+            num_iteration=self.best_iteration_,
+            pred_contrib=True,
+            num_threads=self.num_threads,
         )
 
     # -- serialisation (pure: text in, text out; packaging.py does the file and MLflow work) ----

@@ -24,7 +24,9 @@ def tier_of(percentile: np.ndarray) -> np.ndarray:
     return out
 
 
-def score_frame(model: PotentialModel, features: pd.DataFrame, *, chunk_rows: int = 100_000, progress=None) -> pd.DataFrame:
+def score_frame(
+    model: PotentialModel, features: pd.DataFrame, *, chunk_rows: int = 100_000, progress=None
+) -> pd.DataFrame:
     """account_id, potential, percentile, tier for every row of `features` (account_id index)."""
     parts = []
     for start in range(0, len(features), chunk_rows):

@@ -17,7 +17,9 @@ def shared_data() -> Path:
     """../shared/data (third-party data). Skips with a reason in a user's clone; required in CI."""
     if not SHARED_DATA.is_dir():
         if IN_CI:
-            pytest.fail(f"CI=true but {SHARED_DATA} is missing: CI must run with shared/ beside main")
+            pytest.fail(
+                f"CI=true but {SHARED_DATA} is missing: CI must run with shared/ beside main"
+            )
         pytest.skip(f"{SHARED_DATA} not found: third-party data lives beside the checkout in CI")
     return SHARED_DATA
 
@@ -28,7 +30,9 @@ def postgres_url() -> str:
 
     Mandatory in CI; elsewhere skipped with a visible reason when no server answers.
     """
-    url = os.environ.get("TERRITORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    url = os.environ.get(
+        "TERRITORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     import sqlalchemy as sa
 
     try:
@@ -39,5 +43,8 @@ def postgres_url() -> str:
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server here"
         if IN_CI:
             pytest.fail(f"CI=true but PostgreSQL at {url} is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL at {url} unreachable ({type(exc).__name__}); set TERRITORY_TEST_POSTGRES_URL")
+        pytest.skip(
+            f"PostgreSQL at {url} unreachable ({type(exc).__name__}); "
+            "set TERRITORY_TEST_POSTGRES_URL"
+        )
     return url

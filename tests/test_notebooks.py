@@ -34,8 +34,14 @@ def test_notebook_runs(path, notebook_world, monkeypatch, tmp_path):
     monkeypatch.setenv("TERRITORY_DATA_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "strip outputs before committing"
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        "strip outputs before committing"
+    )
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors
     assert os.environ["TERRITORY_NOTEBOOK_DATA"] == str(notebook_world)

@@ -30,7 +30,8 @@ def resolve_model_uri(settings: TrainingSettings, model_uri: str | None) -> str:
         versions = client.search_model_versions(f"name='{name}'")
     if not versions:
         raise ModelNotFoundError(
-            f"no registered model {name!r} in {settings.tracking_uri}. Run `territory train --data DIR` "
+            f"no registered model {name!r} in {settings.tracking_uri}. "
+            "Run `territory train --data DIR` "
             "first, or pass --model with a model URI."
         )
     latest = max(int(v.version) for v in versions)

@@ -12,7 +12,7 @@ import typer
 from training.console import console, print_frame, progress_bar
 
 
-class Objective(str, Enum):
+class Objective(str, Enum):  # noqa: UP042 (str() of members stays as typer shows it)
     revenue = "revenue"
     conversion = "conversion"
 
@@ -21,8 +21,10 @@ DataOpt = Annotated[str, typer.Option("--data", help="CRM export directory or SQ
 AsOfOpt = Annotated[
     datetime | None,
     typer.Option(
-        "--as-of", formats=["%Y-%m-%d"],
-        help="use data strictly before this date (default: the day after the latest date in the data)",
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="use data strictly before this date "
+        "(default: the day after the latest date in the data)",
     ),
 ]
 
@@ -42,7 +44,9 @@ def train(
     as_of: AsOfOpt = None,
     horizon: Annotated[int, typer.Option("--horizon", min=7, help="label horizon in days")] = 365,
     objective: Annotated[Objective, typer.Option("--objective")] = Objective.revenue,
-    promote: Annotated[bool, typer.Option("--promote", help="also set alias `champion` (demo)")] = False,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="also set alias `champion` (demo)")
+    ] = False,
     extra_feature: Annotated[
         list[str], typer.Option("--extra-feature", help="extra account column to use as a feature")
     ] = [],  # noqa: B006 - typer needs a literal default
@@ -58,22 +62,43 @@ def train(
     settings = TrainingSettings()
     tables = load_crm(data).tables
     config = TrainConfig(
-        as_of=pd.Timestamp(as_of) if as_of else None, horizon_days=horizon, objective=objective.value,
+        as_of=pd.Timestamp(as_of) if as_of else None,
+        horizon_days=horizon,
+        objective=objective.value,
         extra_columns=tuple(extra_feature),
     )
     with console.status("training") as status:
-        result = train_potential(tables, config, oracle=_oracle(data), progress=lambda m: status.update(m))
+        result = train_potential(
+            tables, config, oracle=_oracle(data), progress=lambda m: status.update(m)
+        )
         status.update("logging to MLflow")
         run_id, version = log_and_register(result, settings, promote=promote)
     for note in result.warnings:
         console.print(f"[yellow]warning:[/] {note}")
-    console.print(f"candidates (validation as_of {result.plan.validation.date()}), chose [bold]{result.chosen}[/]")
-    shown = result.selection.rename(columns={"capture_top10": "top10", "capture_top20": "top20", "normalized_gini": "gini", "within_tolerance": "within_1%"})
+    console.print(
+        f"candidates (validation as_of {result.plan.validation.date()}), "
+        f"chose [bold]{result.chosen}[/]"
+    )
+    shown = result.selection.rename(
+        columns={
+            "capture_top10": "top10",
+            "capture_top20": "top20",
+            "normalized_gini": "gini",
+            "within_tolerance": "within_1%",
+        }
+    )
     print_frame(shown, title="model selection (forward validation, held-out accounts)")
-    print_frame(result.comparison.rename(columns={"capture_top10": "top10", "capture_top20": "top20", "normalized_gini": "gini"}), title=f"holdout as_of {result.plan.holdout.date()}, horizon {horizon} d")
+    print_frame(
+        result.comparison.rename(
+            columns={"capture_top10": "top10", "capture_top20": "top20", "normalized_gini": "gini"}
+        ),
+        title=f"holdout as_of {result.plan.holdout.date()}, horizon {horizon} d",
+    )
     _print_targets(result.comparison)
     aliases = "challenger, champion" if promote else "challenger"
-    console.print(f"run id [bold]{run_id}[/]; registered {settings.model_name} v{version} ({aliases})")
+    console.print(
+        f"run id [bold]{run_id}[/]; registered {settings.model_name} v{version} ({aliases})"
+    )
     console.print(f"MLflow UI: mlflow ui --backend-store-uri {settings.tracking_uri}")
 
 
@@ -92,7 +117,9 @@ def score(
     model: Annotated[str | None, typer.Option("--model", help="MLflow model URI")] = None,
     previous: Annotated[
         Path | None,
-        typer.Option("--previous", help="an earlier scores file: unchanged accounts keep their reasons"),
+        typer.Option(
+            "--previous", help="an earlier scores file: unchanged accounts keep their reasons"
+        ),
     ] = None,
 ) -> None:
     """Score every active account: potential, percentile, tier and top reasons."""
@@ -111,7 +138,9 @@ def score(
     if previous is not None:
         if not previous.exists():
             raise typer.BadParameter(f"{previous} does not exist", param_hint="--previous")
-        earlier = pd.read_parquet(previous) if previous.suffix == ".parquet" else pd.read_csv(previous)
+        earlier = (
+            pd.read_parquet(previous) if previous.suffix == ".parquet" else pd.read_csv(previous)
+        )
     stages = ["loading the model", "building features", "scoring", "explaining"]
     with progress_bar() as bar:
         task = bar.add_task("scoring", total=len(stages))
@@ -119,12 +148,21 @@ def score(
         def step(stage: str) -> None:
             bar.update(task, completed=stages.index(stage), description=stage)
 
-        scores, used = score_accounts(tables, cut, settings, model_uri=model, previous=earlier, progress=step)
+        scores, used = score_accounts(
+            tables, cut, settings, model_uri=model, previous=earlier, progress=step
+        )
         bar.update(task, completed=len(stages), description="done")
     out.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_parquet(out, index=False) if out.suffix == ".parquet" else scores.to_csv(out, index=False)
+    scores.to_parquet(out, index=False) if out.suffix == ".parquet" else scores.to_csv(
+        out, index=False
+    )
     console.print(f"scored {len(scores)} accounts as of {cut.date()} with {used} -> {out}")
-    print_frame(scores.groupby("tier").agg(accounts=("account_id", "size"), potential=("potential", "sum")).reset_index(), title="by tier")
+    print_frame(
+        scores.groupby("tier")
+        .agg(accounts=("account_id", "size"), potential=("potential", "sum"))
+        .reset_index(),
+        title="by tier",
+    )
 
 
 def promote(

@@ -23,7 +23,10 @@ def print_frame(frame: pd.DataFrame, *, title: str = "", digits: int = 3) -> Non
 def progress_bar() -> Progress:
     """A progress bar with a label, count and elapsed time."""
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=console,
     )
 

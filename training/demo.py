@@ -57,11 +57,49 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     stages = [
-        ("sample", "sample world", ["sample", "--accounts", str(opts.accounts), "--reps", str(opts.reps), "--years", "3", "--seed", "7", "--out", str(out)]),
+        (
+            "sample",
+            "sample world",
+            [
+                "sample",
+                "--accounts",
+                str(opts.accounts),
+                "--reps",
+                str(opts.reps),
+                "--years",
+                "3",
+                "--seed",
+                "7",
+                "--out",
+                str(out),
+            ],
+        ),
         ("validate", "validate the export", ["validate", "--data", str(out)]),
-        ("train", "train, evaluate, register (champion)", ["train", "--data", str(out), "--promote"]),
-        ("score", "score every account with reasons", ["score", "--data", str(out), "--out", str(out / "scores.parquet")]),
-        ("plan", "optimise the plan", ["plan", "--data", str(out), "--scores", str(out / "scores.parquet"), "--scenario", str(SCENARIO), "--out", str(out / "plan")]),
+        (
+            "train",
+            "train, evaluate, register (champion)",
+            ["train", "--data", str(out), "--promote"],
+        ),
+        (
+            "score",
+            "score every account with reasons",
+            ["score", "--data", str(out), "--out", str(out / "scores.parquet")],
+        ),
+        (
+            "plan",
+            "optimise the plan",
+            [
+                "plan",
+                "--data",
+                str(out),
+                "--scores",
+                str(out / "scores.parquet"),
+                "--scenario",
+                str(SCENARIO),
+                "--out",
+                str(out / "plan"),
+            ],
+        ),
     ]
     skipped = []
     for command, title, args in stages:
@@ -74,7 +112,19 @@ def main() -> None:
     if "serve" in have and not opts.no_serve:
         console.rule("[bold]serve")
         console.print(f"widget and review page on http://127.0.0.1:{opts.port}/ (Ctrl-C to stop)")
-        subprocess.call(territory("serve", "--data", str(out), "--scores", str(out / "scores.parquet"), "--plan", str(out / "plan"), "--port", str(opts.port)))
+        subprocess.call(
+            territory(
+                "serve",
+                "--data",
+                str(out),
+                "--scores",
+                str(out / "scores.parquet"),
+                "--plan",
+                str(out / "plan"),
+                "--port",
+                str(opts.port),
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Figures logged with every training run (returned as matplotlib figures; the caller saves them)."""
+"""Figures logged with every training run (returned as matplotlib figures; the caller saves
+them)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ def calibration_figure(calibration: pd.DataFrame):
     x = calibration["decile"].to_numpy()
     ax.bar(x - 0.2, calibration["predicted"], width=0.4, label="predicted")
     ax.bar(x + 0.2, calibration["actual"], width=0.4, label="actual")
-    ax.set(xlabel="decile of predicted potential (10 = highest)", ylabel="revenue in horizon",
-           title="Calibration by decile (holdout)")
+    ax.set(
+        xlabel="decile of predicted potential (10 = highest)",
+        ylabel="revenue in horizon",
+        title="Calibration by decile (holdout)",
+    )
     ax.legend()
     fig.tight_layout()
     return fig
@@ -33,8 +37,11 @@ def capture_figure(actual: np.ndarray, scores: dict[str, np.ndarray]):
         ax.plot(share, np.cumsum(actual[order]) / actual.sum(), label=name)
     ax.plot([0, 1], [0, 1], ls=":", color="grey", label="random")
     ax.axvline(0.2, color="grey", lw=0.5)
-    ax.set(xlabel="share of accounts (ranked by score)", ylabel="share of revenue captured",
-           title="Capture curve (holdout)")
+    ax.set(
+        xlabel="share of accounts (ranked by score)",
+        ylabel="share of revenue captured",
+        title="Capture curve (holdout)",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -46,8 +53,11 @@ def shap_summary_figure(contributions: np.ndarray, features: pd.DataFrame, max_d
 
     numeric = features.apply(lambda c: pd.factorize(c)[0] if c.dtype.kind not in "fiub" else c)
     shap.summary_plot(
-        contributions[:, :-1], numeric.astype(float), feature_names=list(features.columns),
-        max_display=max_display, show=False,
+        contributions[:, :-1],
+        numeric.astype(float),
+        feature_names=list(features.columns),
+        max_display=max_display,
+        show=False,
     )
     fig = plt.gcf()
     fig.tight_layout()
@@ -78,11 +88,19 @@ def shap_dependence_figure(contributions: np.ndarray, features: pd.DataFrame, fe
     if missing.any():
         seen = x[~missing]
         left = seen.min() - 0.05 * (np.ptp(seen) or 1.0) if len(seen) else 0.0
-        ax.scatter(np.full(missing.sum(), left), effect[missing], s=6, alpha=0.4, color="grey",
-                   marker="x", label=f"missing ({missing.sum()})")
+        ax.scatter(
+            np.full(missing.sum(), left),
+            effect[missing],
+            s=6,
+            alpha=0.4,
+            color="grey",
+            marker="x",
+            label=f"missing ({missing.sum()})",
+        )
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set(xlabel=feature, ylabel="SHAP contribution (raw score units)",
-           title=f"Dependence: {feature}")
+    ax.set(
+        xlabel=feature, ylabel="SHAP contribution (raw score units)", title=f"Dependence: {feature}"
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -34,23 +34,37 @@ def configure(settings: TrainingSettings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.tracking_uri)
     if mlflow.get_experiment_by_name(settings.mlflow_experiment) is None:
-        mlflow.create_experiment(settings.mlflow_experiment, artifact_location=settings.artifact_location)
+        mlflow.create_experiment(
+            settings.mlflow_experiment, artifact_location=settings.artifact_location
+        )
     mlflow.set_experiment(settings.mlflow_experiment)
 
 
 def _log_params(result: TrainingResult) -> None:
     cfg, plan = result.config, result.plan
-    mlflow.log_params({
-        "objective": cfg.objective, "horizon_days": cfg.horizon_days, "feature_set": cfg.feature_set,
-        "feature_set_version": 1, "extra_columns": ",".join(cfg.extra_columns) or "-",
-        "as_of": cfg.as_of.date().isoformat(), "holdout_as_of": plan.holdout.date().isoformat(),
-        "validation_as_of": plan.validation.date().isoformat(),
-        "train_as_ofs": ",".join(d.date().isoformat() for d in plan.train),
-        "refit_as_ofs": ",".join(d.date().isoformat() for d in plan.refit),
-        "chosen_candidate": result.chosen, "dataset_digest": result.dataset_digest, "seed": cfg.seed,
-        **{f"model_{k}": v for k, v in result.model.get_params().items() if k != "monotone_increasing"},
-        "monotone_increasing": ",".join(result.model.monotone_increasing) or "-",
-    })
+    mlflow.log_params(
+        {
+            "objective": cfg.objective,
+            "horizon_days": cfg.horizon_days,
+            "feature_set": cfg.feature_set,
+            "feature_set_version": 1,
+            "extra_columns": ",".join(cfg.extra_columns) or "-",
+            "as_of": cfg.as_of.date().isoformat(),
+            "holdout_as_of": plan.holdout.date().isoformat(),
+            "validation_as_of": plan.validation.date().isoformat(),
+            "train_as_ofs": ",".join(d.date().isoformat() for d in plan.train),
+            "refit_as_ofs": ",".join(d.date().isoformat() for d in plan.refit),
+            "chosen_candidate": result.chosen,
+            "dataset_digest": result.dataset_digest,
+            "seed": cfg.seed,
+            **{
+                f"model_{k}": v
+                for k, v in result.model.get_params().items()
+                if k != "monotone_increasing"
+            },
+            "monotone_increasing": ",".join(result.model.monotone_increasing) or "-",
+        }
+    )
 
 
 def _log_figures(result: TrainingResult) -> None:
@@ -62,8 +76,10 @@ def _log_figures(result: TrainingResult) -> None:
         "calibration.png": plots.calibration_figure(result.calibration),
         "capture_curve.png": plots.capture_figure(
             holdout["label"].to_numpy(),
-            {"potential_model": holdout["predicted"].to_numpy(),
-             "last_12m_revenue": holdout["won_revenue_last_365d"].to_numpy()},
+            {
+                "potential_model": holdout["predicted"].to_numpy(),
+                "last_12m_revenue": holdout["won_revenue_last_365d"].to_numpy(),
+            },
         ),
         "shap_summary.png": plots.shap_summary_figure(contributions, sample),
     }
@@ -75,27 +91,42 @@ def _log_figures(result: TrainingResult) -> None:
         plt.close(fig)
 
 
-def log_and_register(result: TrainingResult, settings: TrainingSettings, *, promote: bool) -> tuple[str, str]:
-    """Log params, metrics, tables, figures and the model; register it. Returns (run_id, version)."""
+def log_and_register(
+    result: TrainingResult, settings: TrainingSettings, *, promote: bool
+) -> tuple[str, str]:
+    """Log params, metrics, tables, figures and the model; register it.
+
+    Returns (run_id, version)."""
     configure(settings)
-    with mlflow.start_run(run_name=f"potential-{result.config.objective}-{result.config.as_of.date()}") as run:
+    with mlflow.start_run(
+        run_name=f"potential-{result.config.objective}-{result.config.as_of.date()}"
+    ) as run:
         _log_params(result)
         mlflow.log_metrics(result.metrics)
         for _, row in result.comparison.iterrows():
-            mlflow.log_metrics({f"{row['model']}_{k}": float(v) for k, v in row.items() if k != "model" and v == v})
+            mlflow.log_metrics(
+                {f"{row['model']}_{k}": float(v) for k, v in row.items() if k != "model" and v == v}
+            )
         mlflow.log_table(result.comparison, "tables/baseline_comparison.json")
         mlflow.log_table(result.selection, "tables/candidate_selection.json")
         mlflow.log_table(result.calibration, "tables/calibration_by_decile.json")
-        mlflow.set_tags({"feature_set": result.config.feature_set, "warnings": " | ".join(result.warnings) or "-"})
+        mlflow.set_tags(
+            {
+                "feature_set": result.config.feature_set,
+                "warnings": " | ".join(result.warnings) or "-",
+            }
+        )
         _log_figures(result)
         example = result.holdout[result.model.feature_names_].head(5)
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = write_model_dir(result.model, Path(tmp) / "potential_model")
             info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(Path(pyfunc_model.__file__)),
+                name="model",
+                python_model=str(Path(pyfunc_model.__file__)),
                 artifacts={"potential_model": str(model_dir)},
                 signature=infer_signature(example, result.model.predict(example)),
-                input_example=example, pip_requirements=PIP_REQUIREMENTS,
+                input_example=example,
+                pip_requirements=PIP_REQUIREMENTS,
             )
         version = mlflow.register_model(info.model_uri, settings.model_name).version
     client = MlflowClient()

@@ -35,9 +35,27 @@ Oracle = Callable[[pd.Timestamp, pd.Timestamp], pd.Series]
 SMALL_EXPORT_ACCOUNTS = 2000
 
 CANDIDATES: dict[str, dict] = {
-    "simple": {"num_leaves": 7, "max_depth": 3, "min_child_samples": 100, "n_estimators": 1500, "learning_rate": 0.08},
-    "medium": {"num_leaves": 15, "max_depth": 5, "min_child_samples": 60, "n_estimators": 1000, "learning_rate": 0.08},
-    "large": {"num_leaves": 31, "max_depth": 7, "min_child_samples": 40, "n_estimators": 800, "learning_rate": 0.08},
+    "simple": {
+        "num_leaves": 7,
+        "max_depth": 3,
+        "min_child_samples": 100,
+        "n_estimators": 1500,
+        "learning_rate": 0.08,
+    },
+    "medium": {
+        "num_leaves": 15,
+        "max_depth": 5,
+        "min_child_samples": 60,
+        "n_estimators": 1000,
+        "learning_rate": 0.08,
+    },
+    "large": {
+        "num_leaves": 31,
+        "max_depth": 7,
+        "min_child_samples": 40,
+        "n_estimators": 800,
+        "learning_rate": 0.08,
+    },
 }
 
 
@@ -86,7 +104,9 @@ class TrainingResult:
         return {f"holdout_{k}": float(v) for k, v in row.items() if pd.notna(v)}
 
 
-def plan_snapshots(data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Timestamp) -> SnapshotPlan:
+def plan_snapshots(
+    data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Timestamp
+) -> SnapshotPlan:
     """Lay out snapshot dates so validation follows training and the holdout follows both."""
     horizon = pd.Timedelta(days=config.horizon_days)
     holdout = (as_of - horizon).normalize()
@@ -99,8 +119,10 @@ def plan_snapshots(data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Time
         raise DataContractError(
             f"the export covers {span} days up to {as_of.date()}, too short for horizon "
             f"{config.horizon_days} d: training needs {MIN_HISTORY_DAYS} d of history plus two "
-            f"label windows before the holdout ({MIN_HISTORY_DAYS + 2 * config.horizon_days + 31} d). "
-            f"Use a shorter --horizon (e.g. {max(30, (span - MIN_HISTORY_DAYS - 31) // 2)}) or more history."
+            "label windows before the holdout "
+            f"({MIN_HISTORY_DAYS + 2 * config.horizon_days + 31} d). "
+            f"Use a shorter --horizon (e.g. {max(30, (span - MIN_HISTORY_DAYS - 31) // 2)}) "
+            "or more history."
         )
     return SnapshotPlan(train=labelled[:-1], validation=labelled[-1], holdout=holdout, refit=refit)
 
@@ -108,7 +130,13 @@ def plan_snapshots(data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Time
 def dataset_digest(tables: CrmTables) -> str:
     """A short content hash of the export, logged with every run."""
     h = hashlib.sha256()
-    for frame in (tables.accounts, tables.reps, tables.opportunities, tables.assignments, tables.activities):
+    for frame in (
+        tables.accounts,
+        tables.reps,
+        tables.opportunities,
+        tables.assignments,
+        tables.activities,
+    ):
         h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()[:16]
 
@@ -121,12 +149,17 @@ def _make_model(config: TrainConfig, name: str, features: list[str], **overrides
     params = {**CANDIDATES[name], **overrides}
     monotone = [f for f in MONOTONE_INCREASING if f in features]
     return PotentialModel(
-        config.objective, feature_set=config.feature_set, monotone_increasing=monotone,
-        random_state=config.seed, **params,
+        config.objective,
+        feature_set=config.feature_set,
+        monotone_increasing=monotone,
+        random_state=config.seed,
+        **params,
     )
 
 
-def validation_group(account_ids: pd.Series, seed: int, share: float = VALIDATION_SHARE) -> np.ndarray:
+def validation_group(
+    account_ids: pd.Series, seed: int, share: float = VALIDATION_SHARE
+) -> np.ndarray:
     """True for the accounts held out for validation: a stable hash of id and seed, ~`share`."""
     keys = (account_ids.astype(str) + f"|{seed}").map(lambda k: zlib.crc32(k.encode()) % 10_000)
     return (keys < share * 10_000).to_numpy()
@@ -138,7 +171,11 @@ def shap_cost(model: PotentialModel) -> float:
 
 
 def select_candidate(
-    config: TrainConfig, train: pd.DataFrame, valid: pd.DataFrame, columns: list[str], names: list[str]
+    config: TrainConfig,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    columns: list[str],
+    names: list[str],
 ) -> tuple[str, pd.DataFrame, dict[str, PotentialModel]]:
     """Fit each candidate on `train`, score it on the later `valid` fold, keep the best.
 
@@ -152,7 +189,14 @@ def select_candidate(
         model = _make_model(config, name, columns).fit(X, y, eval_set=(X_val, y_val))
         fitted[name] = model
         metrics = ranking_metrics(y_val, model.predict(X_val))
-        rows.append({"candidate": name, "trees": model.best_iteration_, **metrics, "shap_cost": shap_cost(model)})
+        rows.append(
+            {
+                "candidate": name,
+                "trees": model.best_iteration_,
+                **metrics,
+                "shap_cost": shap_cost(model),
+            }
+        )
     table = pd.DataFrame(rows)
     best_capture = table["capture_top20"].max()
     table["within_tolerance"] = table["capture_top20"] >= (1 - SELECTION_TOLERANCE) * best_capture
@@ -162,7 +206,10 @@ def select_candidate(
 
 
 def compare_on_holdout(
-    model: PotentialModel, train: pd.DataFrame, holdout: pd.DataFrame, columns: list[str],
+    model: PotentialModel,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    columns: list[str],
     oracle: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The model against the baselines (and the oracle where truth exists) on the holdout."""
@@ -208,7 +255,8 @@ def train_potential(
     if len(tables.accounts) < SMALL_EXPORT_ACCOUNTS:
         names = ["simple"]
         notes.append(
-            f"small export ({len(tables.accounts)} accounts < {SMALL_EXPORT_ACCOUNTS}): trained only "
+            f"small export ({len(tables.accounts)} accounts < {SMALL_EXPORT_ACCOUNTS}): "
+            "trained only "
             "the simple candidate (7 leaves, depth 3); its metrics have wide error bars."
         )
     progress(f"building snapshots from {plan.train[0].date()} to {plan.holdout.date()}")
@@ -222,7 +270,8 @@ def train_potential(
     holdout = frames[frames["as_of"] == plan.holdout]
     if valid["label"].sum() <= 0 or train["label"].sum() <= 0:
         raise DataContractError(
-            f"no won revenue in the training or validation label windows (as_of {plan.train[0].date()}"
+            "no won revenue in the training or validation label windows "
+            f"(as_of {plan.train[0].date()}"
             f"..{plan.validation.date()}): check opportunity stages and closed_at dates."
         )
     progress(f"selecting among {names}")
@@ -240,7 +289,15 @@ def train_potential(
         model = _make_model(config, chosen, columns, n_estimators=trees).fit(X_all, y_all)
     calibration = calibration_by_decile(holdout["label"].to_numpy(), predicted)
     return TrainingResult(
-        model=model, eval_model=eval_model, config=config, plan=plan, chosen=chosen,
-        selection=selection, comparison=comparison, calibration=calibration,
-        holdout=holdout.assign(predicted=predicted), dataset_digest=dataset_digest(tables), warnings=notes,
+        model=model,
+        eval_model=eval_model,
+        config=config,
+        plan=plan,
+        chosen=chosen,
+        selection=selection,
+        comparison=comparison,
+        calibration=calibration,
+        holdout=holdout.assign(predicted=predicted),
+        dataset_digest=dataset_digest(tables),
+        warnings=notes,
     )

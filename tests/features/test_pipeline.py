@@ -25,7 +25,12 @@ def tables():
 
 def manual_won_revenue(tables, account: str, start, end) -> float:
     o = tables.opportunities
-    won = o[(o.account_id == account) & (o.stage == "won") & (o.closed_at >= start) & (o.closed_at < end)]
+    won = o[
+        (o.account_id == account)
+        & (o.stage == "won")
+        & (o.closed_at >= start)
+        & (o.closed_at < end)
+    ]
     return float(won["amount"].sum())
 
 
@@ -116,13 +121,17 @@ def test_label_window_never_overlaps_feature_inputs(tables):
 
 def test_snapshots_stack_dates_with_labels(tables):
     dates = snapshot_dates(pd.Timestamp("2023-01-01"), pd.Timestamp("2023-12-01"), months=3)
-    assert dates == [pd.Timestamp(d) for d in ("2023-03-01", "2023-06-01", "2023-09-01", "2023-12-01")]
+    assert dates == [
+        pd.Timestamp(d) for d in ("2023-03-01", "2023-06-01", "2023-09-01", "2023-12-01")
+    ]
     frame = build_snapshots(tables, dates, 365)
     assert set(frame["as_of"]) == set(dates)
     for as_of, part in frame.groupby("as_of"):
         expected = label_won_revenue(tables.opportunities, as_of, 365)
         labels = part.set_index("account_id")["label"]
-        assert labels.to_dict() == pytest.approx(expected.reindex(labels.index, fill_value=0).to_dict())
+        assert labels.to_dict() == pytest.approx(
+            expected.reindex(labels.index, fill_value=0).to_dict()
+        )
 
 
 def test_no_snapshot_dates_is_a_clear_error(tables):

@@ -40,7 +40,10 @@ def test_calibration_table_sums_match():
 
 def test_ranking_metrics_keys():
     assert set(ranking_metrics([1, 2, 3], [1, 2, 3])) == {
-        "capture_top10", "capture_top20", "normalized_gini", "spearman"
+        "capture_top10",
+        "capture_top20",
+        "normalized_gini",
+        "spearman",
     }
 
 

@@ -110,7 +110,9 @@ def test_missing_feature_at_predict_names_it(fitted, data):
 
 def test_column_order_does_not_matter(fitted, data):
     X, _ = data
-    np.testing.assert_allclose(fitted.predict(X[::-1].iloc[::-1][X.columns[::-1]]), fitted.predict(X))
+    np.testing.assert_allclose(
+        fitted.predict(X[::-1].iloc[::-1][X.columns[::-1]]), fitted.predict(X)
+    )
 
 
 def test_conversion_gives_calibrated_probabilities(data):
@@ -121,7 +123,7 @@ def test_conversion_gives_calibrated_probabilities(data):
     proba = model.predict_proba(X[2000:])
     assert proba.shape == (1000, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert 0 <= proba.min() and proba.max() <= 1
+    assert proba.min() >= 0 and proba.max() <= 1
     # isotonic calibration on the validation fold: mean prediction matches the base rate there
     assert proba[:, 1].mean() == pytest.approx((y[2000:] > 0).mean(), abs=0.01)
 

@@ -47,7 +47,6 @@ def history() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return accounts, reps, opportunities
 
 
-
 @pytest.mark.parametrize("unit", ["s", "us", "ns"])
 def test_features_accept_any_datetime_resolution(unit):
     # a scenario's as_of parsed from YAML is datetime64[s]; CRM columns are [us] or [ns]

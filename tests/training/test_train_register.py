@@ -49,7 +49,10 @@ def test_small_export_warns_and_trains_the_simple_model(trained):
 def test_comparison_has_every_baseline(trained):
     _, result = trained
     assert list(result.comparison["model"]) == [
-        "potential_model", "last_12m_revenue", "firmographic_rule", "linear_model"
+        "potential_model",
+        "last_12m_revenue",
+        "firmographic_rule",
+        "linear_model",
     ]
     assert result.metrics["holdout_capture_top20"] > 0.2
 
@@ -77,7 +80,11 @@ def test_mlflow_round_trip_by_alias(trained, territory_home):
     assert run.data.params["dataset_digest"] == result.dataset_digest
     assert "holdout_capture_top20" in run.data.metrics
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "plots")}
-    assert {"plots/calibration.png", "plots/capture_curve.png", "plots/shap_summary.png"} <= artifacts
+    assert {
+        "plots/calibration.png",
+        "plots/capture_curve.png",
+        "plots/shap_summary.png",
+    } <= artifacts
 
 
 def test_unknown_model_uri_is_a_clear_error(territory_home):
@@ -112,7 +119,9 @@ def test_cli_train_then_score(small_world_dir, territory_home):
 
 
 def test_cli_score_without_any_model_says_train_first(small_world_dir, territory_home):
-    result = CliRunner().invoke(app, ["score", "--data", str(small_world_dir), "--out", str(territory_home / "s.csv")])
+    result = CliRunner().invoke(
+        app, ["score", "--data", str(small_world_dir), "--out", str(territory_home / "s.csv")]
+    )
     assert result.exit_code != 0
     assert "territory train" in str(result.exception) + result.output
 
