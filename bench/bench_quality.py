@@ -1,6 +1,6 @@
 """Model quality on the default sample world: the holdout table of `territory train`, written down.
 
-    python -m bench.bench_quality [--world data/bench_world]
+python -m bench.bench_quality [--world data/bench_world]
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ def table(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
+        lines.append(
+            "| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -51,12 +53,19 @@ def main() -> None:
             f"trained in {seconds:.0f} s:\n\n{table(cmp)}\n"
         )
         if objective == "revenue":
-            parts.append("Calibration by decile of predicted potential (holdout):\n\n"
-                         + table(result.calibration) + "\n")
-            parts.append("Forward model selection (validation as of "
-                         f"{result.plan.validation.date()}):\n\n{table(result.selection)}\n")
-    RESULTS.write_text("\n".join(parts) + "\nReproduce: `.venv/bin/python -m bench.bench_quality` "
-                       "(or `territory train --data DIR` on the same world).\n")
+            parts.append(
+                "Calibration by decile of predicted potential (holdout):\n\n"
+                + table(result.calibration)
+                + "\n"
+            )
+            parts.append(
+                "Forward model selection (validation as of "
+                f"{result.plan.validation.date()}):\n\n{table(result.selection)}\n"
+            )
+    RESULTS.write_text(
+        "\n".join(parts) + "\nReproduce: `.venv/bin/python -m bench.bench_quality` "
+        "(or `territory train --data DIR` on the same world).\n"
+    )
     print(RESULTS.read_text())
 
 

@@ -1,6 +1,6 @@
 """Splice bench/results/*.md into README.md between <!-- bench:NAME --> ... <!-- /bench:NAME -->.
 
-    python -m bench.update_readme
+python -m bench.update_readme
 """
 
 from __future__ import annotations
