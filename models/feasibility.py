@@ -17,6 +17,8 @@ from models.candidates import Candidates
 from models.match_data import MatchData
 
 MAX_LISTED = 5
+STRETCH = "stretch: "
+"""Prefix of the solver's notes that name a limit the elastic LP widened (models.solver)."""
 
 
 def _ids(values) -> str:
@@ -145,12 +147,52 @@ _ROW = re.compile(
 )
 
 
+def _widening_sentence(group: str, share: str) -> str:
+    """One trade-off line from the solver's widening note (models.solver._widening_notes)."""
+    if group == "bands":
+        if share == "none":
+            return (
+                "widening the balance bands alone cannot make room: the disruption budget, "
+                "capacities or candidate lists are in the way."
+            )
+        return (
+            "keeping the disruption budget, every balance band must widen by at least "
+            f"{float(share):.1%} of its own limit; where it binds:"
+        )
+    if share == "none":
+        return (
+            "raising the disruption budget alone cannot make room: the balance bands, "
+            "capacities or candidate lists are in the way."
+        )
+    return (
+        f"keeping the balance bands, the disruption budget must grow by at least "
+        f"{float(share):.1%}; where it binds:"
+    )
+
+
 def describe_broken_rows(notes: list[str], rep_ids: np.ndarray, where: str) -> list[str]:
     """Turn the solver's broken-row notes into sentences naming reps and limits."""
     out = []
     for note in notes:
         match = _ROW.search(note)
-        if match:
+        if note.startswith(f"{STRETCH}group "):
+            out.append(f"{where}{_widening_sentence(*note.split()[2:4])}")
+            continue
+        if match and note.startswith(STRETCH):
+            row, r, load, _, side, bound = match.groups()
+            out.append(
+                f"{where}  rep {rep_ids[int(r)]}'s {row.replace('_', ' ')} would need "
+                f"{float(load):,.1f} ({side} limit {float(bound):,.1f})"
+            )
+        elif note.startswith(STRETCH):
+            name, _, rest = note.removeprefix(STRETCH).partition(" = ")
+            wanted, _, limit = rest.partition(" > upper ")
+            what = {"moved_accounts": "accounts moved", "moved_potential": "potential moved"}
+            out.append(
+                f"{where}  {what.get(name, name)} would need {float(wanted):,.0f} "
+                f"(limit {float(limit):,.0f})"
+            )
+        elif match:
             row, r, load, _, side, bound = match.groups()
             out.append(
                 f"{where}no plan found keeping {row.replace('_', ' ')} of rep "

@@ -3,10 +3,10 @@
 The fast path (Lagrangian prices, rounding, repair) can fail on tight bands: it then knows neither
 whether a plan exists nor which limit is in the way. The LP answers both:
 
-* **Is there room at all?** The elastic LP lets every side row stretch and minimises the total
-  stretch, each row's in units of its own bound. If even accounts split between reps need a
-  stretch, no plan exists (the LP contains every plan), and the stretched rows are the limits in
-  conflict, with the amount each one must give.
+* **Is there room at all?** If even accounts split between reps cannot meet the rows, no plan
+  exists (the LP contains every plan). ``widening`` then says how far one group of limits must
+  give while the others hold (every band by the same share of its own limit, or the disruption
+  budget), and which rows bind at that point: the limits in conflict, with numbers.
 * **If there is, where is it?** The LP optimum is a vertex: apart from the few items its side
   rows split (at most one per binding row), every item already sits whole with one agent. Taking
   each item's largest share and repairing the split ones gives a plan next to the LP optimum,
@@ -63,6 +63,8 @@ class LpResult:
     """Per item, what one more unit of "assign it" is worth (the dual of its assignment row)."""
     rounds: int = 0
     """LPs solved (column generation rounds)."""
+    widen: float = float("nan")
+    """``widening``: the share of its own limit by which every named row must widen."""
 
 
 @dataclass(frozen=True)
@@ -120,44 +122,48 @@ def _matrices(problem: AssignmentProblem) -> _Matrices:
     return _Matrices(items, slots, a_eq, a_ub, b_ub, scale, tuple(labels))
 
 
-def elastic_stretch(problem: AssignmentProblem, time_limit_s: float) -> LpResult:
-    """The smallest total relative stretch of the side rows that lets a fractional plan exist."""
+def widening(problem: AssignmentProblem, names: frozenset[str], time_limit_s: float) -> LpResult:
+    """How far the rows named ``names`` must all widen, each by the same share of its own limit,
+    for a fractional plan to exist while every other row holds ("keep the budget: how wide must
+    the bands be?"). ``widen`` is that share; ``stretches`` are the rows that bind at it (the
+    reps in conflict). Status "infeasible" when some widening is needed, "optimal" when none is,
+    "no room" when no widening of these rows alone is enough, "time limit" when HiGHS ran out."""
     started = time.monotonic()
     m = _matrices(problem)
-    n_rows = m.a_ub.shape[0]
-    if n_rows == 0:
-        return LpResult("optimal", seconds=time.monotonic() - started)
+    elastic = np.array([label[0] in names for label in m.labels], dtype=bool)
+    if not elastic.any():
+        return LpResult("no room", seconds=time.monotonic() - started)
     n = m.items.size
-    cost = np.concatenate([np.zeros(n), np.ones(n_rows)])
-    a_ub = sparse.hstack([m.a_ub, -sparse.identity(n_rows, format="csr")]).tocsr()
-    a_eq = sparse.hstack([m.a_eq, sparse.csr_matrix((problem.n_items, n_rows))]).tocsr()
+    column = sparse.csr_matrix(-elastic.astype(float)[:, None])
     res = linprog(
-        cost,
-        A_ub=a_ub,
+        np.r_[np.zeros(n), 1.0],
+        A_ub=sparse.hstack([m.a_ub, column]).tocsr(),
         b_ub=m.b_ub,
-        A_eq=a_eq,
+        A_eq=sparse.hstack([m.a_eq, sparse.csr_matrix((problem.n_items, 1))]).tocsr(),
         b_eq=np.ones(problem.n_items),
         bounds=(0, None),
         method=LP_METHOD,
         options={"time_limit": max(1.0, time_limit_s)},
     )
     seconds = time.monotonic() - started
+    if res.status == 2:
+        return LpResult("no room", seconds=seconds)
     if res.status != 0:
         return LpResult("time limit", seconds=seconds)
-    stretch = res.x[n:]
-    if float(stretch.sum()) <= STRETCH_TOLERANCE:
-        return LpResult("optimal", seconds=seconds)
+    widen = float(res.x[-1])
+    if widen <= STRETCH_TOLERANCE:
+        return LpResult("optimal", widen=0.0, seconds=seconds)
+    binding = elastic & (np.abs(np.asarray(res.ineqlin.residual)) <= STRETCH_TOLERANCE)
     out = []
-    for j in np.flatnonzero(stretch > STRETCH_TOLERANCE / max(n_rows, 1)):
+    for j in np.flatnonzero(binding):
         name, agent, side, t = m.labels[j]
         if t >= 0:
             rows = problem.agent_rows[t]
             bound = float(rows.upper[agent] if side == "upper" else rows.lower[agent])
         else:
             bound = float(next(g.upper for g in problem.global_rows if g.name == name))
-        out.append(Stretch(name, agent, side, bound, float(stretch[j] * m.scale[j])))
-    out.sort(key=lambda s: -s.amount / max(abs(s.bound), 1e-12))
-    return LpResult("infeasible", stretches=tuple(out), seconds=seconds)
+        out.append(Stretch(name, agent, side, bound, widen * float(m.scale[j])))
+    return LpResult("infeasible", stretches=tuple(out), widen=widen, seconds=seconds)
 
 
 def solve_lp(

@@ -129,7 +129,9 @@ def solve_plan_model(
     timings = {"build_s": model.build_s, "solve_s": time.monotonic() - begun}
     broken = _broken(model.data, model.models, solutions, n_regions)
     if broken:
-        return infeasible_plan(broken, method, n_regions, timings, unknown=True)
+        # proven only for one region: split regions share the budget by rule, not by need
+        proven = n_regions == 1 and solutions[0].status == "infeasible"
+        return infeasible_plan(broken, method, n_regions, timings, unknown=not proven)
     return assemble_plan(
         model.data, list(model.models), solutions, fit, method, timings, model.started
     )

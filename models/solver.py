@@ -29,10 +29,11 @@ from models.assignment_core import (
 )
 from models.capacity_search import solve_capacity_only
 from models.cpsat_engine import solve_exact
+from models.feasibility import STRETCH
 from models.knapsack_bound import applies as capacity_only
 from models.lagrangian import DualResult, priced_scores, solve_dual
 from models.lns import lns, repair_neighbourhood
-from models.lp_relaxation import LpResult, elastic_stretch, solve_lp
+from models.lp_relaxation import LpResult, solve_lp, widening
 from models.repair import improve, repair
 
 BAND_MARGINS = (0.3, 0.6, 0.9)
@@ -49,11 +50,20 @@ DIVERGED = (
 )
 REPAIR_WORK_S = 3.0
 MAX_STRETCH_NOTES = 8
+WIDENING_GROUPS = {
+    "bands": frozenset({"workload_band", "potential_band"}),
+    "budget": frozenset({"moved_accounts", "moved_potential"}),
+}
+"""The limits a manager trades off when no plan fits: balance bands against disruption budget."""
 LP_BAND_MARGINS = (0.1, 0.3)
 LP_BUDGET_MARGIN = 0.01
 LP_INFEASIBLE = (
     "the limits are jointly infeasible: even with accounts split between reps (the LP "
     "relaxation, solved exactly) no assignment meets them all"
+)
+CPSAT_INFEASIBLE = (
+    "the limits are jointly infeasible: CP-SAT searched every assignment of these candidates and "
+    "none meets them all"
 )
 LP_UNFINISHED = (
     "the LP relaxation did not finish in {seconds:.0f} s, so whether these limits leave room for "
@@ -141,10 +151,17 @@ def solve(
         choice, method, exact_status, bound = _exact_phase(
             problem, choice, options, exact_end, method, bound
         )
+    if choice is None and exact_status == "INFEASIBLE":
+        named = _widening_notes(problem, min(options.time_limit_s, deadline - time.monotonic()))
+        notes = [CPSAT_INFEASIBLE, *(named or notes)]
     if choice is None and exact_status != "INFEASIBLE":
         say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
-        choice, lp_status, lp_notes, bound = _lp_rescue(problem, deadline, bound, dual.prices)
-        notes = notes + lp_notes if choice is None else lp_notes
+        choice, lp_status, lp_notes, bound = _lp_rescue(
+            problem, deadline, bound, dual.prices, options.time_limit_s
+        )
+        # no plan: the LP's verdict first, the heuristic's broken rows only when the LP names none
+        keep = [] if choice is not None or len(lp_notes) > 1 else notes
+        notes = lp_notes + keep
         exact_status = "INFEASIBLE" if lp_status == "infeasible" else None
         method = "lp+repair" if choice is not None else method
     small = problem.n_pairs() <= LNS_MAX_PAIRS  # on big regions steps cost much, gain ~nothing
@@ -226,14 +243,21 @@ def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadl
     return None, notes
 
 
-def _lp_rescue(problem: AssignmentProblem, deadline: float, bound: float, prices: Prices):
+def _lp_rescue(
+    problem: AssignmentProblem,
+    deadline: float,
+    bound: float,
+    prices: Prices,
+    explain_s: float = float("inf"),
+):
     """When the heuristic finds no plan: plan from the LP relaxation (models.lp_relaxation).
 
     First the LP of a copy with room to round in (bands narrowed by ``LP_BAND_MARGINS`` of their
     half-width in turn, budgets by ``LP_BUDGET_MARGIN``): its optimum, each item to its largest
     share, lands near the real rows, and repair with its prices closes the rest. Where no copy has
     a solution or its rounding cannot be repaired, the LP of the problem itself decides: infeasible
-    means no plan exists (the elastic LP then names the limits that must give, and by how much).
+    means no plan exists (the elastic LP then names the limits that must give, and by how much,
+    within ``explain_s`` seconds).
     Returns (choice or None, status of the deciding LP, notes, bound).
     """
     for margin in LP_BAND_MARGINS:
@@ -251,8 +275,9 @@ def _lp_rescue(problem: AssignmentProblem, deadline: float, bound: float, prices
     if lp.status == "time limit":
         return None, lp.status, [LP_UNFINISHED.format(seconds=lp.seconds)], bound
     if lp.status == "infeasible":
-        stretch = elastic_stretch(problem, deadline - time.monotonic())
-        return None, lp.status, [LP_INFEASIBLE, *_stretch_notes(stretch)], bound
+        # the proof is in; naming the limits gets at most the scenario's own time budget
+        named = _widening_notes(problem, min(explain_s, deadline - time.monotonic()))
+        return None, lp.status, [LP_INFEASIBLE, *named], bound
     bound = min(bound, lp.value)
     choice = _round_lp(problem, lp, deadline)
     if choice is None:
@@ -270,16 +295,25 @@ def _round_lp(problem: AssignmentProblem, lp: LpResult, deadline: float) -> np.n
     return improve(problem, choice, deadline)
 
 
-def _stretch_notes(stretch: LpResult) -> list[str]:
-    """The elastic LP's widened rows, in the row-note form describe_broken_rows reads."""
+def _widening_notes(problem: AssignmentProblem, seconds: float) -> list[str]:
+    """How far the bands must widen if the budget holds, and the budget if the bands hold (each
+    with the rows that bind), in the note form models.feasibility words; half the time each."""
     out = []
-    for s in stretch.stretches[:MAX_STRETCH_NOTES]:
-        if s.agent < 0:
-            out.append(f"{s.row} = {s.bound + s.amount:.6g} > upper {s.bound:.6g}")
-        else:
-            sign, word = (1.0, ">") if s.side == "upper" else (-1.0, "<")
-            load = s.bound + sign * s.amount
-            out.append(f"{s.row}[{s.agent}] = {load:.6g} {word} {s.side} {s.bound:.6g}")
+    for group, names in WIDENING_GROUPS.items():
+        found = widening(problem, names, max(1.0, seconds / len(WIDENING_GROUPS)))
+        if found.status == "no room":
+            out.append(f"{STRETCH}group {group} none")
+        elif found.status == "infeasible":
+            out.append(f"{STRETCH}group {group} {found.widen:.6g}")
+            for s in found.stretches[:MAX_STRETCH_NOTES]:
+                if s.agent < 0:
+                    out.append(f"{STRETCH}{s.row} = {s.bound + s.amount:.6g} > upper {s.bound:.6g}")
+                    continue
+                sign, word = (1.0, ">") if s.side == "upper" else (-1.0, "<")
+                load = s.bound + sign * s.amount
+                out.append(
+                    f"{STRETCH}{s.row}[{s.agent}] = {load:.6g} {word} {s.side} {s.bound:.6g}"
+                )
     return out
 
 

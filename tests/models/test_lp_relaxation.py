@@ -7,7 +7,7 @@ import pytest
 
 from models.assignment_core import AgentRows, AssignmentProblem, GlobalRow, Prices, is_feasible
 from models.lagrangian import dual_bound
-from models.lp_relaxation import elastic_stretch, solve_lp
+from models.lp_relaxation import solve_lp, widening
 from models.solver import SolverOptions, solve
 
 NO_EXACT = SolverOptions(time_limit_s=20, exact_max_pairs=0, lns_steps=0)
@@ -47,17 +47,20 @@ def test_lp_optimum_splits_one_item_and_bounds_every_plan():
     assert dual_bound(split_pair(), lp.prices) == pytest.approx(20.0)
 
 
-def test_elastic_stretch_names_each_limit_that_must_give_and_by_how_much():
+def test_widening_says_how_far_the_bands_must_give_and_which_rep_binds():
     # A0 can only go to R0 and A1 only to R1: workloads 1 and 3 cannot both land in [1.8, 2.2]
     agent = np.array([[0, -1], [1, -1]])
     work = np.array([[1.0, 0.0], [3.0, 0.0]])
     band = AgentRows("workload_band", work, np.array([1.8, 1.8]), np.array([2.2, 2.2]))
     problem = AssignmentProblem(agent, np.zeros((2, 2)), 2, (band,))
     assert solve_lp(problem, 10).status == "infeasible"
-    stretch = elastic_stretch(problem, 10)
-    assert stretch.status == "infeasible"
-    found = {(s.agent, s.side): s.amount for s in stretch.stretches}
-    assert found == pytest.approx({(0, "lower"): 0.8, (1, "upper"): 0.8})
+    found = widening(problem, frozenset({"workload_band"}), 10)
+    # rows are measured in units of max(|limit|, mean coefficient 2): R0 needs 1 >= 1.8 - 2t
+    # (t >= 0.4), R1 needs 3 <= 2.2 + 2.2t (t >= 0.36); R0's floor binds
+    assert found.status == "infeasible" and found.widen == pytest.approx(0.4)
+    assert [(s.agent, s.side) for s in found.stretches] == [(0, "lower")]
+    assert found.stretches[0].amount == pytest.approx(0.8)
+    assert widening(problem, frozenset({"capacity"}), 10).status == "no room"
 
 
 def test_solver_proves_infeasibility_with_the_lp_when_the_heuristic_fails():
@@ -67,8 +70,9 @@ def test_solver_proves_infeasibility_with_the_lp_when_the_heuristic_fails():
     problem = AssignmentProblem(agent, np.ones((3, 2)), 2, (band,))
     solution = solve(problem, NO_EXACT)
     assert solution.status == "infeasible"
-    assert any("jointly infeasible" in n for n in solution.notes)
-    assert any(n.startswith("workload_band[1]") and "upper 2.2" in n for n in solution.notes)
+    assert solution.notes[0].startswith("the limits are jointly infeasible")
+    assert "stretch: group bands 0.363636" in solution.notes  # R1 holds 3: 3 <= 2.2 (1 + t)
+    assert any(n.startswith("stretch: workload_band[1]") for n in solution.notes)
 
 
 def test_lp_rescue_rounds_to_a_feasible_plan_near_the_lp_bound():
@@ -97,3 +101,25 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
     assert solution.status in ("feasible", "optimal")
     assert is_feasible(problem, solution.choice)
     assert solution.objective <= solution.bound + 1e-6
+
+
+def test_widening_notes_read_as_trade_offs_naming_reps():
+    from models.feasibility import describe_broken_rows
+
+    notes = [
+        "stretch: group bands 0.25",
+        "stretch: workload_band[1] = 3 > upper 2.2",
+        "stretch: group budget 1.5",
+        "stretch: moved_accounts = 150 > upper 60",
+    ]
+    lines = describe_broken_rows(notes, np.array(["R0", "R7"]), "")
+    assert lines == [
+        "keeping the disruption budget, every balance band must widen by at least 25.0% of its "
+        "own limit; where it binds:",
+        "  rep R7's workload band would need 3.0 (upper limit 2.2)",
+        "keeping the balance bands, the disruption budget must grow by at least 150.0%; where it "
+        "binds:",
+        "  accounts moved would need 150 (limit 60)",
+    ]
+    none = describe_broken_rows(["stretch: group budget none"], np.array(["R0"]), "")
+    assert none[0].startswith("raising the disruption budget alone cannot make room")
