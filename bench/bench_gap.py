@@ -98,7 +98,8 @@ def to_markdown(
 ) -> str:
     """The results table plus a one-line summary and how it was produced."""
     lines = [
-        f"Time limit {time_limit:g} s per instance, CP-SAT with {workers} worker(s), "
+        f"Time limit {time_limit:g} s per instance (CP-SAT neighbourhoods with {workers} "
+        "worker(s), then HiGHS branch and cut), "
         f"{os.cpu_count()} CPU core(s) visible; 1-minute load average {load[0]:.1f} at the start "
         f"and {load[1]:.1f} at the end (other engineers' jobs shared the machine).",
         "",

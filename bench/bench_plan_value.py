@@ -1,8 +1,8 @@
 """Plan value against the oracle: what a plan is worth in the sample world's hidden truth.
 
-    python -m bench.bench_plan_value                      # default + balanced scenarios (~10 min)
+    python -m bench.bench_plan_value                      # default + balanced scenarios (~20 min)
     python -m bench.bench_plan_value --scenarios balanced --time-limit 30
-    python -m bench.bench_plan_value --ablations          # + where the gap to the oracle comes from
+    python -m bench.bench_plan_value --ablations          # + where the gap comes from (~30 min)
     python -m bench.bench_plan_value --seed 11 --scenarios default   # another world (not written)
 
 Every plan is valued the same way, with the truth files (``truth_value``):
