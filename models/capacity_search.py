@@ -155,8 +155,8 @@ class _Exact:
             beat=incumbent + step,
             time_limit_s=MIP_SHARE * max(1.0, end - time.monotonic()),
         )
-        if result.status == "INFEASIBLE":  # nothing beats the incumbent
-            return choice, "OPTIMAL", incumbent
+        if result.status == "INFEASIBLE":  # nothing is worth incumbent + step or more
+            return choice, "OPTIMAL", incumbent if fixing.integral else incumbent + step
         better = (
             result.choice is not None
             and is_feasible(problem, result.choice)

@@ -156,8 +156,8 @@ def _widening_sentence(group: str, share: str) -> str:
                 "capacities or candidate lists are in the way."
             )
         return (
-            "keeping the disruption budget, every balance band must widen by at least "
-            f"{float(share):.1%} of its own limit; where it binds:"
+            "keeping the disruption budget, the balance bands must widen: if every band widens "
+            f"by the same share of its own limit, by at least {float(share):.1%}; where that binds:"
         )
     if share == "none":
         return (
@@ -165,8 +165,8 @@ def _widening_sentence(group: str, share: str) -> str:
             "capacities or candidate lists are in the way."
         )
     return (
-        f"keeping the balance bands, the disruption budget must grow by at least "
-        f"{float(share):.1%}; where it binds:"
+        "keeping the balance bands, the disruption budget must grow: if both its limits grow by "
+        f"the same share, by at least {float(share):.1%}; where that binds:"
     )
 
 

@@ -27,9 +27,9 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from models.assignment_core import AssignmentProblem, Prices
-from models.lagrangian import priced_scores
 
-LP_METHOD = __import__("os").environ.get("TERRITORY_LP_METHOD", "highs-ds")
+LP_METHOD = "highs-ds"
+"""Dual simplex: faster than interior point on 20k x 20 candidates (110-170 s against > 5 min)."""
 STRETCH_TOLERANCE = 1e-6
 COLUMNS_PER_ITEM = 3
 REDUCED_TOL = 1e-7
@@ -127,14 +127,18 @@ def widening(problem: AssignmentProblem, names: frozenset[str], time_limit_s: fl
     for a fractional plan to exist while every other row holds ("keep the budget: how wide must
     the bands be?"). ``widen`` is that share; ``stretches`` are the rows that bind at it (the
     reps in conflict). Status "infeasible" when some widening is needed, "optimal" when none is,
-    "no room" when no widening of these rows alone is enough, "time limit" when HiGHS ran out."""
+    "no room" when no widening of these rows alone is enough, "absent" when the problem has no
+    such rows, else HiGHS' failure ("time limit", "failed")."""
     started = time.monotonic()
     m = _matrices(problem)
     elastic = np.array([label[0] in names for label in m.labels], dtype=bool)
     if not elastic.any():
-        return LpResult("no room", seconds=time.monotonic() - started)
+        return LpResult("absent", seconds=time.monotonic() - started)
     n = m.items.size
-    column = sparse.csr_matrix(-elastic.astype(float)[:, None])
+    # one unit of the shared variable widens each row by its own limit (a zero limit: by one
+    # unit of the row's scale, the mean coefficient)
+    unit = np.where(np.abs(m.b_ub) > 0, np.abs(m.b_ub), 1.0)
+    column = sparse.csr_matrix(-(elastic * unit)[:, None])
     res = linprog(
         np.r_[np.zeros(n), 1.0],
         A_ub=sparse.hstack([m.a_ub, column]).tocsr(),
@@ -149,7 +153,7 @@ def widening(problem: AssignmentProblem, names: frozenset[str], time_limit_s: fl
     if res.status == 2:
         return LpResult("no room", seconds=seconds)
     if res.status != 0:
-        return LpResult("time limit", seconds=seconds)
+        return LpResult(_failure(res.status), seconds=seconds)
     widen = float(res.x[-1])
     if widen <= STRETCH_TOLERANCE:
         return LpResult("optimal", widen=0.0, seconds=seconds)
@@ -162,7 +166,7 @@ def widening(problem: AssignmentProblem, names: frozenset[str], time_limit_s: fl
             bound = float(rows.upper[agent] if side == "upper" else rows.lower[agent])
         else:
             bound = float(next(g.upper for g in problem.global_rows if g.name == name))
-        out.append(Stretch(name, agent, side, bound, widen * float(m.scale[j])))
+        out.append(Stretch(name, agent, side, bound, widen * float(unit[j] * m.scale[j])))
     return LpResult("infeasible", stretches=tuple(out), widen=widen, seconds=seconds)
 
 
@@ -181,6 +185,8 @@ def solve_lp(
     active = problem.valid if hint is None else _first_columns(problem, hint)
     rounds = 0
     while True:
+        if time.monotonic() >= deadline:
+            return LpResult("time limit", seconds=time.monotonic() - started, rounds=rounds)
         rounds += 1
         restricted = replace(problem, agent=np.where(active, problem.agent, -1))
         result = _solve_restricted(restricted, deadline - time.monotonic())
@@ -189,7 +195,7 @@ def solve_lp(
             continue
         if result.status != "optimal":
             return replace(result, seconds=time.monotonic() - started)
-        priced = priced_scores(problem, result.prices)
+        priced = reduced_values(problem, result.prices)
         entering = (
             problem.valid
             & ~active
@@ -198,6 +204,25 @@ def solve_lp(
         if not entering.any():
             return replace(result, seconds=time.monotonic() - started, rounds=rounds)
         active = active | entering
+
+
+def reduced_values(problem: AssignmentProblem, prices: Prices) -> np.ndarray:
+    """Each slot's value minus its rows' use at ``prices``, exactly (no cap on any price, unlike
+    the Lagrangian's priced scores): a slot pays at an LP optimum iff this exceeds its item's
+    price. ``-inf`` on padding."""
+    safe = np.where(problem.valid, problem.agent, 0)
+    out = problem.value.astype(float).copy()
+    for rows in problem.agent_rows:
+        price = np.asarray(prices.agent.get(rows.name, np.zeros(problem.n_agents)), dtype=float)
+        out -= price[safe] * rows.coef
+    for row in problem.global_rows:
+        out -= prices.global_.get(row.name, 0.0) * row.coef
+    return np.where(problem.valid, out, -np.inf)
+
+
+def _failure(status: int) -> str:
+    """linprog's status for an unfinished solve: 1 is the time or iteration limit."""
+    return "time limit" if status == 1 else "failed"
 
 
 def _first_columns(problem: AssignmentProblem, hint: np.ndarray) -> np.ndarray:
@@ -231,7 +256,7 @@ def _solve_restricted(problem: AssignmentProblem, time_limit_s: float) -> LpResu
     if res.status == 2:
         return LpResult("infeasible")
     if res.status != 0:
-        return LpResult("time limit")
+        return LpResult(_failure(res.status))
     x = np.zeros(problem.agent.shape)
     x[m.items, m.slots] = res.x
     # duals of the scaled rows (<= 0 for a minimisation), back in objective units per coef unit

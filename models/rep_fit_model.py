@@ -346,7 +346,7 @@ def _rep_load(
 ) -> np.ndarray:
     """Per query (rep_id, at): size workload (models.workload.size_workload) of the accounts the
     rep owned at ``at`` over the rep's capacity; reps without a capacity take the median one (and
-    with no capacity in the data at all, the load is the workload itself)."""
+    with no capacity in the data at all, the median book among these queries counts as full)."""
     workload = size_workload(accounts.set_index("account_id")["employees"])
     per_spell = workload.reindex(assignments["account_id"].astype(str)).fillna(1.0).to_numpy()
     start = pd.to_datetime(assignments["start_date"]).to_numpy().astype("datetime64[ns]")
@@ -371,10 +371,14 @@ def _rep_load(
     capacity = pd.Series(
         pd.to_numeric(given, errors="coerce"), index=reps["rep_id"].astype(str).to_numpy()
     )
-    median = float(capacity.median()) if capacity.notna().any() else 1.0
+    book = mine["book"].fillna(0.0).to_numpy()
+    if capacity.notna().any():
+        median = float(capacity.median())
+    else:  # no capacity at all: a typical book counts as full, as plans read it
+        median = float(np.median(book[book > 0])) if (book > 0).any() else 1.0
     capacity = capacity.fillna(median).reindex(mine["rep_id"]).fillna(median).clip(lower=1e-9)
     out = np.zeros(len(at))
-    out[mine["_row"].to_numpy()] = mine["book"].fillna(0.0).to_numpy() / capacity.to_numpy()
+    out[mine["_row"].to_numpy()] = book / capacity.to_numpy()
     return out
 
 

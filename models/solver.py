@@ -66,8 +66,8 @@ CPSAT_INFEASIBLE = (
     "none meets them all"
 )
 LP_UNFINISHED = (
-    "the LP relaxation did not finish in {seconds:.0f} s, so whether these limits leave room for "
-    "any plan is unknown"
+    "the LP relaxation did not finish ({why} after {seconds:.0f} s), so whether these limits "
+    "leave room for any plan is unknown"
 )
 LP_ROUNDING_FAILED = (
     "the LP relaxation has a solution (value {value:,.0f}) but rounding and repairing it broke "
@@ -261,6 +261,8 @@ def _lp_rescue(
     Returns (choice or None, status of the deciding LP, notes, bound).
     """
     for margin in LP_BAND_MARGINS:
+        if time.monotonic() >= deadline:
+            break
         room = shrink_bands(problem, margin)
         budgets = tuple(
             GlobalRow(g.name, g.coef, g.upper * (1 - LP_BUDGET_MARGIN)) for g in room.global_rows
@@ -272,8 +274,8 @@ def _lp_rescue(
             if choice is not None:
                 return choice, lp.status, [], bound
     lp = solve_lp(problem, deadline - time.monotonic(), hint=priced_scores(problem, prices))
-    if lp.status == "time limit":
-        return None, lp.status, [LP_UNFINISHED.format(seconds=lp.seconds)], bound
+    if lp.status in ("time limit", "failed"):
+        return None, lp.status, [LP_UNFINISHED.format(seconds=lp.seconds, why=lp.status)], bound
     if lp.status == "infeasible":
         # the proof is in; naming the limits gets at most the scenario's own time budget
         named = _widening_notes(problem, min(explain_s, deadline - time.monotonic()))
@@ -301,7 +303,7 @@ def _widening_notes(problem: AssignmentProblem, seconds: float) -> list[str]:
     out = []
     for group, names in WIDENING_GROUPS.items():
         found = widening(problem, names, max(1.0, seconds / len(WIDENING_GROUPS)))
-        if found.status == "no room":
+        if found.status == "no room":  # "absent" (no such rows) and failures say nothing
             out.append(f"{STRETCH}group {group} none")
         elif found.status == "infeasible":
             out.append(f"{STRETCH}group {group} {found.widen:.6g}")

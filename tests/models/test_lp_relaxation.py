@@ -55,12 +55,15 @@ def test_widening_says_how_far_the_bands_must_give_and_which_rep_binds():
     problem = AssignmentProblem(agent, np.zeros((2, 2)), 2, (band,))
     assert solve_lp(problem, 10).status == "infeasible"
     found = widening(problem, frozenset({"workload_band"}), 10)
-    # rows are measured in units of max(|limit|, mean coefficient 2): R0 needs 1 >= 1.8 - 2t
-    # (t >= 0.4), R1 needs 3 <= 2.2 + 2.2t (t >= 0.36); R0's floor binds
-    assert found.status == "infeasible" and found.widen == pytest.approx(0.4)
+    # each row widens by t of its own limit: R0 needs 1 >= 1.8 (1 - t), t >= 0.444; R1 needs
+    # 3 <= 2.2 (1 + t), t >= 0.364; R0's floor binds
+    assert found.status == "infeasible" and found.widen == pytest.approx(0.8 / 1.8)
     assert [(s.agent, s.side) for s in found.stretches] == [(0, "lower")]
     assert found.stretches[0].amount == pytest.approx(0.8)
-    assert widening(problem, frozenset({"capacity"}), 10).status == "no room"
+    assert widening(problem, frozenset({"capacity"}), 10).status == "absent"
+    capacity = AgentRows("capacity", work, np.full(2, -np.inf), np.array([5.0, 2.5]))
+    blocked = AssignmentProblem(agent, np.zeros((2, 2)), 2, (band, capacity))
+    assert widening(blocked, frozenset({"workload_band"}), 10).status == "no room"
 
 
 def test_solver_proves_infeasibility_with_the_lp_when_the_heuristic_fails():
@@ -114,12 +117,35 @@ def test_widening_notes_read_as_trade_offs_naming_reps():
     ]
     lines = describe_broken_rows(notes, np.array(["R0", "R7"]), "")
     assert lines == [
-        "keeping the disruption budget, every balance band must widen by at least 25.0% of its "
-        "own limit; where it binds:",
+        "keeping the disruption budget, the balance bands must widen: if every band widens by "
+        "the same share of its own limit, by at least 25.0%; where that binds:",
         "  rep R7's workload band would need 3.0 (upper limit 2.2)",
-        "keeping the balance bands, the disruption budget must grow by at least 150.0%; where it "
-        "binds:",
+        "keeping the balance bands, the disruption budget must grow: if both its limits grow by "
+        "the same share, by at least 150.0%; where that binds:",
         "  accounts moved would need 150 (limit 60)",
     ]
     none = describe_broken_rows(["stretch: group budget none"], np.array(["R0"]), "")
     assert none[0].startswith("raising the disruption budget alone cannot make room")
+
+
+def test_column_generation_prices_columns_exactly_even_past_the_lagrangian_cap():
+    # agent 1 must take 1000 + 2.5e-4 units: item 0 (1000) plus three small items (1e-4 each);
+    # that row's dual is huge, which the Lagrangian's capped priced scores cannot express, so a
+    # start without agent 1 on the cheap items must still let them enter
+    n, k = 11, 4
+    agent = np.tile(np.array([0, 2, 3, 1]), (n, 1))
+    value = np.zeros((n, k))
+    value[:, 0], value[:, 1], value[:, 2] = 1.0, 0.5, 0.5
+    value[1:4, 0] = 2.0
+    coef = np.full((n, k), 1e-4)
+    coef[0, :] = 1000.0
+    lower = np.array([-np.inf, 1000 + 2.5e-4, -np.inf, -np.inf])
+    band = AgentRows("workload_band", coef, lower, np.full(4, np.inf))
+    moved = GlobalRow("moved_accounts", np.tile([0.0, 0.0, 0.0, 1.0], (n, 1)), 1e6)
+    problem = AssignmentProblem(agent, value, 4, (band,), (moved,))
+    hint = value.copy()
+    hint[:4, 3] = 10.0  # agent 1 among the first columns of items 0-3 only
+    full = solve_lp(problem, 30)
+    generated = solve_lp(problem, 30, hint=hint)
+    assert full.value == pytest.approx(10.5)
+    assert generated.value == pytest.approx(full.value) and generated.rounds >= 2

@@ -187,3 +187,23 @@ def test_rep_load_is_owned_size_workload_over_capacity_at_each_date():
     # R1: A1 alone, then A1 + A2, then A1 again once A2 ends; R2 has no capacity: the median (2.0)
     expected = [0.75 / 2, 1.75 / 2, 0.75 / 2, work["A3"] / 2, 0.0]
     np.testing.assert_allclose(load, expected)
+
+
+def test_rep_load_without_any_capacity_counts_a_typical_book_as_full():
+    from models.rep_fit_model import _rep_load
+
+    accounts = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "employees": [9, 9, 9]})
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"]})  # no capacity column at all
+    assignments = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2", "A3"],
+            "rep_id": ["R1", "R1", "R2"],
+            "start_date": pd.to_datetime(["2024-01-01"] * 3),
+            "end_date": pd.to_datetime([None] * 3),
+        }
+    )
+    queries = pd.DataFrame({"rep_id": ["R1", "R2"], "at": pd.to_datetime(["2024-02-01"] * 2)})
+    # books 1.5 and 0.75 units; their median, 1.125, is a full book (plans read 1.0)
+    np.testing.assert_allclose(
+        _rep_load(assignments, queries, accounts, reps), [1.5 / 1.125, 0.75 / 1.125]
+    )
