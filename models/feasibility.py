@@ -165,7 +165,7 @@ def _widening_sentence(group: str, share: str) -> str:
             "capacities or candidate lists are in the way."
         )
     return (
-        "keeping the balance bands, the disruption budget must grow: if both its limits grow by "
+        "keeping the balance bands, the disruption budget must grow: if its limits all grow by "
         f"the same share, by at least {float(share):.1%}; where that binds:"
     )
 

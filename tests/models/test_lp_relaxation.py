@@ -120,7 +120,7 @@ def test_widening_notes_read_as_trade_offs_naming_reps():
         "keeping the disruption budget, the balance bands must widen: if every band widens by "
         "the same share of its own limit, by at least 25.0%; where that binds:",
         "  rep R7's workload band would need 3.0 (upper limit 2.2)",
-        "keeping the balance bands, the disruption budget must grow: if both its limits grow by "
+        "keeping the balance bands, the disruption budget must grow: if its limits all grow by "
         "the same share, by at least 150.0%; where that binds:",
         "  accounts moved would need 150 (limit 60)",
     ]
