@@ -137,11 +137,7 @@ class _Exact:
             seed=self.seed,
         )
         bound = min(bound, result.bound)
-        if (
-            result.choice is not None
-            and is_feasible(problem, result.choice)
-            and objective_value(problem, result.choice) > incumbent
-        ):
+        if _improves(problem, result.choice, incumbent):
             return result.choice, True, result.status, bound
         return choice, gained, result.status, bound
 
@@ -157,15 +153,20 @@ class _Exact:
         )
         if result.status == "INFEASIBLE":  # nothing is worth incumbent + step or more
             return choice, "OPTIMAL", incumbent if fixing.integral else incumbent + step
-        better = (
-            result.choice is not None
-            and is_feasible(problem, result.choice)
-            and objective_value(problem, result.choice) > incumbent
-        )
+        better = _improves(problem, result.choice, incumbent)
         choice = result.choice if better else choice
         value = objective_value(problem, choice)
         bound = min(fixing.bound, max(value, result.bound))
         return choice, "OPTIMAL" if better and result.status == "OPTIMAL" else "FEASIBLE", bound
+
+
+def _improves(problem: AssignmentProblem, candidate: np.ndarray | None, incumbent: float) -> bool:
+    """A feasible plan worth more than ``incumbent``."""
+    return (
+        candidate is not None
+        and is_feasible(problem, candidate)
+        and objective_value(problem, candidate) > incumbent
+    )
 
 
 def _search(problem, choice, fixing: _Fixing, deadline, deterministic, lns_steps, seed):
