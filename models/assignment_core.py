@@ -125,6 +125,14 @@ def agent_loads(problem: AssignmentProblem, rows: AgentRows, choice: np.ndarray)
     return np.bincount(agents[mask], weights=weights[mask], minlength=problem.n_agents)
 
 
+def row_note(name: str, agent: int | None, value: float, side: str, bound: float) -> str:
+    """One row against its bound, in the form models.feasibility parses: ``name[agent] = value >
+    upper bound`` (``<`` for a lower bound; no ``[agent]`` for a global row)."""
+    where = "" if agent is None else f"[{agent}]"
+    sign = ">" if side == "upper" else "<"
+    return f"{name}{where} = {value:.6g} {sign} {side} {bound:.6g}"
+
+
 def row_violations(problem: AssignmentProblem, choice: np.ndarray) -> list[str]:
     """Human-readable list of every broken row (empty when the choice is feasible)."""
     broken: list[str] = []
@@ -135,16 +143,16 @@ def row_violations(problem: AssignmentProblem, choice: np.ndarray) -> list[str]:
         over = load > rows.upper + _tolerance(rows.upper)
         under = load < rows.lower - _tolerance(rows.lower)
         for r in np.flatnonzero(over)[:3]:
-            broken.append(f"{rows.name}[{r}] = {load[r]:.6g} > upper {rows.upper[r]:.6g}")
+            broken.append(row_note(rows.name, r, load[r], "upper", rows.upper[r]))
         for r in np.flatnonzero(under)[:3]:
-            broken.append(f"{rows.name}[{r}] = {load[r]:.6g} < lower {rows.lower[r]:.6g}")
+            broken.append(row_note(rows.name, r, load[r], "lower", rows.lower[r]))
         extra = int(over.sum() + under.sum()) - min(3, int(over.sum())) - min(3, int(under.sum()))
         if extra > 0:
             broken.append(f"... and {extra} more {rows.name} row(s)")
     for row in problem.global_rows:
         total = float(chosen(problem, row.coef, choice).sum())
         if total > row.upper + float(_tolerance(np.array([row.upper]))[0]):
-            broken.append(f"{row.name} = {total:.6g} > upper {row.upper:.6g}")
+            broken.append(row_note(row.name, None, total, "upper", row.upper))
     return broken
 
 

@@ -36,11 +36,11 @@ from models.mip_engine import solve_mip
 from models.reduced_costs import ReducedCosts, reduced_costs, without_slots
 
 LNS_SHARE = 0.3
-"""Share of the remaining time for neighbourhood search before the final CP-SAT run."""
+"""Share of the remaining time for neighbourhood search before the final exact phase."""
 LNS_CHUNK_STEPS = 200
 LNS_CHUNK_S = 3.0
 LNS_STALL = 2
-"""Timed runs hand over to CP-SAT after this many rounds without a gain (deep local optimum)."""
+"""Timed runs hand over to the exact phase after this many rounds without a gain."""
 MIP_SHARE = 1.0
 """Share of the final phase's time for HiGHS (timed runs); CP-SAT gets what it leaves."""
 MIP_MIN_GAIN = 1e-9

@@ -18,7 +18,7 @@ from models.match_data import MatchData
 
 MAX_LISTED = 5
 STRETCH = "stretch: "
-"""Prefix of the solver's notes that name a limit the elastic LP widened (models.solver)."""
+"""Prefix of the solver's notes on how far limits must widen (models.solver._widening_notes)."""
 
 
 def _ids(values) -> str:

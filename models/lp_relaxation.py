@@ -31,14 +31,15 @@ from models.assignment_core import AssignmentProblem, Prices
 LP_METHOD = "highs-ds"
 """Dual simplex: faster than interior point on 20k x 20 candidates (110-170 s against > 5 min)."""
 STRETCH_TOLERANCE = 1e-6
+"""Widening (and a row's slack) below which it counts as zero (HiGHS round-off)."""
 COLUMNS_PER_ITEM = 3
 REDUCED_TOL = 1e-7
-"""Total relative stretch below which the elastic LP counts as feasible (HiGHS round-off)."""
+"""Relative margin by which a slot must beat its item's price to enter (column generation)."""
 
 
 @dataclass(frozen=True)
 class Stretch:
-    """One limit the elastic LP had to widen: ``amount`` in the row's units, ``side`` its bound."""
+    """One limit that binds at a ``widening``: ``amount`` it widened by, in the row's units."""
 
     row: str
     agent: int
@@ -53,7 +54,8 @@ class LpResult:
     """What the LP found; ``x`` is (n, K) shares (0 on padding), ``prices`` its row duals."""
 
     status: str
-    """"optimal", "infeasible" (the elastic LP needs a stretch) or "time limit"."""
+    """"optimal"; "infeasible" (no plan, or for ``widening``: some widening needed); "no room" and
+    "absent" (``widening`` only); "time limit" or "failed" when HiGHS did not finish."""
     x: np.ndarray | None = None
     value: float = float("nan")
     prices: Prices | None = None

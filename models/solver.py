@@ -25,6 +25,7 @@ from models.assignment_core import (
     is_feasible,
     objective_value,
     relative_gap,
+    row_note,
     row_violations,
 )
 from models.capacity_search import solve_capacity_only
@@ -256,8 +257,8 @@ def _lp_rescue(
     half-width in turn, budgets by ``LP_BUDGET_MARGIN``): its optimum, each item to its largest
     share, lands near the real rows, and repair with its prices closes the rest. Where no copy has
     a solution or its rounding cannot be repaired, the LP of the problem itself decides: infeasible
-    means no plan exists (the elastic LP then names the limits that must give, and by how much,
-    within ``explain_s`` seconds).
+    means no plan exists (``_widening_notes`` then says how far bands or budget must give, within
+    ``explain_s`` seconds).
     Returns (choice or None, status of the deciding LP, notes, bound).
     """
     for margin in LP_BAND_MARGINS:
@@ -308,14 +309,9 @@ def _widening_notes(problem: AssignmentProblem, seconds: float) -> list[str]:
         elif found.status == "infeasible":
             out.append(f"{STRETCH}group {group} {found.widen:.6g}")
             for s in found.stretches[:MAX_STRETCH_NOTES]:
-                if s.agent < 0:
-                    out.append(f"{STRETCH}{s.row} = {s.bound + s.amount:.6g} > upper {s.bound:.6g}")
-                    continue
-                sign, word = (1.0, ">") if s.side == "upper" else (-1.0, "<")
-                load = s.bound + sign * s.amount
-                out.append(
-                    f"{STRETCH}{s.row}[{s.agent}] = {load:.6g} {word} {s.side} {s.bound:.6g}"
-                )
+                load = s.bound + (s.amount if s.side == "upper" else -s.amount)
+                agent = None if s.agent < 0 else s.agent
+                out.append(STRETCH + row_note(s.row, agent, load, s.side, s.bound))
     return out
 
 

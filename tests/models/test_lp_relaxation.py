@@ -149,3 +149,20 @@ def test_column_generation_prices_columns_exactly_even_past_the_lagrangian_cap()
     generated = solve_lp(problem, 30, hint=hint)
     assert full.value == pytest.approx(10.5)
     assert generated.value == pytest.approx(full.value) and generated.rounds >= 2
+
+
+@pytest.mark.parametrize("start", ["priced", "worst"])
+def test_column_generation_reaches_the_full_lp_optimum(start):
+    from models.lagrangian import priced_scores, solve_dual
+
+    problem = banded_instance(seed=5, k=8)
+    full = solve_lp(problem, 30)
+    if start == "priced":
+        hint = priced_scores(problem, solve_dual(problem, max_iter=20).prices)
+    else:
+        hint = -problem.value  # start from each item's worst slots: columns must enter
+    generated = solve_lp(problem, 30, hint=hint)
+    assert full.status == generated.status == "optimal"
+    assert generated.value == pytest.approx(full.value, rel=1e-7)
+    if start == "worst":
+        assert generated.rounds >= 2
