@@ -102,8 +102,8 @@ def solve_capacity_only(
     if _proven(fixing, objective_value(problem, choice)):
         return CapacityResult(choice, method + "+fixing", "OPTIMAL", bound)
     exact = _Exact(deterministic, workers, seed)
-    choice, gained, status, last_bound = exact.run(problem, fixing, choice, deadline, exact_work_s)
-    method += "+cp-sat" if gained else ""
+    choice, engine, status, last_bound = exact.run(problem, fixing, choice, deadline, exact_work_s)
+    method += f"+{engine}" if engine else ""
     return CapacityResult(choice, method + "+fixing", status, min(bound, last_bound))
 
 
@@ -119,14 +119,14 @@ class _Exact:
     seed: int
 
     def run(self, problem, fixing: _Fixing, choice, end: float, work_s: float):
-        """(best choice, whether it improved, the status name, bound)."""
+        """(best choice, the engine that improved it or "", the status name, bound)."""
         start_value = objective_value(problem, choice)
-        gained, bound = False, fixing.bound
+        engine, bound = "", fixing.bound
         if not self.deterministic:
             choice, status, bound = self._mip(problem, fixing, choice, end)
-            gained = objective_value(problem, choice) > start_value
+            engine = "highs" if objective_value(problem, choice) > start_value else ""
             if status == "OPTIMAL" or time.monotonic() >= end - 1.0:
-                return choice, gained, status, bound
+                return choice, engine, status, bound
         incumbent = objective_value(problem, choice)
         result = solve_exact(
             without_slots(problem, fixing.keep(incumbent), choice),
@@ -138,8 +138,8 @@ class _Exact:
         )
         bound = min(bound, result.bound)
         if _improves(problem, result.choice, incumbent):
-            return result.choice, True, result.status, bound
-        return choice, gained, result.status, bound
+            return result.choice, "cp-sat", result.status, bound
+        return choice, engine, result.status, bound
 
     @staticmethod
     def _mip(problem, fixing: _Fixing, choice, end: float):
