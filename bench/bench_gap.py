@@ -93,13 +93,11 @@ def run(
     return pd.DataFrame(rows), solutions
 
 
-def to_markdown(
-    table: pd.DataFrame, time_limit: float, workers: int, load: tuple[float, float]
-) -> str:
+def to_markdown(table: pd.DataFrame, time_limit: float, load: tuple[float, float]) -> str:
     """The results table plus a one-line summary and how it was produced."""
     lines = [
-        f"Time limit {time_limit:g} s per instance (CP-SAT neighbourhoods with {workers} "
-        "worker(s), then HiGHS branch and cut), "
+        f"Time limit {time_limit:g} s per instance (neighbourhood search in single-threaded "
+        "CP-SAT steps, then HiGHS branch and cut in a second thread while the search goes on), "
         f"{os.cpu_count()} CPU core(s) visible; 1-minute load average {load[0]:.1f} at the start "
         f"and {load[1]:.1f} at the end (other engineers' jobs shared the machine).",
         "",
@@ -155,7 +153,7 @@ def main() -> None:
     only = {s.strip() for s in args.only.split(",") if s.strip()} or None
     load_start = os.getloadavg()[0]
     table, solutions = run(args.time_limit, args.workers, only)
-    text = to_markdown(table, args.time_limit, args.workers, (load_start, os.getloadavg()[0]))
+    text = to_markdown(table, args.time_limit, (load_start, os.getloadavg()[0]))
     print(text)  # noqa: T201 - a benchmark script reports on stdout
     if not args.no_write and only is None:  # table and solution files always change together
         write_section(text)

@@ -13,8 +13,10 @@ proves the last few units. Here, in order:
    better incumbent re-fixes more slots.
 3. **Branch and cut on what is left** for the rest of the time: HiGHS asked for a plan better
    than the incumbent (``models/mip_engine.py``), where "no such plan" proves the incumbent
-   optimal; deterministic runs use CP-SAT hinted with the incumbent instead (HiGHS stops on the
-   clock, not on work). A proof there is a proof for the whole problem.
+   optimal. Timed runs give HiGHS a second thread (it releases the GIL) while neighbourhood
+   search goes on beside it, so both cores work. Deterministic runs use CP-SAT hinted with the
+   incumbent instead (HiGHS stops on the clock, not on work). A proof there is a proof for the
+   whole problem.
 
 Every step keeps the optimum (and the incumbent) in the problem, so CP-SAT's bound stays a bound
 on the original. Measured on OR-Library GAP (60 s, 2 shared cores): bench/results/matcher.md.
@@ -23,6 +25,7 @@ on the original. Measured on OR-Library GAP (60 s, 2 shared cores): bench/result
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +44,6 @@ LNS_CHUNK_STEPS = 200
 LNS_CHUNK_S = 3.0
 LNS_STALL = 2
 """Timed runs hand over to the exact phase after this many rounds without a gain."""
-MIP_SHARE = 1.0
-"""Share of the final phase's time for HiGHS (timed runs); CP-SAT gets what it leaves."""
 MIP_MIN_GAIN = 1e-9
 """With fractional values, a plan must beat the incumbent by this share to count."""
 GUIDED_WORK_S = 0.2
@@ -97,67 +98,45 @@ def solve_capacity_only(
     method, bound = "lagrangian+repair", fixing.bound
     if _proven(fixing, incumbent):
         return CapacityResult(choice, method, "OPTIMAL", bound)
-    choice, gained = _search(problem, choice, fixing, deadline, deterministic, lns_steps, seed)
+    lns_end = time.monotonic() + LNS_SHARE * max(0.0, deadline - time.monotonic())
+    search = _Search(problem, fixing, deadline, deterministic, seed)
+    choice, gained = search.run(choice, end=lns_end, steps=lns_steps, stall=LNS_STALL)
     method += "+lns" if gained else ""
     if _proven(fixing, objective_value(problem, choice)):
         return CapacityResult(choice, method + "+fixing", "OPTIMAL", bound)
-    exact = _Exact(deterministic, workers, seed)
-    choice, engine, status, last_bound = exact.run(problem, fixing, choice, deadline, exact_work_s)
-    method += f"+{engine}" if engine else ""
-    return CapacityResult(choice, method + "+fixing", status, min(bound, last_bound))
+    if not deterministic:
+        return _mip_beside_search(problem, fixing, choice, search, deadline, method)
+    result = solve_exact(  # deterministic: HiGHS stops on the clock, not on work
+        without_slots(problem, fixing.keep(objective_value(problem, choice)), choice),
+        time_limit_s=max(1.0, deadline - time.monotonic()),
+        deterministic_time_s=exact_work_s,
+        hint=choice,
+        workers=workers,
+        seed=seed,
+    )
+    bound = min(bound, result.bound)
+    if _improves(problem, result.choice, objective_value(problem, choice)):
+        return CapacityResult(result.choice, method + "+cp-sat+fixing", result.status, bound)
+    return CapacityResult(choice, method + "+fixing", result.status, bound)
 
 
-@dataclass(frozen=True)
-class _Exact:
-    """The last phase, on the problem fixed at the incumbent. Timed runs: HiGHS branch and cut
-    asked to beat the incumbent (``models/mip_engine.py``; "infeasible" proves it optimal).
-    Deterministic runs, or what time HiGHS leaves: CP-SAT with the incumbent as a complete hint
-    (so its own neighbourhood workers start from it)."""
-
-    deterministic: bool
-    workers: int
-    seed: int
-
-    def run(self, problem, fixing: _Fixing, choice, end: float, work_s: float):
-        """(best choice, the engine that improved it or "", the status name, bound)."""
-        start_value = objective_value(problem, choice)
-        engine, bound = "", fixing.bound
-        if not self.deterministic:
-            choice, status, bound = self._mip(problem, fixing, choice, end)
-            engine = "highs" if objective_value(problem, choice) > start_value else ""
-            if status == "OPTIMAL" or time.monotonic() >= end - 1.0:
-                return choice, engine, status, bound
-        incumbent = objective_value(problem, choice)
-        result = solve_exact(
-            without_slots(problem, fixing.keep(incumbent), choice),
-            time_limit_s=max(1.0, end - time.monotonic()),
-            deterministic_time_s=work_s if self.deterministic else None,
-            hint=choice,
-            workers=self.workers,
-            seed=self.seed,
-        )
-        bound = min(bound, result.bound)
-        if _improves(problem, result.choice, incumbent):
-            return result.choice, "cp-sat", result.status, bound
-        return choice, engine, result.status, bound
-
-    @staticmethod
-    def _mip(problem, fixing: _Fixing, choice, end: float):
-        """HiGHS on the fixed problem, asked for a plan better than ``choice``."""
-        incumbent = objective_value(problem, choice)
-        step = 1.0 if fixing.integral else MIP_MIN_GAIN * max(1.0, abs(incumbent))
-        result = solve_mip(
-            without_slots(problem, fixing.keep(incumbent + step), choice),
-            beat=incumbent + step,
-            time_limit_s=MIP_SHARE * max(1.0, end - time.monotonic()),
-        )
-        if result.status == "INFEASIBLE":  # nothing is worth incumbent + step or more
-            return choice, "OPTIMAL", incumbent if fixing.integral else incumbent + step
-        better = _improves(problem, result.choice, incumbent)
-        choice = result.choice if better else choice
-        value = objective_value(problem, choice)
-        bound = min(fixing.bound, max(value, result.bound))
-        return choice, "OPTIMAL" if better and result.status == "OPTIMAL" else "FEASIBLE", bound
+def _beat_with_highs(problem, fixing: _Fixing, choice, end: float):
+    """HiGHS on the problem fixed at ``choice``, asked for a better plan: (best choice, status
+    name, bound); "OPTIMAL" when HiGHS proves its plan best or finds no better one."""
+    incumbent = objective_value(problem, choice)
+    step = 1.0 if fixing.integral else MIP_MIN_GAIN * max(1.0, abs(incumbent))
+    result = solve_mip(
+        without_slots(problem, fixing.keep(incumbent + step), choice),
+        beat=incumbent + step,
+        time_limit_s=max(1.0, end - time.monotonic()),
+    )
+    if result.status == "INFEASIBLE":  # nothing is worth incumbent + step or more
+        return choice, "OPTIMAL", incumbent if fixing.integral else incumbent + step
+    better = _improves(problem, result.choice, incumbent)
+    choice = result.choice if better else choice
+    value = objective_value(problem, choice)
+    bound = min(fixing.bound, max(value, result.bound))
+    return choice, "OPTIMAL" if better and result.status == "OPTIMAL" else "FEASIBLE", bound
 
 
 def _improves(problem: AssignmentProblem, candidate: np.ndarray | None, incumbent: float) -> bool:
@@ -169,40 +148,82 @@ def _improves(problem: AssignmentProblem, candidate: np.ndarray | None, incumben
     )
 
 
-def _search(problem, choice, fixing: _Fixing, deadline, deterministic, lns_steps, seed):
+@dataclass
+class _Search:
     """Rounds of neighbourhood search, each on the problem fixed at the incumbent: random
     neighbourhoods (``lns``), then the items where relaxed plans differ from the incumbent.
-    Returns the best choice and whether it beats the one given."""
-    gained = False
-    end = time.monotonic() + LNS_SHARE * max(0.0, deadline - time.monotonic())
-    steps_left, round_, stalled, guided_at = lns_steps, 0, 0, None
-    while steps_left > 0 and (deterministic or time.monotonic() < end and stalled < LNS_STALL):
-        value = objective_value(problem, choice)
-        smaller = without_slots(problem, fixing.keep(value), choice)
-        steps = min(LNS_CHUNK_STEPS, steps_left)
-        chunk_end = deadline if deterministic else min(end, time.monotonic() + LNS_CHUNK_S)
-        better = lns(
-            smaller,
-            choice,
-            prices=fixing.lp.prices,
-            deadline=chunk_end,
-            max_steps=steps,
-            seed=seed + round_,
-            adaptive=True,
-        )
-        if objective_value(problem, better) != guided_at:  # same input, same CP-SAT answer
-            guided_at = objective_value(problem, better)
-            guides = fixing.knapsack.guides
-            limit = deadline if deterministic else end
-            better = _guided(smaller, better, guides, limit, seed + round_)
-        steps_left, round_, stalled = steps_left - steps, round_ + 1, stalled + 1
-        if objective_value(problem, better) > value:
-            choice, gained, stalled = better, True, 0
-            if _proven(fixing, objective_value(problem, choice)):
+    Rounds carry on from call to call (each round its own seed)."""
+
+    problem: AssignmentProblem
+    fixing: _Fixing
+    deadline: float
+    deterministic: bool
+    seed: int
+    round_: int = 0
+    guided_at: float | None = None
+
+    def run(self, choice, *, end: float, steps: int, stall: int | None, stop=None):
+        """Search until ``end``, ``steps`` CP-SAT steps, ``stall`` rounds without a gain (timed
+        runs) or ``stop()``; returns the best choice and whether it beats the one given."""
+        problem, fixing = self.problem, self.fixing
+        gained, stalled = False, 0
+        while steps > 0 and (
+            self.deterministic
+            or time.monotonic() < end
+            and (stall is None or stalled < stall)
+            and not (stop and stop())
+        ):
+            value = objective_value(problem, choice)
+            smaller = without_slots(problem, fixing.keep(value), choice)
+            chunk = min(LNS_CHUNK_STEPS, steps)
+            chunk_end = (
+                self.deadline if self.deterministic else min(end, time.monotonic() + LNS_CHUNK_S)
+            )
+            better = lns(
+                smaller,
+                choice,
+                prices=fixing.lp.prices,
+                deadline=chunk_end,
+                max_steps=chunk,
+                seed=self.seed + self.round_,
+                adaptive=True,
+            )
+            limit = self.deadline if self.deterministic else end
+            if objective_value(problem, better) != self.guided_at:  # same input, same answer
+                self.guided_at = objective_value(problem, better)
+                guides = fixing.knapsack.guides
+                better = _guided(smaller, better, guides, limit, self.seed + self.round_)
+            steps, self.round_, stalled = steps - chunk, self.round_ + 1, stalled + 1
+            if objective_value(problem, better) > value:
+                choice, gained, stalled = better, True, 0
+                if _proven(fixing, objective_value(problem, choice)):
+                    break
+            if time.monotonic() >= self.deadline:
                 break
-        if time.monotonic() >= deadline:
-            break
-    return choice, gained
+        return choice, gained
+
+
+def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadline, method):
+    """Timed runs: HiGHS asked to beat the incumbent (``_beat_with_highs``) runs in a second thread
+    (SciPy's HiGHS releases the GIL; single-threaded CP-SAT steps keep the other core busy) while
+    neighbourhood search goes on here until HiGHS returns. "No better plan" proves the
+    incumbent HiGHS started from optimal, and search can only have matched it."""
+    start_value = objective_value(problem, choice)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="highs") as pool:
+        mip = pool.submit(_beat_with_highs, problem, fixing, choice, deadline)
+        searched, gained = search.run(choice, end=deadline, steps=10**12, stall=None, stop=mip.done)
+        mip_choice, status, bound = mip.result()
+    mip_value = objective_value(problem, mip_choice)
+    best = mip_choice if mip_value >= objective_value(problem, searched) else searched
+    engines = ("+lns" if gained and "+lns" not in method else "") + (
+        "+highs" if mip_value > start_value else ""
+    )
+    value = objective_value(problem, best)
+    bound = max(bound, value) if status == "OPTIMAL" else min(fixing.bound, max(bound, value))
+    proven = status == "OPTIMAL" or _proven(fixing, value)
+    return CapacityResult(
+        best, method + engines + "+fixing", "OPTIMAL" if proven else "FEASIBLE", bound
+    )
 
 
 def _guided(problem, choice, guides, deadline: float, seed: int) -> np.ndarray:

@@ -99,3 +99,28 @@ def test_mip_beats_a_plan_or_proves_none_is_better(seed):
     assert found.status == "OPTIMAL" and is_feasible(problem, found.choice)
     assert objective_value(problem, found.choice) == best and found.bound >= best - 1e-9
     assert solve_mip(problem, beat=best + 1, time_limit_s=10).status == "INFEASIBLE"
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_timed_runs_search_beside_highs_and_prove_the_optimum(seed):
+    """The timed last phase: HiGHS in a second thread, neighbourhood search beside it."""
+    import time
+
+    from models import capacity_search as cs
+
+    problem = tiny_gap(seed, n=9)
+    plans = list(every_plan(problem))
+    optimum = max(v for _, v in plans)
+    worst, worst_value = min(plans, key=lambda p: p[1])
+    assert worst_value < optimum
+    lp = reduced_costs(problem, solve_dual(problem).prices)
+    start = priced_scores(problem, lp.prices).max(axis=1)
+    fixing = cs._Fixing(lp, knapsack_bound(problem, start, worst_value), integral=True)
+    deadline = time.monotonic() + 30
+    search = cs._Search(problem, fixing, deadline, deterministic=False, seed=0)
+    result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
+    assert result.exact_status == "OPTIMAL"
+    assert is_feasible(problem, result.choice)
+    assert objective_value(problem, result.choice) == optimum
+    assert result.bound == pytest.approx(optimum)
+    assert result.method.startswith("start+") and result.method.endswith("+fixing")
