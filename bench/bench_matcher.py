@@ -187,7 +187,7 @@ def run_scale(n: int, m: int, band: float, time_limit: float, seed: int = 0) -> 
     scenario = scenario_from_dict(
         {
             "limits": {"balance_band": band, "max_moved_share": 0.25},
-            "solver": {"time_limit_s": time_limit},
+            "solver": {"time_limit_s": time_limit, "candidates_per_account": 20},
         }
     )
     model = build_plan_model(accounts, reps, scenario, fallback_fit)

@@ -4,9 +4,10 @@ It reads data -> model -> variables -> constraints -> objective -> solve, per re
 
 * data: ``prepare`` checks the frames; ``split_regions`` decomposes large teams;
 * model: the rep-fit function scores every candidate pair;
-* variables: sparse candidates, each account's K nearest suitable reps plus its owner (travel limit,
-  expertise rule and locks act here, by leaving pairs out), widened where a rep's listing accounts
-  could not fill its balance bands (models.coverage);
+* variables: sparse candidates, each account's K nearest suitable reps plus its owner (K = every
+  rep of the region while the pairs fit ``solver.candidate_pair_budget``; travel limit, expertise
+  rule and locks act here, by leaving pairs out), widened where a rep's listing accounts could not
+  fill its balance bands (models.coverage);
 * constraints: one function per group below (capacity, balance bands, disruption budget);
 * objective: potential x fit - travel cost - continuity cost, maximised;
 * solve: models.solver (Lagrangian bound, rounding, repair, local search, CP-SAT when small).
@@ -171,7 +172,7 @@ def build_region_model(
     lock = np.where(lock >= 0, local[np.maximum(lock, 0)], -1)
     accounts, reps = data.accounts.iloc[a_rows], data.reps.iloc[r_rows]
     suitability = data.suitability.subset(a_rows, r_rows)
-    k = scenario.solver.candidates_per_account
+    k = scenario.solver.candidates_for(a_rows.size, r_rows.size)
     candidates = build_candidates(accounts, reps, k, suitability, current, lock)
     needs = [
         BandNeed(values[a_rows], target * (1 - band))

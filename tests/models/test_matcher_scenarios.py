@@ -188,6 +188,34 @@ def test_scenario_errors_name_the_key():
         scenario_from_dict({"limits": {"workload_band": 5}})
     with pytest.raises(ScenarioError, match="no home"):
         scenario_from_dict({"add_reps": [{"name": "Texas hire"}]})
+    for bad in (0, -3, 2.5, "all", True):
+        with pytest.raises(ScenarioError, match=r"candidates_per_account=.*>= 1 or 'auto'"):
+            scenario_from_dict({"solver": {"candidates_per_account": bad}})
+    with pytest.raises(ScenarioError, match="candidate_pair_budget=0"):
+        scenario_from_dict({"solver": {"candidate_pair_budget": 0}})
+
+
+def test_auto_candidates_list_every_rep_within_the_pair_budget(mk):
+    from models.matcher import build_plan_model
+    from models.rep_fit import fallback_fit
+
+    accounts, reps = mk.random(300, 40, seed=3)
+
+    def listed(solver):
+        sc = scenario(solver=solver)
+        model = build_plan_model(accounts, reps, sc, fallback_fit).models[0]
+        return (model.candidates.rep >= 0).sum(axis=1)
+
+    assert (listed({}) == 40).all()  # auto, 12,000 pairs: every rep
+    # a 3,000-pair budget fits 10 per account, but auto never lists fewer than 20 (plus the
+    # owner where it is farther)
+    assert set(np.unique(listed({"candidate_pair_budget": 3_000}))) == {20, 21}
+    # 9,000 pairs: 30 nearest
+    assert set(np.unique(listed({"candidate_pair_budget": 9_000}))) <= {30, 31}
+    assert set(np.unique(listed({"candidates_per_account": 5}))) <= {5, 6}
+    solver = scenario_from_dict({}).solver
+    assert solver.candidates_for(125_000, 250) == 20  # a 1M x 2,000 team's region
+    assert solver.candidates_for(20_000, 200) == 100
 
 
 def test_workload_formula():
