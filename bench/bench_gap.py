@@ -1,6 +1,6 @@
 """GAP benchmark: the matcher's solver core on OR-Library Generalized Assignment instances.
 
-    python -m bench.bench_gap [--time-limit 60] [--workers 8] [--only gap1-0,d20200]
+    python -m bench.bench_gap [--time-limit 60] [--only gap1-0,d20200]
     python -m bench.bench_gap --check      # recompute every written solution from its instance
 
 Reads ../shared/data/gap (Chu & Beasley 1997, Yagiura et al. 2004; minimisation, per-agent
@@ -50,9 +50,7 @@ def gap_problem(cost: np.ndarray, weight: np.ndarray, capacity: np.ndarray) -> A
     return AssignmentProblem(agent, -cost.T.astype(float), m, (rows,))
 
 
-def run(
-    time_limit: float, workers: int, only: set[str] | None
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def run(time_limit: float, only: set[str] | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Solve every listed instance: one row per instance, and each one's agent per job (0-based)."""
     best = pd.read_csv(GAP_DIR / "best_known.csv")
     rows, solutions = [], {}
@@ -66,7 +64,6 @@ def run(
             exact_max_pairs=10**9,
             lns_steps=10**9,
             deterministic=False,
-            exact_workers=workers,
         )
         start = time.perf_counter()
         solution = solve(problem, options)
@@ -139,7 +136,6 @@ def write_section(text: str, markers: tuple[str, str] = MARKERS) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--only", default="", help="comma-separated instance names")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
@@ -152,7 +148,7 @@ def main() -> None:
         sys.exit(0 if all(c.ok for c in checks) else 1)
     only = {s.strip() for s in args.only.split(",") if s.strip()} or None
     load_start = os.getloadavg()[0]
-    table, solutions = run(args.time_limit, args.workers, only)
+    table, solutions = run(args.time_limit, only)
     text = to_markdown(table, args.time_limit, (load_start, os.getloadavg()[0]))
     print(text)  # noqa: T201 - a benchmark script reports on stdout
     if not args.no_write and only is None:  # table and solution files always change together

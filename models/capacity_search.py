@@ -24,8 +24,8 @@ on the original. Measured on OR-Library GAP (60 s, 2 shared cores): bench/result
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,8 +99,8 @@ def solve_capacity_only(
     if _proven(fixing, incumbent):
         return CapacityResult(choice, method, "OPTIMAL", bound)
     lns_end = time.monotonic() + LNS_SHARE * max(0.0, deadline - time.monotonic())
-    search = _Search(problem, fixing, deadline, deterministic, seed)
-    choice, gained = search.run(choice, end=lns_end, steps=lns_steps, stall=LNS_STALL)
+    search = _Search(problem, fixing, deadline, deterministic, seed, steps_left=lns_steps)
+    choice, gained = search.run(choice, end=lns_end, stall=LNS_STALL)
     method += "+lns" if gained else ""
     if _proven(fixing, objective_value(problem, choice)):
         return CapacityResult(choice, method + "+fixing", "OPTIMAL", bound)
@@ -152,22 +152,24 @@ def _improves(problem: AssignmentProblem, candidate: np.ndarray | None, incumben
 class _Search:
     """Rounds of neighbourhood search, each on the problem fixed at the incumbent: random
     neighbourhoods (``lns``), then the items where relaxed plans differ from the incumbent.
-    Rounds carry on from call to call (each round its own seed)."""
+    Rounds carry on from call to call (each round its own seed) within ``steps_left`` CP-SAT
+    steps in all."""
 
     problem: AssignmentProblem
     fixing: _Fixing
     deadline: float
     deterministic: bool
     seed: int
+    steps_left: int
     round_: int = 0
     guided_at: float | None = None
 
-    def run(self, choice, *, end: float, steps: int, stall: int | None, stop=None):
-        """Search until ``end``, ``steps`` CP-SAT steps, ``stall`` rounds without a gain (timed
-        runs) or ``stop()``; returns the best choice and whether it beats the one given."""
+    def run(self, choice, *, end: float, stall: int | None, stop=None):
+        """Search until ``end``, ``stall`` rounds without a gain (timed runs), ``stop()`` or the
+        step budget; returns the best choice and whether it beats the one given."""
         problem, fixing = self.problem, self.fixing
         gained, stalled = False, 0
-        while steps > 0 and (
+        while self.steps_left > 0 and (
             self.deterministic
             or time.monotonic() < end
             and (stall is None or stalled < stall)
@@ -175,7 +177,7 @@ class _Search:
         ):
             value = objective_value(problem, choice)
             smaller = without_slots(problem, fixing.keep(value), choice)
-            chunk = min(LNS_CHUNK_STEPS, steps)
+            chunk = min(LNS_CHUNK_STEPS, self.steps_left)
             chunk_end = (
                 self.deadline if self.deterministic else min(end, time.monotonic() + LNS_CHUNK_S)
             )
@@ -187,13 +189,18 @@ class _Search:
                 max_steps=chunk,
                 seed=self.seed + self.round_,
                 adaptive=True,
+                stop=stop,
             )
             limit = self.deadline if self.deterministic else end
             if objective_value(problem, better) != self.guided_at:  # same input, same answer
                 self.guided_at = objective_value(problem, better)
                 guides = fixing.knapsack.guides
-                better = _guided(smaller, better, guides, limit, self.seed + self.round_)
-            steps, self.round_, stalled = steps - chunk, self.round_ + 1, stalled + 1
+                better = _guided(smaller, better, guides, limit, self.seed + self.round_, stop)
+            self.steps_left, self.round_, stalled = (
+                self.steps_left - chunk,
+                self.round_ + 1,
+                stalled + 1,
+            )
             if objective_value(problem, better) > value:
                 choice, gained, stalled = better, True, 0
                 if _proven(fixing, objective_value(problem, choice)):
@@ -203,36 +210,68 @@ class _Search:
         return choice, gained
 
 
+class _Background:
+    """``fn(*args)`` in a daemon thread. SciPy's HiGHS releases the GIL and cannot be
+    interrupted, so a caller that no longer needs the answer returns without joining; the run
+    ends by itself at the time limit it was given."""
+
+    def __init__(self, fn, *args) -> None:
+        self.value, self.error = None, None
+        self.thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
+        self.thread.name = "territory-highs"
+        self.thread.start()
+
+    def _run(self, fn, *args) -> None:
+        try:
+            self.value = fn(*args)
+        except Exception as exc:  # handed to the caller by result()
+            self.error = exc
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def result(self):
+        self.thread.join()
+        return self.value, self.error
+
+
 def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadline, method):
-    """Timed runs: HiGHS asked to beat the incumbent (``_beat_with_highs``) runs in a second thread
-    (SciPy's HiGHS releases the GIL; single-threaded CP-SAT steps keep the other core busy) while
-    neighbourhood search goes on here until HiGHS returns. "No better plan" proves the
-    incumbent HiGHS started from optimal, and search can only have matched it."""
+    """Timed runs: HiGHS asked to beat the incumbent (``_beat_with_highs``) runs in a second
+    thread while neighbourhood search (single-threaded CP-SAT steps) goes on here until HiGHS
+    returns, so both cores work. "No better plan" proves the incumbent HiGHS started from
+    optimal (search can only have matched it); a search that reaches the bound first returns
+    at once. When HiGHS fails, the search carries on to the deadline and its plan stands."""
     start_value = objective_value(problem, choice)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="highs") as pool:
-        mip = pool.submit(_beat_with_highs, problem, fixing, choice, deadline)
-        searched, gained = search.run(choice, end=deadline, steps=10**12, stall=None, stop=mip.done)
-        mip_choice, status, bound = mip.result()
-    mip_value = objective_value(problem, mip_choice)
-    best = mip_choice if mip_value >= objective_value(problem, searched) else searched
-    engines = ("+lns" if gained and "+lns" not in method else "") + (
-        "+highs" if mip_value > start_value else ""
+    mip = _Background(_beat_with_highs, problem, fixing, choice, deadline)
+    searched, _ = search.run(choice, end=deadline, stall=None, stop=mip.done)
+    if _proven(fixing, objective_value(problem, searched)):
+        return CapacityResult(searched, method + "+lns+fixing", "OPTIMAL", fixing.bound)
+    outcome, error = mip.result()
+    if error is not None:  # HiGHS failed: the search takes the rest of the time
+        searched, _ = search.run(searched, end=deadline, stall=None)
+        outcome = (choice, "FEASIBLE", fixing.bound)
+    mip_choice, status, bound = outcome
+    mip_value, searched_value = (
+        objective_value(problem, mip_choice),
+        objective_value(problem, searched),
     )
-    value = objective_value(problem, best)
+    best, value = (
+        (mip_choice, mip_value) if mip_value >= searched_value else (searched, searched_value)
+    )
+    if value > start_value:
+        method += "+highs" if best is mip_choice else "+lns"
     bound = max(bound, value) if status == "OPTIMAL" else min(fixing.bound, max(bound, value))
     proven = status == "OPTIMAL" or _proven(fixing, value)
-    return CapacityResult(
-        best, method + engines + "+fixing", "OPTIMAL" if proven else "FEASIBLE", bound
-    )
+    return CapacityResult(best, method + "+fixing", "OPTIMAL" if proven else "FEASIBLE", bound)
 
 
-def _guided(problem, choice, guides, deadline: float, seed: int) -> np.ndarray:
+def _guided(problem, choice, guides, deadline: float, seed: int, stop=None) -> np.ndarray:
     """Re-solve, for each relaxed plan in turn, the items where it differs from the incumbent
     (a random ``GUIDED_MAX_ITEMS`` of them when more differ: CP-SAT must close it quickly)."""
     rng = np.random.default_rng(seed)
     value = objective_value(problem, choice)
     for g in range(len(guides) - 1, -1, -1):  # the last (best converged) relaxed plans first
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (stop is not None and stop()):
             break
         items = np.flatnonzero(guides[g] != choice)
         if items.size > GUIDED_MAX_ITEMS:

@@ -102,8 +102,9 @@ def band_conflicts(
             out.append(
                 f"{where}rep(s) {_ids(rep_ids[short])} can reach only {reach[short[0]]:,.1f} "
                 f"{label} among their candidate accounts, below the band's lower end "
-                f"{band.lower[short[0]]:,.1f}; raise `max_travel_km` or "
-                "`solver.candidates_per_account`, or widen the band."
+                f"{band.lower[short[0]]:,.1f}; raise `max_travel_km`, list more reps per "
+                "account (`solver.candidate_pair_budget`, or a number in "
+                "`solver.candidates_per_account`), or widen the band."
             )
     return out
 
@@ -201,8 +202,9 @@ def describe_broken_rows(notes: list[str], rep_ids: np.ndarray, where: str) -> l
             )
         elif note.startswith("the limits look jointly infeasible"):
             out.append(
-                f"{where}{note}; widen the bands, raise `solver.candidates_per_account` "
-                "or `max_travel_km`, or raise the disruption budget."
+                f"{where}{note}; widen the bands, list more reps per account "
+                "(`solver.candidate_pair_budget`, or a number in `solver.candidates_per_account`) "
+                "or raise `max_travel_km`, or raise the disruption budget."
             )
         elif note.startswith(("the limits are jointly infeasible", "the LP relaxation")):
             out.append(f"{where}{note}.")

@@ -8,8 +8,8 @@ message that names the key, the value and the allowed range. Reading the YAML fi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Integral
 from dataclasses import dataclass, field, fields, replace
+from numbers import Integral
 from typing import Any, Literal
 
 import pandas as pd

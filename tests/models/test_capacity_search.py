@@ -101,26 +101,88 @@ def test_mip_beats_a_plan_or_proves_none_is_better(seed):
     assert solve_mip(problem, beat=best + 1, time_limit_s=10).status == "INFEASIBLE"
 
 
-@pytest.mark.parametrize("seed", [3, 4])
-def test_timed_runs_search_beside_highs_and_prove_the_optimum(seed):
-    """The timed last phase: HiGHS in a second thread, neighbourhood search beside it."""
+def _timed_phase(problem, start, deadline_s=30.0):
+    """The timed last phase's inputs: fixing at ``start``'s value and a fresh search."""
     import time
 
     from models import capacity_search as cs
 
-    problem = tiny_gap(seed, n=9)
-    plans = list(every_plan(problem))
-    optimum = max(v for _, v in plans)
-    worst, worst_value = min(plans, key=lambda p: p[1])
-    assert worst_value < optimum
     lp = reduced_costs(problem, solve_dual(problem).prices)
-    start = priced_scores(problem, lp.prices).max(axis=1)
-    fixing = cs._Fixing(lp, knapsack_bound(problem, start, worst_value), integral=True)
-    deadline = time.monotonic() + 30
-    search = cs._Search(problem, fixing, deadline, deterministic=False, seed=0)
+    first = priced_scores(problem, lp.prices).max(axis=1)
+    fixing = cs._Fixing(lp, knapsack_bound(problem, first, objective_value(problem, start)), True)
+    deadline = time.monotonic() + deadline_s
+    search = cs._Search(problem, fixing, deadline, False, seed=0, steps_left=10**9)
+    return fixing, search, deadline
+
+
+def _worst_and_best(problem):
+    """The worst feasible plan (a start far from the optimum) and the optimum's value."""
+    from models.mip_engine import solve_mip
+
+    best = solve_mip(problem, beat=-1e9, time_limit_s=10).choice
+    flipped = AssignmentProblem(problem.agent, -problem.value, problem.n_agents, problem.agent_rows)
+    worst = solve_mip(flipped, beat=-1e9, time_limit_s=10).choice
+    return worst, objective_value(problem, best)
+
+
+def test_timed_phase_gets_its_proof_from_highs():
+    """Both bounds stay above the optimum here, so only HiGHS can prove it."""
+    from models import capacity_search as cs
+
+    problem = tiny_gap(1, n=14, m=4)
+    worst, optimum = _worst_and_best(problem)
+    fixing, search, deadline = _timed_phase(problem, worst)
+    assert fixing.bound > optimum  # the bound alone cannot close it
     result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
     assert result.exact_status == "OPTIMAL"
     assert is_feasible(problem, result.choice)
     assert objective_value(problem, result.choice) == optimum
     assert result.bound == pytest.approx(optimum)
-    assert result.method.startswith("start+") and result.method.endswith("+fixing")
+    assert result.method in ("start+highs+fixing", "start+lns+fixing")
+
+
+def test_timed_phase_keeps_the_search_plan_when_highs_fails(monkeypatch):
+    from models import capacity_search as cs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("HiGHS crashed")
+
+    monkeypatch.setattr(cs, "solve_mip", broken)
+    problem = tiny_gap(1, n=14, m=4)
+    worst, optimum = _worst_and_best(problem)
+    fixing, search, deadline = _timed_phase(problem, worst, deadline_s=3.0)
+    result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
+    assert is_feasible(problem, result.choice)
+    assert objective_value(problem, result.choice) > objective_value(problem, worst)
+    assert result.exact_status == "FEASIBLE"  # nothing proved it
+    assert result.bound == fixing.bound and result.method == "start+lns+fixing"
+
+
+def test_timed_phase_returns_without_waiting_for_highs_once_search_proves(monkeypatch):
+    """HiGHS cannot be interrupted: a search proof returns while HiGHS still runs."""
+    import threading
+
+    from models import capacity_search as cs
+
+    started, release = threading.Event(), threading.Event()
+
+    def stuck(*args, **kwargs):
+        started.set()
+        release.wait(30)
+        raise RuntimeError("released")
+
+    monkeypatch.setattr(cs, "solve_mip", stuck)
+    problem = tiny_gap(3, n=9)
+    plans = list(every_plan(problem))
+    optimum = max(v for _, v in plans)
+    worst = min(plans, key=lambda p: p[1])[0]
+    fixing, search, deadline = _timed_phase(problem, worst)
+    assert fixing.bound == optimum  # reachable by search alone
+    try:
+        result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
+        assert started.is_set() and not release.is_set()  # HiGHS was still running
+    finally:
+        release.set()
+    assert result.exact_status == "OPTIMAL"
+    assert objective_value(problem, result.choice) == optimum
+    assert result.method == "start+lns+fixing"
