@@ -245,7 +245,8 @@ def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadli
     mip = _Background(_beat_with_highs, problem, fixing, choice, deadline)
     searched, _ = search.run(choice, end=deadline, stall=None, stop=mip.done)
     if _proven(fixing, objective_value(problem, searched)):
-        return CapacityResult(searched, method + "+lns+fixing", "OPTIMAL", fixing.bound)
+        method += "" if method.endswith("+lns") else "+lns"
+        return CapacityResult(searched, method + "+fixing", "OPTIMAL", fixing.bound)
     outcome, error = mip.result()
     if error is not None:  # HiGHS failed: the search takes the rest of the time
         searched, _ = search.run(searched, end=deadline, stall=None)
@@ -258,8 +259,10 @@ def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadli
     best, value = (
         (mip_choice, mip_value) if mip_value >= searched_value else (searched, searched_value)
     )
-    if value > start_value:
-        method += "+highs" if best is mip_choice else "+lns"
+    if value > start_value and best is mip_choice:
+        method += "+highs"
+    elif value > start_value and not method.endswith("+lns"):
+        method += "+lns"
     bound = max(bound, value) if status == "OPTIMAL" else min(fixing.bound, max(bound, value))
     proven = status == "OPTIMAL" or _proven(fixing, value)
     return CapacityResult(best, method + "+fixing", "OPTIMAL" if proven else "FEASIBLE", bound)
