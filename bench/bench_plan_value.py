@@ -3,7 +3,7 @@
     python -m bench.bench_plan_value                      # default + balanced scenarios (~5 min)
     python -m bench.bench_plan_value --scenarios balanced --time-limit 30
     python -m bench.bench_plan_value --ablations          # + where the gap comes from (~15 min)
-    python -m bench.bench_plan_value --seed 11 --scenarios default   # another world (not written)
+    python -m bench.bench_plan_value --seed 11 --scenarios default,balanced  # not written
 
 Every plan is valued the same way, with the truth files (``truth_value``):
 
