@@ -85,8 +85,14 @@ def summary(reasons: MoveReasons, to_rep: str, from_rep: str | None) -> str:
         ("better fit" if reasons.fit_value >= 0 else "weaker fit", reasons.fit_value),
         ("travel saved" if reasons.travel_saved >= 0 else "more travel", reasons.travel_saved),
         ("continuity cost", -reasons.continuity_cost),
-        ("balance restored", reasons.balance_restored),
-        ("capacity freed", reasons.capacity_freed),
+        (
+            "balance restored" if reasons.balance_restored >= 0 else "balance worsened",
+            reasons.balance_restored,
+        ),
+        (
+            "capacity freed" if reasons.capacity_freed >= 0 else "capacity used",
+            reasons.capacity_freed,
+        ),
         ("disruption budget used", reasons.budget_used),
     ]
     shown = sorted((p for p in parts if abs(p[1]) >= 0.5), key=lambda p: -abs(p[1]))

@@ -121,7 +121,10 @@ def solve(
     deadline = start + limit
     if problem.n_items == 0:
         return Solution("optimal", np.zeros(0, dtype=np.int64), 0.0, 0.0, "empty", 0.0)
-    say(f"bounding {problem.n_items:,} items x {problem.n_agents:,} agents")
+    say(
+        f"bounding {problem.n_items:,} items x {problem.n_agents:,} agents "
+        f"({problem.n_pairs():,} candidate pairs)"
+    )
     dual = solve_dual(problem, max_iter=options.dual_iterations)
     exact_fits = problem.n_pairs() <= options.exact_max_pairs
     heuristic_end = deadline

@@ -229,3 +229,19 @@ def test_workload_formula():
     assert work.iloc[9] == pytest.approx(0.5 + 0.25 * np.log10(10_001) + 0.5)  # tier A
     unknown = account_workload(pd.Series([10.0, None, 1000.0]), pd.Series([1.0, 1.0, 1.0]))
     assert unknown.iloc[1] == pytest.approx(0.5 + 0.25 * np.log10(506))  # median staff, tier C
+
+
+def test_move_summary_words_follow_the_sign():
+    from models.plan import MoveReasons
+    from models.reasons import summary
+
+    worse = MoveReasons(100.0, -20.0, 15.0, -240.0, -30.0, -50.0)
+    line = summary(worse, "R2", "R1")
+    assert line.startswith("R1 -> R2: balance worsened -240; better fit +100")
+    assert "more travel -20" in line and "capacity used -30" in line
+    assert "continuity cost -15" in line and "disruption budget used -50" in line
+    better = summary(MoveReasons(-10.0, 5.0, 0.0, 80.0, 12.0, 0.0), "R3", None)
+    assert better == (
+        "unassigned -> R3: balance restored +80; capacity freed +12; weaker fit -10; "
+        "travel saved +5"
+    )
