@@ -245,8 +245,7 @@ def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadli
     mip = _Background(_beat_with_highs, problem, fixing, choice, deadline)
     searched, _ = search.run(choice, end=deadline, stall=None, stop=mip.done)
     if _proven(fixing, objective_value(problem, searched)):
-        method += "" if method.endswith("+lns") else "+lns"
-        return CapacityResult(searched, method + "+fixing", "OPTIMAL", fixing.bound)
+        return CapacityResult(searched, _then(method, "lns") + "+fixing", "OPTIMAL", fixing.bound)
     outcome, error = mip.result()
     if error is not None:  # HiGHS failed: the search takes the rest of the time
         searched, _ = search.run(searched, end=deadline, stall=None)
@@ -259,13 +258,16 @@ def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadli
     best, value = (
         (mip_choice, mip_value) if mip_value >= searched_value else (searched, searched_value)
     )
-    if value > start_value and best is mip_choice:
-        method += "+highs"
-    elif value > start_value and not method.endswith("+lns"):
-        method += "+lns"
+    if value > start_value:
+        method = _then(method, "highs" if best is mip_choice else "lns")
     bound = max(bound, value) if status == "OPTIMAL" else min(fixing.bound, max(bound, value))
     proven = status == "OPTIMAL" or _proven(fixing, value)
     return CapacityResult(best, method + "+fixing", "OPTIMAL" if proven else "FEASIBLE", bound)
+
+
+def _then(method: str, engine: str) -> str:
+    """``method`` + ``"+engine"``, unless that engine is already its last step."""
+    return method if method.endswith(f"+{engine}") else f"{method}+{engine}"
 
 
 def _guided(problem, choice, guides, deadline: float, seed: int, stop=None) -> np.ndarray:

@@ -16,7 +16,9 @@ slot (the owner left or broke a rule, or there was none) are measured against ha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -79,22 +81,37 @@ def move_reasons(
     ]
 
 
+TERM_WORDS = {
+    "fit_value": ("better fit", "weaker fit"),
+    "travel_saved": ("travel saved", "more travel"),
+    "continuity_cost": ("continuity cost", "continuity cost"),
+    "balance_restored": ("balance restored", "balance worsened"),
+    "capacity_freed": ("capacity freed", "capacity used"),
+    "budget_used": ("disruption budget used", "disruption budget used"),
+}
+"""Each ``MoveReasons`` term's words when it adds to the move (first) or takes from it."""
+
+
+def worded_terms(terms: Mapping[str, object]) -> list[tuple[str, str, float]]:
+    """(term, words, signed money per year) for each term worth at least 0.5, largest first.
+
+    Continuity is a cost, so it counts negative; missing or non-numeric terms are left out.
+    """
+    out = []
+    for name, (up, down) in TERM_WORDS.items():
+        try:
+            value = float(terms.get(name))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        signed = -value if name == "continuity_cost" else value
+        if math.isnan(signed) or abs(signed) < 0.5:
+            continue
+        out.append((name, up if signed >= 0 else down, signed))
+    return sorted(out, key=lambda t: -abs(t[2]))
+
+
 def summary(reasons: MoveReasons, to_rep: str, from_rep: str | None) -> str:
     """One line for a manager: the move's terms, largest first, in money per year."""
-    parts = [
-        ("better fit" if reasons.fit_value >= 0 else "weaker fit", reasons.fit_value),
-        ("travel saved" if reasons.travel_saved >= 0 else "more travel", reasons.travel_saved),
-        ("continuity cost", -reasons.continuity_cost),
-        (
-            "balance restored" if reasons.balance_restored >= 0 else "balance worsened",
-            reasons.balance_restored,
-        ),
-        (
-            "capacity freed" if reasons.capacity_freed >= 0 else "capacity used",
-            reasons.capacity_freed,
-        ),
-        ("disruption budget used", reasons.budget_used),
-    ]
-    shown = sorted((p for p in parts if abs(p[1]) >= 0.5), key=lambda p: -abs(p[1]))
+    shown = worded_terms(asdict(reasons))
     head = f"{from_rep or 'unassigned'} -> {to_rep}: "
-    return head + "; ".join(f"{label} {amount:+,.0f}" for label, amount in shown)
+    return head + "; ".join(f"{words} {amount:+,.0f}" for _, words, amount in shown)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from models.reasons import worded_terms
 from serving.errors import NotReady
 
 ASSIGNMENTS = "assignments.csv"
@@ -45,14 +45,14 @@ KIND_REASONS = {
     "forced": "must move: the owner leaves or breaks a rule, or a lock names another rep",
     "new": "had no owner",
 }
-# The planner's money terms per move (models.plan.MoveReasons): reason type, label up, label down.
+# The planner's money terms per move (models.plan.MoveReasons) and the reason type each gives.
 TERMS = {
-    "fit_value": ("fit", "better fit", "weaker fit"),
-    "travel_saved": ("travel", "travel saved", "more travel"),
-    "continuity_cost": ("continuity", "hand-over cost", "hand-over cost"),
-    "balance_restored": ("balance", "balance restored", "balance worsened"),
-    "capacity_freed": ("capacity", "capacity freed", "capacity used"),
-    "budget_used": ("disruption", "disruption budget used", "disruption budget used"),
+    "fit_value": "fit",
+    "travel_saved": "travel",
+    "continuity_cost": "continuity",
+    "balance_restored": "balance",
+    "capacity_freed": "capacity",
+    "budget_used": "disruption",
 }
 REASON_TYPE_KEYS = ("type", "kind", "code", "concept", "category")
 REASON_TEXT_KEYS = ("text", "phrase", "reason", "message", "description")
@@ -150,18 +150,10 @@ def parse_reasons(cell: object) -> tuple[MoveReason, ...]:
 
 def reasons_from_terms(terms: Mapping[str, object]) -> tuple[MoveReason, ...]:
     """The planner's money terms as reasons, largest first (continuity counts as a cost)."""
-    out = []
-    for name, (kind, up, down) in TERMS.items():
-        try:
-            value = float(terms.get(name))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        signed = -value if name == "continuity_cost" else value
-        if math.isnan(signed) or abs(signed) < 0.5:
-            continue
-        label = up if signed >= 0 else down
-        out.append(MoveReason(kind, f"{label} {signed:+,.0f} per year", round(signed, 2)))
-    return tuple(sorted(out, key=lambda r: -abs(r.value or 0.0)))
+    return tuple(
+        MoveReason(TERMS[name], f"{words} {signed:+,.0f} per year", round(signed, 2))
+        for name, words, signed in worded_terms(terms)
+    )
 
 
 def _reason(item: object) -> MoveReason:
