@@ -94,7 +94,8 @@ def to_markdown(table: pd.DataFrame, time_limit: float, load: tuple[float, float
     """The results table plus a one-line summary and how it was produced."""
     lines = [
         f"Time limit {time_limit:g} s per instance (neighbourhood search in single-threaded "
-        "CP-SAT steps, then HiGHS branch and cut in a second thread while the search goes on), "
+        "CP-SAT steps, with HiGHS branch and cut beside it in a child process, restarted from "
+        "each better plan), "
         f"{os.cpu_count()} CPU core(s) visible; 1-minute load average {load[0]:.1f} at the start "
         f"and {load[1]:.1f} at the end (other engineers' jobs shared the machine).",
         "",

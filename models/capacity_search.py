@@ -13,10 +13,11 @@ proves the last few units. Here, in order:
    better incumbent re-fixes more slots.
 3. **Branch and cut on what is left** for the rest of the time: HiGHS asked for a plan better
    than the incumbent (``models/mip_engine.py``), where "no such plan" proves the incumbent
-   optimal. Timed runs give HiGHS a second thread (it releases the GIL) while neighbourhood
-   search goes on beside it, so both cores work. Deterministic runs use CP-SAT hinted with the
-   incumbent instead (HiGHS stops on the clock, not on work). A proof there is a proof for the
-   whole problem.
+   optimal. Timed runs start HiGHS in a child process at once, while neighbourhood search goes
+   on beside it, so both cores work: each search gain restarts HiGHS from the better plan, a
+   stalled search hands its core to a second HiGHS seed, and a search proof stops HiGHS.
+   Deterministic runs use CP-SAT hinted with the incumbent instead (HiGHS stops on the clock,
+   not on work). A proof there is a proof for the whole problem.
 
 Every step keeps the optimum (and the incumbent) in the problem, so CP-SAT's bound stays a bound
 on the original. Measured on OR-Library GAP (60 s, 2 shared cores): bench/results/matcher.md.
@@ -24,26 +25,30 @@ on the original. Measured on OR-Library GAP (60 s, 2 shared cores): bench/result
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from models.assignment_core import AssignmentProblem, is_feasible, objective_value
-from models.cpsat_engine import solve_exact
+from models.cpsat_engine import ExactResult, solve_exact
 from models.knapsack_bound import KnapsackBound, knapsack_bound
 from models.lagrangian import DualResult, priced_scores
 from models.lns import lns, resolve_items
-from models.mip_engine import solve_mip
+from models.mip_engine import MipError, MipRun
 from models.reduced_costs import ReducedCosts, reduced_costs, without_slots
 
 LNS_SHARE = 0.3
-"""Share of the remaining time for neighbourhood search before the final exact phase."""
+"""Deterministic runs: share of the remaining time for neighbourhood search before CP-SAT."""
 LNS_CHUNK_STEPS = 200
 LNS_CHUNK_S = 3.0
 LNS_STALL = 2
-"""Timed runs hand over to the exact phase after this many rounds without a gain."""
+"""Deterministic runs hand over to CP-SAT after this many rounds without a gain."""
+HIGHS_RESTART_MIN_S = 5.0
+"""Timed runs: HiGHS starts again from a better plan only while this much time is left."""
+SEARCH_STALL = 3
+"""Timed runs: rounds without a gain after which a second HiGHS takes the search's core."""
+HIGHS_POLL_S = 0.05
 MIP_MIN_GAIN = 1e-9
 """With fractional values, a plan must beat the incumbent by this share to count."""
 GUIDED_WORK_S = 0.2
@@ -98,14 +103,14 @@ def solve_capacity_only(
     method, bound = "lagrangian+repair", fixing.bound
     if _proven(fixing, incumbent):
         return CapacityResult(choice, method, "OPTIMAL", bound)
-    lns_end = time.monotonic() + LNS_SHARE * max(0.0, deadline - time.monotonic())
     search = _Search(problem, fixing, deadline, deterministic, seed, steps_left=lns_steps)
+    if not deterministic:
+        return _mip_beside_search(problem, fixing, choice, search, deadline, method)
+    lns_end = time.monotonic() + LNS_SHARE * max(0.0, deadline - time.monotonic())
     choice, gained = search.run(choice, end=lns_end, stall=LNS_STALL)
     method += "+lns" if gained else ""
     if _proven(fixing, objective_value(problem, choice)):
         return CapacityResult(choice, method + "+fixing", "OPTIMAL", bound)
-    if not deterministic:
-        return _mip_beside_search(problem, fixing, choice, search, deadline, method)
     result = solve_exact(  # deterministic: HiGHS stops on the clock, not on work
         without_slots(problem, fixing.keep(objective_value(problem, choice)), choice),
         time_limit_s=max(1.0, deadline - time.monotonic()),
@@ -120,23 +125,35 @@ def solve_capacity_only(
     return CapacityResult(choice, method + "+fixing", result.status, bound)
 
 
-def _beat_with_highs(problem, fixing: _Fixing, choice, end: float):
-    """HiGHS on the problem fixed at ``choice``, asked for a better plan: (best choice, status
+def _start_highs(problem, fixing: _Fixing, choice, end: float, seed: int) -> MipRun:
+    """HiGHS, in its own process, on the problem fixed at ``choice``, asked for a better plan."""
+    incumbent = objective_value(problem, choice)
+    beat = incumbent + _step(fixing, incumbent)
+    return MipRun(
+        without_slots(problem, fixing.keep(beat), choice),
+        beat=beat,
+        time_limit_s=max(1.0, end - time.monotonic()),
+        seed=seed,
+    )
+
+
+def _highs_outcome(problem, fixing: _Fixing, choice, result: ExactResult):
+    """What HiGHS's answer to ``_start_highs(..., choice, ...)`` gives: (best choice, status
     name, bound); "OPTIMAL" when HiGHS proves its plan best or finds no better one."""
     incumbent = objective_value(problem, choice)
-    step = 1.0 if fixing.integral else MIP_MIN_GAIN * max(1.0, abs(incumbent))
-    result = solve_mip(
-        without_slots(problem, fixing.keep(incumbent + step), choice),
-        beat=incumbent + step,
-        time_limit_s=max(1.0, end - time.monotonic()),
-    )
     if result.status == "INFEASIBLE":  # nothing is worth incumbent + step or more
+        step = _step(fixing, incumbent)
         return choice, "OPTIMAL", incumbent if fixing.integral else incumbent + step
     better = _improves(problem, result.choice, incumbent)
     choice = result.choice if better else choice
     value = objective_value(problem, choice)
     bound = min(fixing.bound, max(value, result.bound))
     return choice, "OPTIMAL" if better and result.status == "OPTIMAL" else "FEASIBLE", bound
+
+
+def _step(fixing: _Fixing, incumbent: float) -> float:
+    """The least gain that counts: one unit with whole-number values, else a sliver."""
+    return 1.0 if fixing.integral else MIP_MIN_GAIN * max(1.0, abs(incumbent))
 
 
 def _improves(problem: AssignmentProblem, candidate: np.ndarray | None, incumbent: float) -> bool:
@@ -164,9 +181,10 @@ class _Search:
     round_: int = 0
     guided_at: float | None = None
 
-    def run(self, choice, *, end: float, stall: int | None, stop=None):
-        """Search until ``end``, ``stall`` rounds without a gain (timed runs), ``stop()`` or the
-        step budget; returns the best choice and whether it beats the one given."""
+    def run(self, choice, *, end: float, stall: int | None, stop=None, until_gain=False):
+        """Search until ``end``, ``stall`` rounds without a gain (timed runs), ``stop()``, the
+        step budget or, with ``until_gain``, the first round that gains; returns the best choice
+        and whether it beats the one given."""
         problem, fixing = self.problem, self.fixing
         gained, stalled = False, 0
         while self.steps_left > 0 and (
@@ -203,66 +221,85 @@ class _Search:
             )
             if objective_value(problem, better) > value:
                 choice, gained, stalled = better, True, 0
-                if _proven(fixing, objective_value(problem, choice)):
+                if until_gain or _proven(fixing, objective_value(problem, choice)):
                     break
             if time.monotonic() >= self.deadline:
                 break
         return choice, gained
 
 
-class _Background:
-    """``fn(*args)`` in a daemon thread. SciPy's HiGHS releases the GIL and cannot be
-    interrupted, so a caller that no longer needs the answer returns without joining; the run
-    ends by itself at the time limit it was given."""
-
-    def __init__(self, fn, *args) -> None:
-        self.value, self.error = None, None
-        self.thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
-        self.thread.name = "territory-highs"
-        self.thread.start()
-
-    def _run(self, fn, *args) -> None:
-        try:
-            self.value = fn(*args)
-        except Exception as exc:  # handed to the caller by result()
-            self.error = exc
-
-    def done(self) -> bool:
-        return not self.thread.is_alive()
-
-    def result(self):
-        self.thread.join()
-        return self.value, self.error
-
-
 def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadline, method):
-    """Timed runs: HiGHS asked to beat the incumbent (``_beat_with_highs``) runs in a second
-    thread while neighbourhood search (single-threaded CP-SAT steps) goes on here until HiGHS
-    returns, so both cores work. "No better plan" proves the incumbent HiGHS started from
-    optimal (search can only have matched it); a search that reaches the bound first returns
-    at once. When HiGHS fails, the search carries on to the deadline and its plan stands."""
+    """Timed runs: HiGHS asked to beat the incumbent (``_start_highs``) runs in a child process
+    while neighbourhood search (single-threaded CP-SAT steps) goes on here, so both cores work.
+
+    Each time the search gains, HiGHS starts again from the better plan (the fixing and the
+    cutoff tighten with it) while ``HIGHS_RESTART_MIN_S`` or more is left. When the search
+    stalls for ``SEARCH_STALL`` rounds, a second HiGHS with another seed takes its core (HiGHS's
+    time to a proof varies by 2x and more between seeds) and the first proof ends both. "No
+    better plan" proves the plan HiGHS started from optimal (search can only have matched it);
+    a search that reaches the bound stops HiGHS and returns at once. When every HiGHS fails, the
+    search carries on to the deadline and its plan stands."""
     start_value = objective_value(problem, choice)
-    mip = _Background(_beat_with_highs, problem, fixing, choice, deadline)
-    searched, _ = search.run(choice, end=deadline, stall=None, stop=mip.done)
-    if _proven(fixing, objective_value(problem, searched)):
-        return CapacityResult(searched, _then(method, "lns") + "+fixing", "OPTIMAL", fixing.bound)
-    outcome, error = mip.result()
-    if error is not None:  # HiGHS failed: the search takes the rest of the time
-        searched, _ = search.run(searched, end=deadline, stall=None)
-        outcome = (choice, "FEASIBLE", fixing.bound)
+    searched, highs_from, seed = choice, choice, search.seed
+    runs = [_start_highs(problem, fixing, choice, deadline, seed)]
+    try:
+        while True:
+            searched, gained = search.run(
+                searched, end=deadline, stall=SEARCH_STALL, stop=runs[0].done, until_gain=True
+            )
+            if _proven(fixing, objective_value(problem, searched)):
+                method = _then(method, "lns") + "+fixing"
+                return CapacityResult(searched, method, "OPTIMAL", fixing.bound)
+            if runs[0].done() or deadline - time.monotonic() < HIGHS_RESTART_MIN_S:
+                break
+            seed += 1
+            if not gained:  # stalled: a second HiGHS takes the search's core
+                runs.append(_start_highs(problem, fixing, highs_from, deadline, seed))
+                break
+            runs[0].stop()
+            highs_from = searched
+            runs = [_start_highs(problem, fixing, searched, deadline, seed)]
+        outcome = _first_proof(problem, fixing, highs_from, runs)
+        if outcome is None:  # every HiGHS failed: the search takes the rest of the time
+            searched, _ = search.run(searched, end=deadline, stall=None)
+            outcome = (highs_from, "FEASIBLE", fixing.bound)
+    finally:
+        for run in runs:
+            run.stop()
     mip_choice, status, bound = outcome
     mip_value, searched_value = (
         objective_value(problem, mip_choice),
         objective_value(problem, searched),
     )
-    best, value = (
-        (mip_choice, mip_value) if mip_value >= searched_value else (searched, searched_value)
-    )
+    by_highs = mip_value > searched_value  # on a tie HiGHS may have handed back its start
+    best, value = (mip_choice, mip_value) if by_highs else (searched, searched_value)
     if value > start_value:
-        method = _then(method, "highs" if best is mip_choice else "lns")
+        method = _then(method, "highs" if by_highs else "lns")
     bound = max(bound, value) if status == "OPTIMAL" else min(fixing.bound, max(bound, value))
     proven = status == "OPTIMAL" or _proven(fixing, value)
     return CapacityResult(best, method + "+fixing", "OPTIMAL" if proven else "FEASIBLE", bound)
+
+
+def _first_proof(problem, fixing: _Fixing, start, runs: list[MipRun]):
+    """Wait for HiGHS runs that all started from ``start``: the first proof (an ``OPTIMAL``
+    outcome of ``_highs_outcome``) ends the wait and stops the rest; otherwise the best outcome
+    once every run has ended, or None when every run failed."""
+    outcomes, pending = [], list(runs)
+    while pending:
+        for run in [run for run in pending if run.done() or run.overdue()]:
+            pending.remove(run)
+            try:
+                outcome = _highs_outcome(problem, fixing, start, run.result())
+            except MipError:
+                continue
+            if outcome[1] == "OPTIMAL":
+                for other in pending:
+                    other.stop()
+                return outcome
+            outcomes.append(outcome)
+        if pending:
+            time.sleep(HIGHS_POLL_S)
+    return max(outcomes, key=lambda o: objective_value(problem, o[0]), default=None)
 
 
 def _then(method: str, engine: str) -> str:

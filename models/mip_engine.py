@@ -1,70 +1,183 @@
-"""Branch and cut with HiGHS (SciPy's ``milp``) for capacity-only problems: "beat this plan or
-prove it cannot be beaten".
+"""Branch and cut with HiGHS for capacity-only problems: "beat this plan or prove it cannot be
+beaten".
 
 CP-SAT and neighbourhood search find good GAP plans fast but rarely close the last unit; a MIP
-solver's LP bound and cuts do. The model gets one extra row, value >= ``beat``, so the search only
-looks at plans better than the incumbent: a solution is an improvement, and "infeasible" proves
-the incumbent optimal (on the problem given, which after reduced-cost fixing still holds every
-plan worth ``beat`` or more). SciPy's HiGHS can sit beside OR-Tools in one process (highspy
-cannot). Measured on OR-Library GAP: bench/results/matcher.md.
+solver's LP bound and cuts do. The model gets one extra row, value >= ``beat`` (and HiGHS the
+same value as its objective cutoff, which prunes nodes but alone may still return a worse plan),
+so HiGHS only looks at plans better than the incumbent: a solution is an improvement, and
+"infeasible" proves the incumbent optimal (on the problem given, which after reduced-cost
+fixing still holds every plan worth ``beat`` or more).
+
+HiGHS runs in a child process (``models/highs_worker.py``, highspy): highspy cannot share a
+process with OR-Tools, a process can be stopped the moment its answer is no longer needed (a
+thread running SciPy's HiGHS could not), and it is a newer HiGHS than SciPy vendors (on OR-Library
+d05100, fixed at 6,354, highspy 1.15 found and proved 6,353 in 25-63 s over three seeds; SciPy
+1.17's ``milp`` took 66 s). Measured on OR-Library GAP: bench/results/matcher.md.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from models.assignment_core import AssignmentProblem
 from models.cpsat_engine import ExactResult
 
-HIGHS_INFEASIBLE = 2
+CUTOFF_RTOL = 1e-9
+"""The cutoff sits this share beyond ``beat`` so round-off cannot cut off a plan worth ``beat``."""
+START_GRACE_S = 30.0
+"""What ``result`` waits beyond the time limit (start-up, model build) before it gives up."""
+STATUS = {"Optimal": "OPTIMAL", "Infeasible": "INFEASIBLE", "Time limit reached": "FEASIBLE"}
 
 
-def solve_mip(problem: AssignmentProblem, *, beat: float, time_limit_s: float) -> ExactResult:
+class MipError(RuntimeError):
+    """HiGHS's child process failed; the message holds the end of what it printed."""
+
+
+class MipRun:
+    """HiGHS asked for a plan worth at least ``beat``, running in a child process.
+
+    ``done()`` says whether it has finished, ``result()`` waits for its answer and ``stop()``
+    ends it at once (always call it, or use the run as a context manager).
+    """
+
+    WORKER: tuple[str, ...] = ("-m", "models.highs_worker")
+    """Python arguments that run the worker on ``model.npz``, writing ``answer.npz``."""
+
+    def __init__(
+        self, problem: AssignmentProblem, *, beat: float, time_limit_s: float, seed: int = 0
+    ) -> None:
+        self.problem, self.beat = problem, float(beat)
+        self.time_limit_s = max(1.0, float(time_limit_s))
+        self.items, self.slots = np.nonzero(problem.valid)
+        self.folder = Path(tempfile.mkdtemp(prefix="territory-highs-"))
+        np.savez(self.folder / "model.npz", **_model_arrays(self, seed))
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, *self.WORKER, "model.npz", "answer.npz"],
+            cwd=self.folder,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=_child_env(),
+        )
+
+    def done(self) -> bool:
+        return self.process.poll() is not None
+
+    def overdue(self) -> bool:
+        """Still running ``START_GRACE_S`` past its time limit: ``result()`` will give up."""
+        return time.monotonic() > self.started + self.time_limit_s + START_GRACE_S
+
+    def result(self) -> ExactResult:
+        """Wait for HiGHS's answer; ``MipError`` when the child fails or hangs."""
+        wait = max(0.0, self.started + self.time_limit_s + START_GRACE_S - time.monotonic())
+        try:
+            _, err = self.process.communicate(timeout=wait)
+        except subprocess.TimeoutExpired as exc:
+            self.stop()
+            raise MipError(f"HiGHS did not stop at its {self.time_limit_s:.0f} s limit") from exc
+        answer = self.folder / "answer.npz"
+        if self.process.returncode != 0 or not answer.exists():
+            tail = err.decode(errors="replace").strip().splitlines()[-3:]
+            self.stop()
+            raise MipError(f"HiGHS exited with code {self.process.returncode}: {' | '.join(tail)}")
+        with np.load(answer) as data:
+            status, x = str(data["status"]), data["x"]
+            dual = float(data["dual_bound"])
+        self.stop()
+        return self._to_result(status, x, dual)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> MipRun:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _to_result(self, status: str, x: np.ndarray, dual: float) -> ExactResult:
+        seconds = time.monotonic() - self.started
+        if status == "Infeasible":
+            return ExactResult("INFEASIBLE", None, self.beat, seconds)
+        bound = -dual if np.isfinite(dual) else np.inf
+        if x.size == 0:
+            return ExactResult("UNKNOWN", None, bound, seconds)
+        picked = x > 0.5
+        choice = np.full(self.problem.n_items, -1, dtype=np.int64)
+        choice[self.items[picked]] = self.slots[picked]
+        return ExactResult(STATUS.get(status, "FEASIBLE"), choice, bound, seconds)
+
+
+def solve_mip(
+    problem: AssignmentProblem, *, beat: float, time_limit_s: float, seed: int = 0
+) -> ExactResult:
     """A plan worth at least ``beat`` (status FEASIBLE or OPTIMAL), or INFEASIBLE when none
     exists, or UNKNOWN at the time limit; ``bound`` bounds every plan worth ``beat`` or more."""
-    started = time.monotonic()
-    items, slots = np.nonzero(problem.valid)
+    with MipRun(problem, beat=beat, time_limit_s=time_limit_s, seed=seed) as run:
+        return run.result()
+
+
+def _model_arrays(run: MipRun, seed: int) -> dict[str, np.ndarray]:
+    """The MIP as the worker reads it: minimise -value over one binary per candidate slot."""
+    problem, items, slots = run.problem, run.items, run.slots
     columns = np.arange(items.size)
-    value = problem.value[items, slots].astype(float)
-    rows = [
-        LinearConstraint(
-            sparse.csr_matrix(
-                (np.ones(items.size), (items, columns)), (problem.n_items, items.size)
-            ),
-            1.0,
-            1.0,
-        ),
-        LinearConstraint(value[None, :], beat, np.inf),
-    ]
+    shape = (problem.n_items, items.size)
+    blocks = [sparse.csr_matrix((np.ones(items.size), (items, columns)), shape)]
+    lower, upper = [np.ones(problem.n_items)], [np.ones(problem.n_items)]
     agents = problem.agent[items, slots]
+    value = problem.value[items, slots].astype(float)
+    if np.isfinite(run.beat):  # value >= beat: HiGHS's cutoff alone can still return worse plans
+        blocks.append(sparse.csr_matrix(value[None, :]))
+        lower.append(np.array([run.beat]))
+        upper.append(np.array([np.inf]))
     for row in problem.agent_rows:
-        matrix = sparse.csr_matrix(
-            (row.coef[items, slots].astype(float), (agents, columns)),
-            (problem.n_agents, items.size),
+        blocks.append(
+            sparse.csr_matrix(
+                (row.coef[items, slots].astype(float), (agents, columns)),
+                (problem.n_agents, items.size),
+            )
         )
-        rows.append(LinearConstraint(matrix, row.lower, row.upper))
+        lower.append(np.asarray(row.lower, dtype=float))
+        upper.append(np.asarray(row.upper, dtype=float))
     for row in problem.global_rows:
-        rows.append(LinearConstraint(row.coef[items, slots][None, :], -np.inf, row.upper))
-    res = milp(
-        -value,
-        constraints=rows,
-        integrality=np.ones(items.size),
-        bounds=Bounds(0.0, 1.0),
-        options={"time_limit": max(1.0, float(time_limit_s)), "mip_rel_gap": 0.0},
-    )
-    seconds = time.monotonic() - started
-    if res.status == HIGHS_INFEASIBLE:
-        return ExactResult("INFEASIBLE", None, float(beat), seconds)
-    dual = getattr(res, "mip_dual_bound", None)
-    bound = np.inf if dual is None or not np.isfinite(dual) else -float(dual)
-    if res.x is None:
-        return ExactResult("UNKNOWN", None, bound, seconds)
-    chosen = res.x > 0.5
-    choice = np.full(problem.n_items, -1, dtype=np.int64)
-    choice[items[chosen]] = slots[chosen]
-    status = "OPTIMAL" if res.status == 0 else "FEASIBLE"
-    return ExactResult(status, choice, bound, seconds)
+        blocks.append(sparse.csr_matrix(row.coef[items, slots].astype(float)[None, :]))
+        lower.append(np.array([-np.inf]))
+        upper.append(np.array([float(row.upper)]))
+    matrix = sparse.vstack(blocks).tocsc()
+    matrix.sort_indices()
+    cutoff = -run.beat + CUTOFF_RTOL * max(1.0, abs(run.beat))
+    return {
+        "cost": -value,
+        "start": matrix.indptr.astype(np.int32),
+        "index": matrix.indices.astype(np.int32),
+        "value": matrix.data.astype(float),
+        "row_lower": np.concatenate(lower),
+        "row_upper": np.concatenate(upper),
+        "cutoff": np.array(cutoff if np.isfinite(run.beat) else np.inf),
+        "time_limit": np.array(run.time_limit_s),
+        "seed": np.array(int(seed)),
+    }
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment with the repository on the child's import path."""
+    import os
+
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env

@@ -141,48 +141,117 @@ def test_timed_phase_gets_its_proof_from_highs():
     assert result.method in ("start+highs+fixing", "start+lns+fixing")
 
 
+def _worker_running(monkeypatch, code: str) -> list:
+    """Replace HiGHS's child process by ``python -c code``; returns the runs started."""
+    from models import capacity_search as cs
+    from models.mip_engine import MipRun
+
+    runs = []
+
+    class Scripted(MipRun):
+        WORKER = ("-c", code)
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    monkeypatch.setattr(cs, "MipRun", Scripted)
+    return runs
+
+
 def test_timed_phase_keeps_the_search_plan_when_highs_fails(monkeypatch):
     from models import capacity_search as cs
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("HiGHS crashed")
-
-    monkeypatch.setattr(cs, "solve_mip", broken)
+    runs = _worker_running(monkeypatch, "import sys; sys.exit('HiGHS crashed')")
     problem = tiny_gap(1, n=14, m=4)
     worst, optimum = _worst_and_best(problem)
     fixing, search, deadline = _timed_phase(problem, worst, deadline_s=3.0)
     result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
+    assert len(runs) == 1 and runs[0].process.returncode == 1
     assert is_feasible(problem, result.choice)
     assert objective_value(problem, result.choice) > objective_value(problem, worst)
     assert result.exact_status == "FEASIBLE"  # nothing proved it
     assert result.bound == fixing.bound and result.method == "start+lns+fixing"
 
 
-def test_timed_phase_returns_without_waiting_for_highs_once_search_proves(monkeypatch):
-    """HiGHS cannot be interrupted: a search proof returns while HiGHS still runs."""
-    import threading
+def test_a_failed_highs_child_is_named_with_what_it_printed():
+    from models.mip_engine import MipError, MipRun
 
+    class Crashing(MipRun):
+        WORKER = ("-c", "import sys; sys.exit('no licence for this model')")
+
+    run = Crashing(tiny_gap(0), beat=0.0, time_limit_s=5)
+    with pytest.raises(MipError, match="code 1: no licence for this model"):
+        run.result()
+    assert not run.folder.exists()
+
+
+def test_timed_phase_stops_highs_once_search_proves(monkeypatch):
+    """A search proof returns at once and ends the HiGHS process, which would run 60 s more."""
     from models import capacity_search as cs
 
-    started, release = threading.Event(), threading.Event()
-
-    def stuck(*args, **kwargs):
-        started.set()
-        release.wait(30)
-        raise RuntimeError("released")
-
-    monkeypatch.setattr(cs, "solve_mip", stuck)
+    runs = _worker_running(monkeypatch, "import time; time.sleep(60)")
     problem = tiny_gap(3, n=9)
     plans = list(every_plan(problem))
     optimum = max(v for _, v in plans)
     worst = min(plans, key=lambda p: p[1])[0]
     fixing, search, deadline = _timed_phase(problem, worst)
     assert fixing.bound == optimum  # reachable by search alone
-    try:
-        result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
-        assert started.is_set() and not release.is_set()  # HiGHS was still running
-    finally:
-        release.set()
+    result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
+    assert len(runs) == 1
+    assert runs[0].process.returncode == -9  # killed, not finished
+    assert not runs[0].folder.exists()
     assert result.exact_status == "OPTIMAL"
     assert objective_value(problem, result.choice) == optimum
     assert result.method == "start+lns+fixing"
+
+
+def test_timed_phase_restarts_highs_from_each_better_plan(monkeypatch):
+    """HiGHS's fixing and cutoff come from the plan it starts from: each search gain stops the
+    running HiGHS and starts one from the better plan."""
+    from models import capacity_search as cs
+
+    runs = _worker_running(monkeypatch, "import time; time.sleep(60)")
+    problem = tiny_gap(1, n=14, m=4)
+    worst, _ = _worst_and_best(problem)
+    fixing, search, deadline = _timed_phase(problem, worst, deadline_s=4.0)
+    monkeypatch.setattr(cs, "HIGHS_RESTART_MIN_S", 3.0)
+    monkeypatch.setattr(cs, "LNS_CHUNK_S", 0.3)  # a round that gains ends within a second
+    monkeypatch.setattr("models.mip_engine.START_GRACE_S", 0.0)  # the last one hangs
+    result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
+    beats = [run.beat for run in runs]
+    assert len(runs) >= 2
+    assert all(run.process.returncode == -9 for run in runs)  # stopped, none finished
+    assert beats[0] == objective_value(problem, worst) + 1 and beats[-1] > beats[0]
+    assert beats == sorted(beats)  # a second HiGHS on a stall starts from the same plan
+    assert is_feasible(problem, result.choice)
+    assert objective_value(problem, result.choice) >= runs[-1].beat - 1
+    assert result.exact_status == "FEASIBLE"  # the last HiGHS hung and was given up
+    assert result.method == "start+lns+fixing"
+
+
+def test_first_highs_proof_ends_the_race():
+    """Two HiGHS runs from one plan: a real one that proves the optimum, and one that hangs;
+    the proof comes back without waiting for the other, which is stopped."""
+    import time
+
+    from models import capacity_search as cs
+    from models.mip_engine import MipRun
+
+    class Hanging(MipRun):
+        WORKER = ("-c", "import time; time.sleep(60)")
+
+    problem = tiny_gap(1, n=14, m=4)
+    worst, optimum = _worst_and_best(problem)
+    fixing, _, _ = _timed_phase(problem, worst)
+    beat = objective_value(problem, worst) + 1
+    smaller = without_slots(problem, fixing.keep(beat), worst)
+    runs = [
+        Hanging(smaller, beat=beat, time_limit_s=60),
+        MipRun(smaller, beat=beat, time_limit_s=9),
+    ]
+    started = time.monotonic()
+    choice, status, _ = cs._first_proof(problem, fixing, worst, runs)
+    assert time.monotonic() - started < 30
+    assert status == "OPTIMAL" and objective_value(problem, choice) == optimum
+    assert runs[0].process.returncode == -9 and not runs[0].folder.exists()
