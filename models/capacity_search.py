@@ -25,6 +25,7 @@ on the original. Measured on OR-Library GAP (60 s, 2 shared cores): bench/result
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -132,7 +133,7 @@ def _start_highs(problem, fixing: _Fixing, choice, end: float, seed: int) -> Mip
     return MipRun(
         without_slots(problem, fixing.keep(beat), choice),
         beat=beat,
-        time_limit_s=max(1.0, end - time.monotonic()),
+        time_limit_s=end - time.monotonic(),
         seed=seed,
     )
 
@@ -241,8 +242,9 @@ def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadli
     search carries on to the deadline and its plan stands."""
     start_value = objective_value(problem, choice)
     searched, highs_from, seed = choice, choice, search.seed
-    runs = [_start_highs(problem, fixing, choice, deadline, seed)]
+    runs: list[MipRun] = []
     try:
+        runs.append(_start_highs(problem, fixing, choice, deadline, seed))
         while True:
             searched, gained = search.run(
                 searched, end=deadline, stall=SEARCH_STALL, stop=runs[0].done, until_gain=True
@@ -254,18 +256,21 @@ def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadli
                 break
             seed += 1
             if not gained:  # stalled: a second HiGHS takes the search's core
-                runs.append(_start_highs(problem, fixing, highs_from, deadline, seed))
+                with contextlib.suppress(MipError):  # the first one goes on without it
+                    runs.append(_start_highs(problem, fixing, highs_from, deadline, seed))
                 break
             runs[0].stop()
-            highs_from = searched
-            runs = [_start_highs(problem, fixing, searched, deadline, seed)]
+            highs_from, runs = searched, []
+            runs.append(_start_highs(problem, fixing, searched, deadline, seed))
         outcome = _first_proof(problem, fixing, highs_from, runs)
-        if outcome is None:  # every HiGHS failed: the search takes the rest of the time
-            searched, _ = search.run(searched, end=deadline, stall=None)
-            outcome = (highs_from, "FEASIBLE", fixing.bound)
+    except MipError:  # HiGHS could not start
+        outcome = None
     finally:
         for run in runs:
             run.stop()
+    if outcome is None:  # every HiGHS failed: the search takes the rest of the time
+        searched, _ = search.run(searched, end=deadline, stall=None)
+        outcome = (highs_from, "FEASIBLE", fixing.bound)
     mip_choice, status, bound = outcome
     mip_value, searched_value = (
         objective_value(problem, mip_choice),
@@ -282,8 +287,9 @@ def _mip_beside_search(problem, fixing: _Fixing, choice, search: _Search, deadli
 
 def _first_proof(problem, fixing: _Fixing, start, runs: list[MipRun]):
     """Wait for HiGHS runs that all started from ``start``: the first proof (an ``OPTIMAL``
-    outcome of ``_highs_outcome``) ends the wait and stops the rest; otherwise the best outcome
-    once every run has ended, or None when every run failed."""
+    outcome of ``_highs_outcome``) ends the wait and stops the rest; otherwise, once every run
+    has ended, the best plan with the least of their (all valid) bounds, or None when every run
+    failed."""
     outcomes, pending = [], list(runs)
     while pending:
         for run in [run for run in pending if run.done() or run.overdue()]:
@@ -299,7 +305,10 @@ def _first_proof(problem, fixing: _Fixing, start, runs: list[MipRun]):
             outcomes.append(outcome)
         if pending:
             time.sleep(HIGHS_POLL_S)
-    return max(outcomes, key=lambda o: objective_value(problem, o[0]), default=None)
+    if not outcomes:
+        return None
+    choice, status, _ = max(outcomes, key=lambda o: objective_value(problem, o[0]))
+    return choice, status, min(bound for _, _, bound in outcomes)
 
 
 def _then(method: str, engine: str) -> str:

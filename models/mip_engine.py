@@ -11,8 +11,9 @@ fixing still holds every plan worth ``beat`` or more).
 HiGHS runs in a child process (``models/highs_worker.py``, highspy): highspy cannot share a
 process with OR-Tools, a process can be stopped the moment its answer is no longer needed (a
 thread running SciPy's HiGHS could not), and it is a newer HiGHS than SciPy vendors (on OR-Library
-d05100, fixed at 6,354, highspy 1.15 found and proved 6,353 in 25-63 s over three seeds; SciPy
-1.17's ``milp`` took 66 s). Measured on OR-Library GAP: bench/results/matcher.md.
+d05100, fixed at 6,354, highspy 1.15 with this model found and proved 6,353 in 31, 38 and 40 s
+over three seeds; SciPy 1.17's ``milp``, one run, took 66 s). Measured on OR-Library GAP:
+bench/results/matcher.md.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from scipy import sparse
 from models.assignment_core import AssignmentProblem
 from models.cpsat_engine import ExactResult
 
-CUTOFF_RTOL = 1e-9
-"""The cutoff sits this share beyond ``beat`` so round-off cannot cut off a plan worth ``beat``."""
-START_GRACE_S = 30.0
-"""What ``result`` waits beyond the time limit (start-up, model build) before it gives up."""
+CUTOFF_RTOL = 1e-6
+"""With fractional values the cutoff sits this share beyond ``beat`` (HiGHS's tolerances are
+1e-6 and 1e-7), so round-off cannot cut off a plan worth ``beat``; with whole-number values it
+sits half a unit beyond."""
+LATE_S = 3.0
+"""How long past its deadline a child may run before it is killed and its answer given up."""
 STATUS = {"Optimal": "OPTIMAL", "Infeasible": "INFEASIBLE", "Time limit reached": "FEASIBLE"}
 
 
@@ -42,10 +45,12 @@ class MipError(RuntimeError):
 
 
 class MipRun:
-    """HiGHS asked for a plan worth at least ``beat``, running in a child process.
+    """HiGHS asked for a plan worth at least ``beat``, running in a child process that ends by
+    ``time_limit_s`` from now (its start-up included).
 
     ``done()`` says whether it has finished, ``result()`` waits for its answer and ``stop()``
-    ends it at once (always call it, or use the run as a context manager).
+    ends it at once (always call it, or use the run as a context manager). ``MipError`` when
+    the child cannot start, fails or overruns.
     """
 
     WORKER: tuple[str, ...] = ("-m", "models.highs_worker")
@@ -55,40 +60,46 @@ class MipRun:
         self, problem: AssignmentProblem, *, beat: float, time_limit_s: float, seed: int = 0
     ) -> None:
         self.problem, self.beat = problem, float(beat)
-        self.time_limit_s = max(1.0, float(time_limit_s))
+        self.started = time.monotonic()
+        self.deadline = self.started + max(0.0, float(time_limit_s))
         self.items, self.slots = np.nonzero(problem.valid)
         self.folder = Path(tempfile.mkdtemp(prefix="territory-highs-"))
-        np.savez(self.folder / "model.npz", **_model_arrays(self, seed))
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, *self.WORKER, "model.npz", "answer.npz"],
-            cwd=self.folder,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=_child_env(),
-        )
+        self.process: subprocess.Popen | None = None
+        try:
+            np.savez(self.folder / "model.npz", **_model_arrays(self, seed))
+            with open(self.folder / "stderr.txt", "wb") as err:  # a file never fills and blocks
+                self.process = subprocess.Popen(
+                    [sys.executable, *self.WORKER, "model.npz", "answer.npz"],
+                    cwd=self.folder,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    env=_child_env(),
+                )
+        except OSError as exc:
+            self.stop()
+            raise MipError(f"could not start HiGHS's process: {exc}") from exc
 
     def done(self) -> bool:
-        return self.process.poll() is not None
+        return self.process is None or self.process.poll() is not None
 
     def overdue(self) -> bool:
-        """Still running ``START_GRACE_S`` past its time limit: ``result()`` will give up."""
-        return time.monotonic() > self.started + self.time_limit_s + START_GRACE_S
+        """Still running ``LATE_S`` past its deadline: ``result()`` will give it up."""
+        return time.monotonic() > self.deadline + LATE_S
 
     def result(self) -> ExactResult:
-        """Wait for HiGHS's answer; ``MipError`` when the child fails or hangs."""
-        wait = max(0.0, self.started + self.time_limit_s + START_GRACE_S - time.monotonic())
+        """Wait for HiGHS's answer (at most until ``LATE_S`` past the deadline)."""
         try:
-            _, err = self.process.communicate(timeout=wait)
+            self.process.wait(timeout=max(0.0, self.deadline + LATE_S - time.monotonic()))
         except subprocess.TimeoutExpired as exc:
             self.stop()
-            raise MipError(f"HiGHS did not stop at its {self.time_limit_s:.0f} s limit") from exc
+            raise MipError(f"HiGHS ran more than {LATE_S:g} s past its deadline") from exc
         answer = self.folder / "answer.npz"
         if self.process.returncode != 0 or not answer.exists():
-            tail = err.decode(errors="replace").strip().splitlines()[-3:]
+            printed = (self.folder / "stderr.txt").read_text(errors="replace")
+            tail = " | ".join(printed.strip().splitlines()[-3:])
             self.stop()
-            raise MipError(f"HiGHS exited with code {self.process.returncode}: {' | '.join(tail)}")
+            raise MipError(f"HiGHS exited with code {self.process.returncode}: {tail}")
         with np.load(answer) as data:
             status, x = str(data["status"]), data["x"]
             dual = float(data["dual_bound"])
@@ -96,11 +107,9 @@ class MipRun:
         return self._to_result(status, x, dual)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> MipRun:
@@ -159,7 +168,9 @@ def _model_arrays(run: MipRun, seed: int) -> dict[str, np.ndarray]:
         upper.append(np.array([float(row.upper)]))
     matrix = sparse.vstack(blocks).tocsc()
     matrix.sort_indices()
-    cutoff = -run.beat + CUTOFF_RTOL * max(1.0, abs(run.beat))
+    whole = bool(np.allclose(value, np.round(value), rtol=0.0, atol=1e-9))
+    margin = 0.5 if whole else CUTOFF_RTOL * max(1.0, abs(run.beat))
+    cutoff = -run.beat + margin
     return {
         "cost": -value,
         "start": matrix.indptr.astype(np.int32),
@@ -168,7 +179,7 @@ def _model_arrays(run: MipRun, seed: int) -> dict[str, np.ndarray]:
         "row_lower": np.concatenate(lower),
         "row_upper": np.concatenate(upper),
         "cutoff": np.array(cutoff if np.isfinite(run.beat) else np.inf),
-        "time_limit": np.array(run.time_limit_s),
+        "deadline": np.array(run.deadline),
         "seed": np.array(int(seed)),
     }
 

@@ -99,6 +99,20 @@ def test_mip_beats_a_plan_or_proves_none_is_better(seed):
     assert found.status == "OPTIMAL" and is_feasible(problem, found.choice)
     assert objective_value(problem, found.choice) == best and found.bound >= best - 1e-9
     assert solve_mip(problem, beat=best + 1, time_limit_s=10).status == "INFEASIBLE"
+    exact = solve_mip(problem, beat=best, time_limit_s=10)  # the cutoff keeps a plan worth beat
+    assert objective_value(problem, exact.choice) == best
+
+
+def test_mip_cutoff_keeps_a_plan_worth_exactly_beat_with_fractional_values():
+    from models.mip_engine import solve_mip
+
+    whole = tiny_gap(4)
+    problem = AssignmentProblem(whole.agent, whole.value / 7.0, whole.n_agents, whole.agent_rows)
+    best = max(value for _, value in every_plan(problem))
+    found = solve_mip(problem, beat=best, time_limit_s=10)
+    assert found.status == "OPTIMAL"
+    assert objective_value(problem, found.choice) == pytest.approx(best, rel=1e-12)
+    assert solve_mip(problem, beat=best + 1e-3, time_limit_s=10).status == "INFEASIBLE"
 
 
 def _timed_phase(problem, start, deadline_s=30.0):
@@ -198,9 +212,8 @@ def test_timed_phase_stops_highs_once_search_proves(monkeypatch):
     fixing, search, deadline = _timed_phase(problem, worst)
     assert fixing.bound == optimum  # reachable by search alone
     result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
-    assert len(runs) == 1
-    assert runs[0].process.returncode == -9  # killed, not finished
-    assert not runs[0].folder.exists()
+    assert runs and all(run.process.returncode == -9 for run in runs)  # killed, not finished
+    assert not any(run.folder.exists() for run in runs)
     assert result.exact_status == "OPTIMAL"
     assert objective_value(problem, result.choice) == optimum
     assert result.method == "start+lns+fixing"
@@ -214,10 +227,10 @@ def test_timed_phase_restarts_highs_from_each_better_plan(monkeypatch):
     runs = _worker_running(monkeypatch, "import time; time.sleep(60)")
     problem = tiny_gap(1, n=14, m=4)
     worst, _ = _worst_and_best(problem)
-    fixing, search, deadline = _timed_phase(problem, worst, deadline_s=4.0)
-    monkeypatch.setattr(cs, "HIGHS_RESTART_MIN_S", 3.0)
+    fixing, search, deadline = _timed_phase(problem, worst, deadline_s=8.0)
+    monkeypatch.setattr(cs, "HIGHS_RESTART_MIN_S", 1.0)
     monkeypatch.setattr(cs, "LNS_CHUNK_S", 0.3)  # a round that gains ends within a second
-    monkeypatch.setattr("models.mip_engine.START_GRACE_S", 0.0)  # the last one hangs
+    monkeypatch.setattr("models.mip_engine.LATE_S", 0.0)  # the last one hangs
     result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
     beats = [run.beat for run in runs]
     assert len(runs) >= 2
@@ -255,3 +268,28 @@ def test_first_highs_proof_ends_the_race():
     assert time.monotonic() - started < 30
     assert status == "OPTIMAL" and objective_value(problem, choice) == optimum
     assert runs[0].process.returncode == -9 and not runs[0].folder.exists()
+
+
+def test_timed_phase_searches_on_when_highs_cannot_start(monkeypatch):
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from models import capacity_search as cs
+    from models.mip_engine import MipError, MipRun
+
+    def no_process(*args, **kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    problem = tiny_gap(1, n=14, m=4)
+    worst, _ = _worst_and_best(problem)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    folders = set(Path(tempfile.gettempdir()).glob("territory-highs-*"))
+    with pytest.raises(MipError, match="could not start HiGHS's process: Resource"):
+        MipRun(problem, beat=0.0, time_limit_s=5)
+    assert set(Path(tempfile.gettempdir()).glob("territory-highs-*")) == folders  # none left
+    fixing, search, deadline = _timed_phase(problem, worst, deadline_s=2.0)
+    result = cs._mip_beside_search(problem, fixing, worst, search, deadline, "start")
+    assert is_feasible(problem, result.choice)
+    assert objective_value(problem, result.choice) > objective_value(problem, worst)
+    assert result.method in ("start+lns+fixing", "start+fixing")
