@@ -293,3 +293,39 @@ def test_timed_phase_searches_on_when_highs_cannot_start(monkeypatch):
     assert is_feasible(problem, result.choice)
     assert objective_value(problem, result.choice) > objective_value(problem, worst)
     assert result.method in ("start+lns+fixing", "start+fixing")
+
+
+def d_type_gap(seed: int, n: int, m: int) -> AssignmentProblem:
+    """A tightly packed instance like OR-Library's type D (cost falls as weight rises,
+    capacities at 80% of the average load), which the bounds alone do not close."""
+    rng = np.random.default_rng(seed)
+    weight = rng.integers(1, 101, (n, m)).astype(float)
+    cost = 111 - weight + rng.integers(-10, 11, (n, m))
+    capacity = np.floor(0.8 * weight.sum(axis=0) / m)
+    rows = (AgentRows("capacity", weight, np.full(m, -np.inf), capacity),)
+    return AssignmentProblem(np.tile(np.arange(m), (n, 1)), -cost, m, rows)
+
+
+def test_timed_solve_ends_by_its_limit_and_leaves_no_highs_behind():
+    """The whole timed path (search beside HiGHS children) on an instance it cannot close in
+    the limit: a feasible plan with a valid bound, by the limit, every child process gone."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import psutil
+
+    problem = d_type_gap(1, n=60, m=5)
+    folders = set(Path(tempfile.gettempdir()).glob("territory-highs-*"))
+    options = SolverOptions(
+        time_limit_s=4, exact_max_pairs=10**9, lns_steps=10**9, deterministic=False
+    )
+    started = time.monotonic()
+    solution = solve(problem, options)
+    assert time.monotonic() - started < 4 + 2.0  # HiGHS is killed, not awaited, past the limit
+    assert solution.method.endswith("+fixing")  # the capacity-only path, through HiGHS
+    assert is_feasible(problem, solution.choice)
+    assert solution.bound >= solution.objective - 1e-9
+    children = psutil.Process().children(recursive=True)
+    assert not [c for c in children if "models.highs_worker" in " ".join(c.cmdline())]
+    assert set(Path(tempfile.gettempdir()).glob("territory-highs-*")) == folders
