@@ -18,6 +18,7 @@ bench/results/matcher.md.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -186,8 +187,6 @@ def _model_arrays(run: MipRun, seed: int) -> dict[str, np.ndarray]:
 
 def _child_env() -> dict[str, str]:
     """The parent's environment with the repository on the child's import path."""
-    import os
-
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
