@@ -54,7 +54,8 @@ def solve(model: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     h.setOptionValue("time_limit", max(MIN_TIME_LIMIT_S, left))
     ran = h.run()
     info = h.getInfo()
-    solved = ran != highspy.HighsStatus.kError and info.primal_solution_status == 2  # feasible
+    feasible = highspy.SolutionStatus.kSolutionStatusFeasible
+    solved = ran != highspy.HighsStatus.kError and info.primal_solution_status == feasible
     x = np.asarray(h.getSolution().col_value) if solved else np.zeros(0)
     valid = ran != highspy.HighsStatus.kError and info.valid
     return {

@@ -38,7 +38,6 @@ CUTOFF_RTOL = 1e-6
 sits half a unit beyond."""
 LATE_S = 3.0
 """How long past its deadline a child may run before it is killed and its answer given up."""
-STATUS = {"Optimal": "OPTIMAL", "Infeasible": "INFEASIBLE", "Time limit reached": "FEASIBLE"}
 
 
 class MipError(RuntimeError):
@@ -129,7 +128,7 @@ class MipRun:
         picked = x > 0.5
         choice = np.full(self.problem.n_items, -1, dtype=np.int64)
         choice[self.items[picked]] = self.slots[picked]
-        return ExactResult(STATUS.get(status, "FEASIBLE"), choice, bound, seconds)
+        return ExactResult("OPTIMAL" if status == "Optimal" else "FEASIBLE", choice, bound, seconds)
 
 
 def solve_mip(
