@@ -5,7 +5,7 @@
 
 Reads ../shared/data/gap (Chu & Beasley 1997, Yagiura et al. 2004; minimisation, per-agent
 weights), solves each instance with ``models.solver.solve`` (Lagrangian bounds -> repair
-heuristic -> reduced-cost fixing -> neighbourhood search and CP-SAT) and writes the table between
+heuristic -> reduced-cost fixing -> Lagrangian branch and bound) and writes the table between
 the GAP markers of bench/results/matcher.md (value, best known, gap to best known, proven bound,
 seconds) and each instance's solution to bench/results/gap_solutions/ (see bench/gap_solutions.py
 for the format). ``--check`` exits non-zero when a solution breaks a capacity or its recomputed
@@ -93,9 +93,9 @@ def run(time_limit: float, only: set[str] | None) -> tuple[pd.DataFrame, dict[st
 def to_markdown(table: pd.DataFrame, time_limit: float, load: tuple[float, float]) -> str:
     """The results table plus a one-line summary and how it was produced."""
     lines = [
-        f"Time limit {time_limit:g} s per instance (neighbourhood search in single-threaded "
-        "CP-SAT steps, with HiGHS branch and cut beside it in a child process, restarted from "
-        "each better plan), "
+        f"Time limit {time_limit:g} s per instance (Lagrangian branch and bound: a finder "
+        "thread asks for a plan one unit better than the best, a prover thread refutes targets "
+        "from the bound down; status `optimal` means the two met), "
         f"{os.cpu_count()} CPU core(s) visible; 1-minute load average {load[0]:.1f} at the start "
         f"and {load[1]:.1f} at the end (other engineers' jobs shared the machine).",
         "",

@@ -11,7 +11,6 @@ at a deterministic time, so a fixed number of steps gives the same plan on any m
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 
@@ -43,10 +42,8 @@ def lns(
     max_steps: int,
     seed: int = 0,
     adaptive: bool = False,
-    stop: Callable[[], bool] | None = None,
 ) -> np.ndarray:
-    """Improve a feasible choice for up to ``max_steps`` steps, until ``deadline`` or until
-    ``stop()`` says so (checked before each step).
+    """Improve a feasible choice for up to ``max_steps`` steps or until ``deadline``.
 
     ``adaptive`` sizes the neighbourhoods by how CP-SAT fares: 10% more items after a step it
     solved to optimality, 10% fewer after one it did not finish (small hard problems such as GAP
@@ -62,7 +59,7 @@ def lns(
     if adaptive:
         size = min(float(problem.n_items), 2.0 * problem.n_items / problem.n_agents + EXTRA_ITEMS)
     for _ in range(max_steps):
-        if time.monotonic() >= deadline or (stop is not None and stop()):
+        if time.monotonic() >= deadline:
             break
         items = _pick_items(rng, problem, best, neighbours, regret[rows, best], size)
         candidate, proven = resolve_items(problem, best, items)

@@ -113,3 +113,22 @@ def mk():
     return SimpleNamespace(
         accounts=make_accounts, reps=make_reps, fit=table_fit, random=random_instance
     )
+
+
+def _d_type_gap(seed: int, n: int, m: int):
+    """A GAP instance by OR-Library type D's recipe (weights 1-100, cost 111 - weight +- 10,
+    capacities at 80% of the average load): tightly packed, so no bound alone closes it."""
+    from models.assignment_core import AgentRows, AssignmentProblem
+
+    rng = np.random.default_rng(seed)
+    weight = rng.integers(1, 101, (n, m)).astype(float)
+    cost = 111 - weight + rng.integers(-10, 11, (n, m))
+    capacity = np.floor(0.8 * weight.sum(axis=0) / m)
+    rows = (AgentRows("capacity", weight, np.full(m, -np.inf), capacity),)
+    return AssignmentProblem(np.tile(np.arange(m), (n, 1)), -cost, m, rows)
+
+
+@pytest.fixture
+def d_type_gap():
+    """``d_type_gap(seed, n, m)``: a type-D GAP instance with n jobs and m agents."""
+    return _d_type_gap
