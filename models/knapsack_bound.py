@@ -52,7 +52,9 @@ class KnapsackBound:
 
 def applies(problem: AssignmentProblem) -> bool:
     """True for one capacity row per agent with whole-number weights and capacities and no other
-    rows (GAP), small enough for the DP; the matcher's plans (bands, budget) never qualify."""
+    rows (GAP), small enough for the DP, with each agent at most once among an item's slots (the
+    branch and bound works on agent x item arrays); the matcher's plans (bands, budget) never
+    qualify."""
     if problem.global_rows or len(problem.agent_rows) != 1 or problem.n_pairs() == 0:
         return False
     rows = problem.agent_rows[0]
@@ -66,7 +68,14 @@ def applies(problem: AssignmentProblem) -> bool:
         and (weights >= 0).all()
         and np.array_equal(weights, np.round(weights))
         and float((upper + 1).sum()) * problem.n_items <= MAX_DP_CELLS
+        and _one_slot_per_agent(problem)
     )
+
+
+def _one_slot_per_agent(problem: AssignmentProblem) -> bool:
+    items, slots = np.nonzero(problem.valid)
+    pairs = items * problem.n_agents + problem.agent[items, slots]
+    return bool(np.unique(pairs).size == pairs.size)
 
 
 def knapsack_bound(

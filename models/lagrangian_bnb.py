@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.assignment_core import AgentRows, AssignmentProblem, objective_value
+from models.assignment_core import AgentRows, AssignmentProblem, is_feasible, objective_value
 from models.decision_search import EXHAUSTED, FOUND, NODES, PAUSED, registers, search
 
 ROOT_ITERATIONS = 300
@@ -192,11 +192,9 @@ class _Race:
                 with self.lock:
                     self.proven = True
                 return
-            found = searcher.choice(plan)
             with self.lock:
-                if objective_value(self.problem, found) <= self.value:
+                if not self._take(searcher.choice(plan)):
                     return  # round-off: the same plan again would repeat forever
-                self.choice, self.value = found, objective_value(self.problem, found)
 
     def _prove(self, searcher: DecisionSearch) -> None:
         while not self.over():
@@ -208,6 +206,18 @@ class _Race:
                 if status == EXHAUSTED:
                     self.bound = min(self.bound, target - 1.0)
                     continue
-                found = searcher.choice(plan)
-                if objective_value(self.problem, found) > self.value:
-                    self.choice, self.value = found, objective_value(self.problem, found)
+                if not self._take(searcher.choice(plan)) or not self.over():
+                    return  # a plan at the bound ends the race; anything else is round-off
+
+    def _take(self, found: np.ndarray) -> bool:
+        """Keep ``found`` when it beats the best plan (call with the lock held)."""
+        if not is_feasible(self.problem, found):
+            raise RuntimeError(
+                "the branch and bound returned a plan that breaks a capacity (a bug: please "
+                "report it with the problem); set solver.deterministic: true to plan without it"
+            )
+        value = objective_value(self.problem, found)
+        if value <= self.value:
+            return False
+        self.choice, self.value = found, value
+        return True
