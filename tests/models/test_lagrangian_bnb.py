@@ -94,18 +94,25 @@ def worst_plan(problem: AssignmentProblem) -> np.ndarray:
     return min(feasible_plans(problem), key=lambda p: p[1])[0]
 
 
+def race_from_worst(
+    problem: AssignmentProblem, *, bound: float, integral: bool = True, seconds: float = 30.0
+):
+    """The finder and prover race from the worst feasible plan, with zero multipliers."""
+    return branch_and_bound(
+        problem,
+        worst_plan(problem),
+        multipliers=np.zeros(problem.n_items),
+        bound=bound,
+        integral=integral,
+        deadline=time.monotonic() + seconds,
+    )
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_race_from_the_worst_plan_ends_at_the_proven_optimum(seed):
     problem = gap(seed)
     optimum = max(value for _, value in feasible_plans(problem))
-    result = branch_and_bound(
-        problem,
-        worst_plan(problem),
-        multipliers=np.zeros(problem.n_items),
-        bound=optimum + 25.7,  # a loose bound: the prover brings it down
-        integral=True,
-        deadline=time.monotonic() + 30,
-    )
+    result = race_from_worst(problem, bound=optimum + 25.7)  # loose: the prover brings it down
     assert result.optimal and result.value == optimum and result.bound == optimum
     assert is_feasible(problem, result.choice)
     assert objective_value(problem, result.choice) == optimum
@@ -116,14 +123,7 @@ def test_fractional_values_are_proven_by_the_finder_alone():
     whole = gap(2)
     problem = AssignmentProblem(whole.agent, whole.value / 7.0, whole.n_agents, whole.agent_rows)
     optimum = max(value for _, value in feasible_plans(problem))
-    result = branch_and_bound(
-        problem,
-        worst_plan(problem),
-        multipliers=np.zeros(problem.n_items),
-        bound=optimum + 3.0,
-        integral=False,
-        deadline=time.monotonic() + 30,
-    )
+    result = race_from_worst(problem, bound=optimum + 3.0, integral=False, seconds=30)
     assert result.optimal
     assert objective_value(problem, result.choice) == pytest.approx(optimum, rel=1e-12)
     assert result.bound == pytest.approx(optimum, rel=1e-9)
@@ -172,14 +172,7 @@ def test_an_error_in_a_search_thread_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(bnb, "search", broken)
     problem = gap(0)
     with pytest.raises(MemoryError, match="DP table"):
-        branch_and_bound(
-            problem,
-            worst_plan(problem),
-            multipliers=np.zeros(problem.n_items),
-            bound=0.0,
-            integral=True,
-            deadline=time.monotonic() + 5,
-        )
+        race_from_worst(problem, bound=0.0, seconds=5)
 
 
 def review_instance(seed: int) -> AssignmentProblem:
@@ -232,11 +225,4 @@ def test_a_plan_that_breaks_a_capacity_is_never_taken(monkeypatch):
         DecisionSearch, "choice", lambda self, plan: np.zeros(problem.n_items, dtype=np.int64)
     )
     with pytest.raises(RuntimeError, match="breaks a capacity"):
-        branch_and_bound(
-            problem,
-            worst_plan(problem),
-            multipliers=np.zeros(problem.n_items),
-            bound=1e6,
-            integral=True,
-            deadline=time.monotonic() + 10,
-        )
+        race_from_worst(problem, bound=1e6, seconds=10)
