@@ -33,7 +33,7 @@ from models.assignment_core import AssignmentProblem, is_feasible, objective_val
 from models.cpsat_engine import solve_exact
 from models.knapsack_bound import KnapsackBound, knapsack_bound
 from models.lagrangian import DualResult, priced_scores
-from models.lagrangian_bnb import MIN_GAIN, branch_and_bound
+from models.lagrangian_bnb import branch_and_bound, least_gain
 from models.lns import lns, resolve_items
 from models.reduced_costs import ReducedCosts, reduced_costs, without_slots
 
@@ -115,7 +115,8 @@ def _branch_and_bound(problem, fixing: _Fixing, choice, deadline: float, method:
     """Timed runs: the Lagrangian branch and bound (``models/lagrangian_bnb.py``) on the problem
     fixed at the incumbent, its finder and prover on one core each."""
     incumbent = objective_value(problem, choice)
-    smaller = without_slots(problem, fixing.keep(incumbent + _step(fixing, incumbent)), choice)
+    beat = incumbent + least_gain(fixing.integral, incumbent)
+    smaller = without_slots(problem, fixing.keep(beat), choice)
     found = branch_and_bound(
         smaller,
         choice,
@@ -128,11 +129,6 @@ def _branch_and_bound(problem, fixing: _Fixing, choice, deadline: float, method:
         method += "+bnb"
     status = "OPTIMAL" if found.optimal else "FEASIBLE"
     return CapacityResult(found.choice, method + "+fixing", status, min(fixing.bound, found.bound))
-
-
-def _step(fixing: _Fixing, incumbent: float) -> float:
-    """The least gain that counts: one unit with whole-number values, else a sliver."""
-    return 1.0 if fixing.integral else MIN_GAIN * max(1.0, abs(incumbent))
 
 
 def _improves(problem: AssignmentProblem, candidate: np.ndarray | None, incumbent: float) -> bool:

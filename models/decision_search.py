@@ -13,10 +13,10 @@ Compiled search over the node state that ``models/knapsack_kernels.py`` bounds. 
 4. **Branching** on the free item whose two children both fall furthest below the bound: first
    it goes to its best agent, then that slot is ruled out.
 
-A target close to the root bound fixes most slots, which is why the ladder in
-``models/lagrangian_bnb.py`` asks the highest targets first. The search is resumable: all state
-lives in the arrays of a ``SearchState`` and ``search`` returns after ``node_budget`` nodes, so
-the caller can watch the clock between calls.
+A target close to the root bound fixes most slots, which is why the prover in
+``models/lagrangian_bnb.py`` asks the highest targets first. The search is resumable: all its
+state lives in the arrays passed to ``search`` (``registers`` makes the counters), which returns
+after ``node_budget`` nodes, so the caller can watch the clock between calls.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ THETA = 1.0
 
 def registers(root_iterations: int, node_iterations: int) -> np.ndarray:
     """Fresh registers for one decision; ``registers[NODES]`` counts the nodes searched."""
-    regs = np.zeros(8, dtype=np.int64)
+    regs = np.zeros(_ROOT_DONE + 1, dtype=np.int64)
     regs[_ROOT_IT], regs[_NODE_IT] = root_iterations, node_iterations
     return regs
 
@@ -250,11 +250,10 @@ def _node(target, aim, eps, iterations, data, state, work):
                 if assign[j] < 0:
                     u[j] -= step * (1.0 - taken[j])
         u[:] = u_best
-        lagrangian(*data, allowed, assign, room, fixed[0], u, taken, pick, rows, table)
+        bound, optimum = probe(*data, allowed, assign, room, fixed[0], u, taken, pick, rows, table,
+                               suffix, forced, loss)  # fmt: skip
         if _heuristic(*data, allowed, assign, room, fixed, taken, pick, plan) >= target - eps:
             return FOUND, -1, -1
-        bound, optimum = probe(*data, allowed, assign, room, fixed[0], u, rows, table, suffix,
-                               forced, loss)  # fmt: skip
         if bound < target - eps:
             return _PRUNED, -1, -1
         changes = _fix(target, eps, bound, optimum, data, state, work)
@@ -264,8 +263,8 @@ def _node(target, aim, eps, iterations, data, state, work):
             break
         iterations = max(iterations // 2, 10)
     if changes != 0:  # MAX_ROUNDS ran out while fixing still went on: bound what is left
-        bound, optimum = probe(*data, allowed, assign, room, fixed[0], u, rows, table, suffix,
-                               forced, loss)  # fmt: skip
+        bound, optimum = probe(*data, allowed, assign, room, fixed[0], u, taken, pick, rows, table,
+                               suffix, forced, loss)  # fmt: skip
         if bound < target - eps:
             return _PRUNED, -1, -1
     j, a = _branch_item(bound, optimum, forced, loss, allowed, assign)

@@ -62,42 +62,53 @@ def _free_multipliers(fixed_value, assign, u):
 
 
 @numba.njit(cache=True, nogil=True)
+def _take(a, k, rows, weight, cap, table, taken, pick):
+    """Record the items of agent ``a``'s optimal knapsack, read back from its prefix table."""
+    c = cap
+    for r in range(k - 1, -1, -1):
+        if table[r + 1, c] != table[r, c]:
+            j = rows[r]
+            taken[j] += 1
+            pick[j] = a
+            c -= weight[a, j]
+
+
+@numba.njit(cache=True, nogil=True)
 def lagrangian(value, weight, allowed, assign, room, fixed_value, u, taken, pick, rows, table):
     """The Lagrangian bound at ``u``; ``taken[j]`` knapsacks took free item ``j`` (the last of
     them is ``pick[j]``). Fixed items count in ``fixed_value``."""
+    bound = _free_multipliers(fixed_value, assign, u)
+    taken[:] = 0
+    pick[:] = -1
+    for a in range(value.shape[0]):
+        k = _profitable(a, value, weight, allowed, assign, room, u, rows)
+        cap = room[a]
+        _prefix(a, k, rows, value, weight, u, cap, table, False)
+        bound += table[k, cap]
+        _take(a, k, rows, weight, cap, table, taken, pick)
+    return bound
+
+
+@numba.njit(cache=True, nogil=True)
+def probe(
+    value, weight, allowed, assign, room, fixed_value, u, taken, pick, rows, table, suffix, forced,
+    loss,
+):  # fmt: skip
+    """What ``lagrangian`` gives at ``u`` (the bound, ``taken`` and ``pick``) and, per free
+    allowed slot, ``forced[a, j]`` (agent a's knapsack with j forced in; NEG when j no longer
+    fits) and ``loss[a, j]`` (what a's knapsack loses without j). A plan giving j to a is worth
+    at most ``bound - optimum[a] + forced[a, j] - (sum_b loss[b, j] - loss[a, j])``; returns
+    (bound, optimum per agent)."""
     m, n = value.shape
     bound = _free_multipliers(fixed_value, assign, u)
+    optimum = np.zeros(m)
     taken[:] = 0
     pick[:] = -1
     for a in range(m):
         k = _profitable(a, value, weight, allowed, assign, room, u, rows)
         cap = room[a]
         _prefix(a, k, rows, value, weight, u, cap, table, False)
-        bound += table[k, cap]
-        c = cap
-        for r in range(k - 1, -1, -1):
-            if table[r + 1, c] != table[r, c]:
-                j = rows[r]
-                taken[j] += 1
-                pick[j] = a
-                c -= weight[a, j]
-    return bound
-
-
-@numba.njit(cache=True, nogil=True)
-def probe(value, weight, allowed, assign, room, fixed_value, u, rows, table, suffix, forced, loss):
-    """The bound at ``u`` and, per free allowed slot, ``forced[a, j]`` (agent a's knapsack with
-    j forced in; NEG when j no longer fits) and ``loss[a, j]`` (what a's knapsack loses without
-    j). A plan giving j to a is worth at most
-    ``bound - optimum[a] + forced[a, j] - (sum_b loss[b, j] - loss[a, j])``; returns
-    (bound, optimum per agent)."""
-    m, n = value.shape
-    bound = _free_multipliers(fixed_value, assign, u)
-    optimum = np.zeros(m)
-    for a in range(m):
-        k = _profitable(a, value, weight, allowed, assign, room, u, rows)
-        cap = room[a]
-        _prefix(a, k, rows, value, weight, u, cap, table, False)
+        _take(a, k, rows, weight, cap, table, taken, pick)
         _prefix(a, k, rows, value, weight, u, cap, suffix, True)
         best = table[k, cap]
         optimum[a] = best

@@ -107,6 +107,12 @@ class DecisionSearch:
         return self.slot[plan, np.arange(plan.size)]
 
 
+def least_gain(integral: bool, value: float) -> float:
+    """The least gain over ``value`` that counts: one unit with whole-number values, else
+    ``MIN_GAIN`` of it."""
+    return 1.0 if integral else MIN_GAIN * max(1.0, abs(value))
+
+
 def warm_up() -> None:
     """Compile the search now rather than inside someone's time limit: numba caches the machine
     code on disk (``models/__pycache__``), so this costs seconds once per install and source
@@ -128,17 +134,17 @@ def branch_and_bound(
     """Improve the feasible ``choice`` and tighten ``bound`` (valid, from the knapsack
     Lagrangian at ``multipliers``) until they meet or ``deadline``; see the module docstring."""
     race = _Race(problem, choice, bound, integral, deadline)
-    threads = [threading.Thread(target=race.find, args=(multipliers,), daemon=True)]
-    if integral:
-        threads.append(threading.Thread(target=race.prove, args=(multipliers,), daemon=True))
+    works = [race.find, race.prove] if integral else [race.find]
+    threads = [
+        threading.Thread(target=race.run, args=(work, multipliers), daemon=True) for work in works
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if race.error is not None:
         raise race.error
-    met = race.value >= race.bound - 1e-9 * max(1.0, abs(race.bound))
-    optimal = met or race.proven
+    optimal = race.met() or race.proven
     bound = race.value if optimal else race.bound
     return BnbResult(race.choice, race.value, bound, optimal, race.nodes)
 
@@ -156,21 +162,18 @@ class _Race:
         self.error: BaseException | None = None
         self.lock = threading.Lock()
 
+    def met(self) -> bool:
+        """The best plan reaches the proven bound."""
+        return self.value >= self.bound - 1e-9 * max(1.0, abs(self.bound))
+
     def over(self) -> bool:
         return (
-            self.proven
-            or self.value >= self.bound - 1e-9 * max(1.0, abs(self.bound))
-            or time.monotonic() >= self.deadline
-            or self.error is not None
+            self.proven or self.met() or time.monotonic() >= self.deadline or self.error is not None
         )
 
-    def find(self, multipliers: np.ndarray) -> None:
-        self._guard(self._find, multipliers)
-
-    def prove(self, multipliers: np.ndarray) -> None:
-        self._guard(self._prove, multipliers)
-
-    def _guard(self, work, multipliers) -> None:
+    def run(self, work, multipliers) -> None:
+        """One thread: ``work`` (``find`` or ``prove``) with a searcher of its own; an error is
+        kept for the caller's thread."""
         searcher = None
         try:
             searcher = DecisionSearch(self.problem, multipliers)
@@ -181,9 +184,9 @@ class _Race:
             with self.lock:
                 self.nodes += searcher.nodes if searcher is not None else 0
 
-    def _find(self, searcher: DecisionSearch) -> None:
+    def find(self, searcher: DecisionSearch) -> None:
         while not self.over():
-            step = 1.0 if self.integral else MIN_GAIN * max(1.0, abs(self.value))
+            step = least_gain(self.integral, self.value)
             target = self.value + step
             status, plan = searcher.decide(target, step, self.over)
             if status == PAUSED:
@@ -196,7 +199,7 @@ class _Race:
                 if not self._take(searcher.choice(plan)):
                     return  # round-off: the same plan again would repeat forever
 
-    def _prove(self, searcher: DecisionSearch) -> None:
+    def prove(self, searcher: DecisionSearch) -> None:
         while not self.over():
             target = self.bound
             status, plan = searcher.decide(target, 1.0, self.over)
