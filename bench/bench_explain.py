@@ -31,11 +31,8 @@ import pandas as pd
 
 from bench.common import ensure_default_world
 from features.feature_sets import ACCOUNT_POTENTIAL_V1, MONOTONE_INCREASING
-from models import pattern_shap
-from models.evaluation import capture_at
-from models.explainer import explain_frame
-from models.matrix import to_matrix
-from models.potential import PotentialModel
+from models.explain import explain_frame, pattern_shap
+from models.potential import PotentialModel, capture_at, to_matrix
 from training.train import CANDIDATES, validation_group
 
 RESULTS = Path(__file__).parent / "results" / "explain.md"
@@ -121,7 +118,7 @@ def raw_contrib(
 
 
 def pattern_contrib(model: PotentialModel, features: pd.DataFrame) -> float:
-    """Seconds of the same contributions by decision pattern (models/pattern_shap.py)."""
+    """Seconds of the same contributions by decision pattern (models/explain/pattern_shap.py)."""
     matrix = to_matrix(features, model.feature_names_, model.categories_)
     trees = pattern_shap.tree_splits(model.booster_.dump_model(num_iteration=model.best_iteration_))
     seconds, _ = timed(pattern_shap.contributions, model.booster_, matrix, trees)
@@ -363,7 +360,7 @@ Reproduce: `{command}`
 
 TreeSHAP rows/s on 10k resampled rows (1k for the reference): `raw` = LightGBM `pred_contrib` on
 every row (default threads), `pattern` = the same values once per tree and decision pattern
-(models/pattern_shap.py). Chosen: **{chosen}**, the cheapest candidate within
+(models/explain/pattern_shap.py). Chosen: **{chosen}**, the cheapest candidate within
 {MAX_QUALITY_LOSS:.0%} relative capture of the reference.
 
 {markdown(models)}

@@ -4,7 +4,7 @@
     python -m bench.bench_gap --check      # recompute every written solution from its instance
 
 Reads ../shared/data/gap (Chu & Beasley 1997, Yagiura et al. 2004; minimisation, per-agent
-weights), solves each instance with ``models.solver.solve`` (Lagrangian bounds -> repair
+weights), solves each instance with ``models.solver.engine.solve`` (Lagrangian bounds -> repair
 heuristic -> reduced-cost fixing -> Lagrangian branch and bound) and writes the table between
 the GAP markers of bench/results/matcher.md (value, best known, gap to best known, proven bound,
 seconds) and each instance's solution to bench/results/gap_solutions/ (see bench/gap_solutions.py
@@ -31,9 +31,8 @@ from bench.gap_solutions import (
     solution_path,
     write_solution,
 )
-from models.assignment_core import AgentRows, AssignmentProblem, is_feasible
-from models.lagrangian_bnb import warm_up
-from models.solver import SolverOptions, solve
+from models.capacity_exact import CAPACITY_ONLY, warm_up
+from models.solver import AgentRows, AssignmentProblem, SolverOptions, is_feasible, solve
 
 REPO = Path(__file__).resolve().parents[1]
 GAP_DIR = REPO.parent / "shared" / "data" / "gap"
@@ -66,6 +65,7 @@ def run(time_limit: float, only: set[str] | None) -> tuple[pd.DataFrame, dict[st
             exact_max_pairs=10**9,
             lns_steps=10**9,
             deterministic=False,
+            exact_engine=CAPACITY_ONLY,
         )
         start = time.perf_counter()
         solution = solve(problem, options)

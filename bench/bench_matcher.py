@@ -23,10 +23,9 @@ import pandas as pd
 
 from bench.bench_gap import write_section
 from bench.matcher_fit import fit_markdown, rep_fit_truth
-from models.matcher import build_plan_model, solve_plan_model
-from models.rep_fit import fallback_fit
-from models.scenario import scenario_from_dict
-from models.workload import account_workload
+from models.planning import build_plan_model, scenario_from_dict, solve_plan_model
+from models.potential import account_workload
+from models.repfit import fallback_fit
 
 SIZES = ((20_000, 200, 0.05), (100_000, 500, 0.05), (1_000_000, 2_000, 0.05))
 INDUSTRIES = (
@@ -72,7 +71,7 @@ def _rep_homes(acc: np.ndarray, m: int, seed: int) -> np.ndarray:
     """Reps where the accounts are: k-means centres of (a sample of) account positions."""
     from scipy.cluster.vq import kmeans2
 
-    from models.candidates import unit_vectors
+    from models.planning import unit_vectors
 
     sample = acc[:: max(1, acc.shape[0] // 50_000)]
     xyz = unit_vectors(sample[:, 0], sample[:, 1])
@@ -88,7 +87,7 @@ def synthetic_world(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Dat
     each serves), every account owned by one of its 6 nearest reps at random."""
     from scipy.spatial import cKDTree
 
-    from models.candidates import unit_vectors
+    from models.planning import unit_vectors
 
     rng = np.random.default_rng(seed)
     acc = _places(rng, us_cities(), n, 0.3)

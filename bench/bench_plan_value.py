@@ -130,7 +130,7 @@ class TruthValuer:
 def model_scores(world: Path, tables, retrain: bool) -> pd.DataFrame:
     """The potential model's scores at the world's plan date (trained once, then cached)."""
     from features.pipeline import build_account_features
-    from models.scoring import score_frame
+    from models.potential import score_frame
     from training.train import TrainConfig, train_potential
 
     cache = world / "bench_plan_value_scores.parquet"
@@ -190,11 +190,8 @@ def oracle_inputs(inputs, truth_accounts: pd.DataFrame):
 
 
 def run_scenario(name: str, tables, truth, scores, time_limit: float | None, ablations: bool):
-    from models.matcher import plan_territories
-    from models.plan_inputs import plan_inputs
-    from models.rep_fit import fallback_fit
-    from models.rep_fit_model import choose_rep_fit
-    from models.scenario import scenario_from_dict
+    from models.planning import plan_inputs, plan_territories, scenario_from_dict
+    from models.repfit import choose_rep_fit, fallback_fit
 
     raw = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
     scenario = scenario_from_dict(raw)

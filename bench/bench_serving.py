@@ -92,9 +92,7 @@ def register_small_model(world: Path, work: Path) -> None:
     from features.history import label_won_revenue
     from features.loaders import load_crm
     from features.pipeline import build_account_features
-    from models import pyfunc_model
-    from models.packaging import write_model_dir
-    from models.potential import PotentialModel
+    from models.potential import PotentialModel, PYFUNC_MODEL_FILE, write_model_dir
 
     tables = load_crm(world).tables
     as_of = tables.latest_date() - pd.Timedelta(days=365)
@@ -109,7 +107,7 @@ def register_small_model(world: Path, work: Path) -> None:
         model_dir = write_model_dir(model, Path(tmp) / "potential_model")
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=str(Path(pyfunc_model.__file__)),
+            python_model=PYFUNC_MODEL_FILE,
             artifacts={"potential_model": str(model_dir)},
             pip_requirements=["lightgbm"],
         )

@@ -61,7 +61,7 @@ def _run_case(case: str, path: Path) -> dict:
         model.fit(X, y)
     else:  # the raw baseline: same params, matrix prepared outside the timer
         model.feature_names_, model.categories_ = list(X.columns), {}
-        from models.matrix import learn_categories, to_matrix
+        from models.potential import learn_categories, to_matrix
 
         model.categories_ = learn_categories(X)
         matrix = to_matrix(X, model.feature_names_, model.categories_)

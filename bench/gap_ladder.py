@@ -16,8 +16,8 @@ import numpy as np
 
 from bench.bench_gap import GAP_DIR, gap_problem
 from bench.gap_solutions import read_gap
-from models.decision_search import FOUND
-from models.lagrangian_bnb import DecisionSearch, warm_up
+from models.capacity_exact.decision_search import FOUND
+from models.capacity_exact.lagrangian_bnb import DecisionSearch, warm_up
 
 
 def main() -> None:

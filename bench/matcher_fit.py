@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from models.rep_fit import fallback_fit
+from models.repfit import fallback_fit
 
 
 def rep_fit_truth(n_accounts: int = 20_000, n_reps: int = 60, seed: int = 7) -> dict[str, object]:
@@ -21,7 +21,7 @@ def rep_fit_truth(n_accounts: int = 20_000, n_reps: int = 60, seed: int = 7) -> 
     from scipy.stats import spearmanr
 
     from features.sample_world import SampleConfig, generate_world, pair_value
-    from models.rep_fit_model import RepFitModel
+    from models.repfit import RepFitModel
 
     world = generate_world(SampleConfig(n_accounts=n_accounts, n_reps=n_reps, years=3, seed=seed))
     tables, truth = world.tables, world.truth

@@ -31,7 +31,7 @@ def load_model(settings: ServingSettings) -> tuple[PotentialModel, str]:
     """The served model and a readable version ("account-potential v3 (champion)")."""
     import mlflow
 
-    from models.packaging import load_potential_model
+    from models.potential import load_potential_model
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     model, uri = load_potential_model(settings.model_uri)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.reasons import worded_terms
+from models.planning import worded_terms
 from serving.errors import NotReady
 
 ASSIGNMENTS = "assignments.csv"
@@ -45,7 +45,8 @@ KIND_REASONS = {
     "forced": "must move: the owner leaves or breaks a rule, or a lock names another rep",
     "new": "had no owner",
 }
-# The planner's money terms per move (models.plan.MoveReasons) and the reason type each gives.
+# The planner's money terms per move (models.planning.plan.MoveReasons) and the reason type each
+# gives.
 TERMS = {
     "fit_value": "fit",
     "travel_saved": "travel",

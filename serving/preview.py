@@ -1,8 +1,8 @@
 """Plan previews: run the planner on a scenario in memory and summarise it like a saved plan.
 
 The preview uses the loaded scores and CRM data, the same planner as `territory plan`
-(models.matcher) and the learned rep fit when the history supports it (chosen once per load).
-Nothing is written: a manager compares scenarios before someone runs the real planning job.
+(models.planning.matcher) and the learned rep fit when the history supports it (chosen once per
+load). Nothing is written: a manager compares scenarios before someone runs the real planning job.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _rep_fit(state: ServingState, as_of: pd.Timestamp):
         # nanosecond unit like the CRM frames: the fit merges its query dates against them
         as_of = pd.Timestamp(as_of).as_unit("ns")
         if as_of not in cache:
-            from models.rep_fit_model import choose_rep_fit
+            from models.repfit import choose_rep_fit
 
             cache[as_of] = choose_rep_fit(state.tables, as_of)
         return cache[as_of]
@@ -70,9 +70,7 @@ def preview_plan(
     state: ServingState, scenario: dict, *, top_moves: int, time_limit_s: float
 ) -> dict:
     """Metrics, rep balance and the top moves of the plan the scenario would produce."""
-    from models.matcher import plan_territories
-    from models.plan_inputs import plan_inputs
-    from models.scenario import ScenarioError, scenario_from_dict
+    from models.planning import ScenarioError, plan_inputs, plan_territories, scenario_from_dict
 
     try:
         parsed = scenario_from_dict(scenario)

@@ -2,8 +2,8 @@
 
 Prediction and TreeSHAP contributions come straight from the LightGBM booster with
 ``num_threads`` fixed (1 in serving: OpenMP threads fight the server's own threads on small
-machines). Reasons use models.explainer when it is installed, so on-request reasons read exactly
-like the batch job's; otherwise a plain "feature = value" phrasing stands in.
+machines). Reasons use models.explain.explainer when it is installed, so on-request reasons read
+exactly like the batch job's; otherwise a plain "feature = value" phrasing stands in.
 """
 
 from __future__ import annotations
@@ -47,13 +47,14 @@ def explain_rows(
     scores: pd.DataFrame,
     top_k: int = 3,
 ) -> list[tuple[list[dict], str]]:
-    """(reasons, narrative) per row of `features`, worded by models.explainer like the batch job.
+    """(reasons, narrative) per row of `features`, worded by models.explain.explainer like the
+    batch job.
 
     Args:
         scores: account_id, potential, percentile, tier of these rows (the narrative's headline).
     """
     try:
-        from models.explainer import explain_frame
+        from models.explain import explain_frame
     except ImportError:  # a build without the explainer still says something useful
         return [
             _plain(model, features.iloc[i], contributions[i], top_k) for i in range(len(features))

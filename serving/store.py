@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.tables import CrmTables
-from models.matrix import to_matrix
-from models.potential import PotentialModel
-from models.scoring import TIER_CUTS
+from models.potential import TIER_CUTS, PotentialModel, to_matrix
 from serving.balance import BalanceIndex
 from serving.errors import NotFound, NotReady
 from serving.plans import Plan
@@ -85,7 +83,7 @@ def read_scores(path: Path) -> pd.DataFrame:
 
 
 def tier_for(percentile: float) -> str:
-    """The letter tier of a percentile, with models.scoring's cuts."""
+    """The letter tier of a percentile, with models.potential.scoring's cuts."""
     for cut, letter in TIER_CUTS:
         if percentile > cut:
             return letter

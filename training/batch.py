@@ -8,10 +8,8 @@ from mlflow import MlflowClient
 from features.pipeline import build_account_features
 from features.tables import CrmTables
 from models.errors import ModelNotFoundError
-from models.explainer import explain_frame
-from models.packaging import load_potential_model
-from models.potential import PotentialModel
-from models.scoring import score_frame
+from models.explain import explain_frame
+from models.potential import PotentialModel, load_potential_model, score_frame
 from training.console import console
 from training.register import configure
 from training.settings import TrainingSettings
@@ -77,8 +75,8 @@ def score_accounts(
 ) -> tuple[pd.DataFrame, str]:
     """Scores (account_id, potential, percentile, tier, top_reasons, narrative, as_of) per account.
 
-    top_reasons is JSON text (models.explainer.REASON_KEYS records); the hash columns let a later
-    run reuse unchanged accounts' explanations (explain_frame's `previous`).
+    top_reasons is JSON text (models.explain.explainer.REASON_KEYS records); the hash columns let a
+    later run reuse unchanged accounts' explanations (explain_frame's `previous`).
     """
     model, features, scores, uri = predict_potential(
         tables, as_of, settings, model_uri=model_uri, progress=progress

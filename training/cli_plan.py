@@ -41,8 +41,7 @@ def plan(
 ) -> None:
     """Plan who should own each account and write assignments, moves, metrics, report and map."""
     from models.errors import InfeasiblePlanError
-    from models.matcher import plan_territories
-    from models.plan_inputs import plan_inputs
+    from models.planning import plan_inputs, plan_territories
     from training.plan_outputs import write_plan
 
     if fit not in FIT_CHOICES:
@@ -129,7 +128,7 @@ def _read_scenario(path: Path | None, tables, time_limit: float | None = None):
 def _parse_scenario(path: Path | None, tables):
     import yaml
 
-    from models.scenario import Scenario, scenario_from_dict
+    from models.planning import Scenario, scenario_from_dict
     from training.geocode import resolve_new_reps
 
     if path is None:
@@ -149,8 +148,7 @@ def _parse_scenario(path: Path | None, tables):
 
 
 def _rep_fit(choice: str, tables, as_of) -> tuple[Any, dict[str, Any]]:
-    from models.rep_fit import fallback_fit
-    from models.rep_fit_model import RepFitModel, choose_rep_fit
+    from models.repfit import RepFitModel, choose_rep_fit, fallback_fit
 
     if choice == "fallback":
         return fallback_fit, {"method": "fallback", "reason": "--fit fallback"}

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pandas as pd
 
 from models.errors import TerritoryError
-from models.scenario import NewRep, Scenario
+from models.planning import NewRep, Scenario
 
 
 class UnknownCityError(TerritoryError):

@@ -1,6 +1,6 @@
 """Files of a plan: assignments.csv, moves.csv, metrics.json, report.md and map.png.
 
-The CLI's side of the matcher: it only formats and writes what models.matcher returned.
+The CLI's side of the matcher: it only formats and writes what models.planning.matcher returned.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.plan import Plan
+from models.planning import Plan
 
 MOVE_COLUMNS = (
     "fit_value",

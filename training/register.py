@@ -12,8 +12,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from models import pyfunc_model
-from models.packaging import write_model_dir
+from models.potential import PYFUNC_MODEL_FILE, write_model_dir
 from training import plots
 from training.settings import TrainingSettings
 from training.train import TrainingResult
@@ -122,7 +121,7 @@ def log_and_register(
             model_dir = write_model_dir(result.model, Path(tmp) / "potential_model")
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=str(Path(pyfunc_model.__file__)),
+                python_model=PYFUNC_MODEL_FILE,
                 artifacts={"potential_model": str(model_dir)},
                 signature=infer_signature(example, result.model.predict(example)),
                 input_example=example,

@@ -24,9 +24,15 @@ from features.errors import DataContractError
 from features.feature_sets import FEATURE_SETS, MONOTONE_INCREASING
 from features.pipeline import build_snapshots, snapshot_dates
 from features.tables import CrmTables
-from models import baselines
-from models.evaluation import calibration_by_decile, conversion_metrics, ranking_metrics
-from models.potential import PotentialModel
+from models.potential import (
+    PotentialModel,
+    calibration_by_decile,
+    conversion_metrics,
+    firmographic_rule,
+    last_12_month_revenue,
+    linear_model,
+    ranking_metrics,
+)
 
 MIN_HISTORY_DAYS = 180
 VALIDATION_SHARE = 0.2
@@ -218,9 +224,9 @@ def compare_on_holdout(
     predicted = model.predict(X_ho)
     scores = {
         "potential_model": predicted,
-        "last_12m_revenue": baselines.last_12_month_revenue(X_ho),
-        "firmographic_rule": baselines.firmographic_rule(X_tr, y_tr, X_ho),
-        "linear_model": baselines.linear_model(X_tr, y_tr, X_ho),
+        "last_12m_revenue": last_12_month_revenue(X_ho),
+        "firmographic_rule": firmographic_rule(X_tr, y_tr, X_ho),
+        "linear_model": linear_model(X_tr, y_tr, X_ho),
     }
     if oracle is not None:
         scores["oracle_true_potential"] = oracle.reindex(holdout["account_id"]).fillna(0).to_numpy()

@@ -13,10 +13,8 @@ import pandas as pd
 import pytest
 
 from features.feature_sets import ACCOUNT_POTENTIAL_V1, MONOTONE_INCREASING
-from models.catalogue import load_catalogue
-from models.explainer import explain_frame
-from models.potential import PotentialModel
-from models.synthetic_accounts import synthetic_account_features
+from models.explain import explain_frame, load_catalogue
+from models.potential import PotentialModel, synthetic_account_features
 from training.train import CANDIDATES
 
 pytestmark = pytest.mark.model

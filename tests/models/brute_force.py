@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from models.assignment_core import AssignmentProblem, is_feasible, objective_value
+from models.solver import AssignmentProblem, is_feasible, objective_value
 
 
 def feasible_plans(problem: AssignmentProblem) -> Iterator[tuple[np.ndarray, float]]:

@@ -95,7 +95,7 @@ def random_instance(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Dat
 
 @pytest.fixture
 def no_bands():
-    from models.scenario import scenario_from_dict
+    from models.planning import scenario_from_dict
 
     return scenario_from_dict(
         {
@@ -118,7 +118,7 @@ def mk():
 def _d_type_gap(seed: int, n: int, m: int):
     """A GAP instance by OR-Library type D's recipe (weights 1-100, cost 111 - weight +- 10,
     capacities at 80% of the average load): tightly packed, so no bound alone closes it."""
-    from models.assignment_core import AgentRows, AssignmentProblem
+    from models.solver import AgentRows, AssignmentProblem
 
     rng = np.random.default_rng(seed)
     weight = rng.integers(1, 101, (n, m)).astype(float)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.assignment_core import AgentRows, AssignmentProblem, is_feasible
-from models.knapsack_bound import applies, knapsack_bound
-from models.lagrangian import priced_scores, solve_dual
-from models.reduced_costs import reduced_costs, without_slots
-from models.solver import SolverOptions, solve
+from models.capacity_exact import CAPACITY_ONLY
+from models.capacity_exact.knapsack_bound import applies, knapsack_bound
+from models.capacity_exact.reduced_costs import reduced_costs, without_slots
+from models.solver import (
+    AgentRows,
+    AssignmentProblem,
+    SolverOptions,
+    is_feasible,
+    priced_scores,
+    solve,
+    solve_dual,
+)
 from tests.models.brute_force import feasible_plans
 
 
@@ -74,13 +81,16 @@ def test_two_slots_to_one_agent_leave_the_capacity_path():
     rows = (AgentRows("capacity", weight, np.full(2, -np.inf), np.ones(2)),)
     problem = AssignmentProblem(agent, value, 2, rows)
     assert not applies(problem)
-    solution = solve(problem, SolverOptions(time_limit_s=5, deterministic=False))
+    options = SolverOptions(time_limit_s=5, deterministic=False, exact_engine=CAPACITY_ONLY)
+    solution = solve(problem, options)
     assert solution.objective == 8.0 and solution.status == "optimal"
 
 
 def test_deterministic_mode_repeats_on_the_capacity_path():
     problem = tiny_gap(11, n=40, m=5)
-    options = SolverOptions(time_limit_s=5, exact_max_pairs=10**9, lns_steps=30)
+    options = SolverOptions(
+        time_limit_s=5, exact_max_pairs=10**9, lns_steps=30, exact_engine=CAPACITY_ONLY
+    )
     first, second = solve(problem, options), solve(problem, options)
     assert (first.choice == second.choice).all()
     assert first.objective == second.objective
@@ -95,7 +105,9 @@ def test_timed_solve_proves_the_optimum_by_branch_and_bound(seed, method):
     or finds the optimum first and then proves it (seeds 1 and 8)."""
     problem = tiny_gap(seed, n=9)
     optimum = max(value for _, value in feasible_plans(problem))
-    options = SolverOptions(time_limit_s=20, exact_max_pairs=10**9, deterministic=False)
+    options = SolverOptions(
+        time_limit_s=20, exact_max_pairs=10**9, deterministic=False, exact_engine=CAPACITY_ONLY
+    )
     solution = solve(problem, options)
     assert solution.status == "optimal"
     assert solution.objective == optimum and solution.bound == optimum
@@ -110,12 +122,14 @@ def test_timed_solve_ends_by_its_limit_and_leaves_no_thread_behind(d_type_gap):
     import threading
     import time
 
-    from models.lagrangian_bnb import warm_up
+    from models.capacity_exact import warm_up
 
     warm_up()  # the 4 s are the search's, not numba's first compile
     problem = d_type_gap(1, n=200, m=10)
     before = threading.active_count()
-    options = SolverOptions(time_limit_s=4, exact_max_pairs=10**9, deterministic=False)
+    options = SolverOptions(
+        time_limit_s=4, exact_max_pairs=10**9, deterministic=False, exact_engine=CAPACITY_ONLY
+    )
     started = time.monotonic()
     solution = solve(problem, options)
     assert time.monotonic() - started < 4 + 2.5  # threads stop between node batches

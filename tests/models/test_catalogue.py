@@ -7,8 +7,17 @@ import math
 import pytest
 
 from features.feature_sets import FEATURE_SETS
-from models.catalogue import UNITS, CatalogueError, load_catalogue, parse_catalogue
-from models.phrases import currency, days, format_value, growth, render
+from models.explain import (
+    UNITS,
+    CatalogueError,
+    currency,
+    days,
+    format_value,
+    growth,
+    load_catalogue,
+    parse_catalogue,
+    render,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +33,7 @@ def _minimal(**entry) -> dict:
 @pytest.mark.parametrize("set_name", sorted(FEATURE_SETS))
 def test_every_feature_of_every_feature_set_has_an_entry(catalogue, set_name):
     missing = catalogue.missing_features(FEATURE_SETS[set_name])
-    assert missing == [], f"add {missing} to models/feature_catalogue.yaml"
+    assert missing == [], f"add {missing} to models/explain/feature_catalogue.yaml"
 
 
 def test_entries_use_declared_concepts_and_units(catalogue):

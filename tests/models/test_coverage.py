@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import models.matcher
+import models.planning.matcher
 from features.geography import haversine_km
-from models.matcher import build_plan_model, plan_territories
-from models.rep_fit import fallback_fit
-from models.scenario import scenario_from_dict
+from models.planning import build_plan_model, plan_territories, scenario_from_dict
+from models.repfit import fallback_fit
 
 # Three reps side by side and one ~255 km east of them; one candidate per account (K = 1), so the
 # remote rep r3 is listed only by the one account next to it, half its +-5% band's lower end.
@@ -53,7 +52,7 @@ def listing(accounts, reps, scn, rep_id):
 
 def test_remote_rep_band_is_unreachable_with_k_nearest_alone(mk, monkeypatch):
     accounts, reps, fit = remote_rep(mk)
-    monkeypatch.setattr(models.matcher, "cover_bands", lambda candidates, *_: candidates)
+    monkeypatch.setattr(models.planning.matcher, "cover_bands", lambda candidates, *_: candidates)
     plan = plan_territories(accounts, reps, scenario(), fit)
     assert plan.status == "infeasible"
     assert any("rep(s) r3 can reach only 1.0 workload" in c for c in plan.conflicts)

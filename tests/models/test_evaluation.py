@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.evaluation import calibration_by_decile, capture_at, normalized_gini, ranking_metrics
-from models.scoring import percentile_rank, tier_of
+from models.potential import (
+    calibration_by_decile,
+    capture_at,
+    normalized_gini,
+    percentile_rank,
+    ranking_metrics,
+    tier_of,
+)
 
 
 def test_capture_at_counts_the_top_share():

@@ -11,15 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import attribution
-from models.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from models.errors import FeatureMismatchError
-from models.explainer import OUTPUT_COLUMNS, REASON_KEYS, explain_frame, model_fingerprint
-from models.matrix import to_matrix
-from models.potential import PotentialModel
-from models.row_hash import hash_rows
-from models.scoring import score_frame
-from models.synthetic_accounts import synthetic_account_features
+from models.explain import (
+    OUTPUT_COLUMNS,
+    REASON_KEYS,
+    CatalogueError,
+    attribution,
+    explain_frame,
+    hash_rows,
+    load_catalogue,
+    model_fingerprint,
+    parse_catalogue,
+)
+from models.potential import PotentialModel, score_frame, synthetic_account_features, to_matrix
 
 AS_OF = "2025-06-30"
 
@@ -376,7 +380,7 @@ def test_exact_reuse_keeps_reasons_and_updates_headline_and_date(revenue, data, 
 
 
 def test_rebase_narrative_matches_a_fresh_one():
-    from models.narrative import headline, narrative, rebase_narrative
+    from models.explain import headline, narrative, rebase_narrative
 
     reasons = [
         {"phrase": "Won $4.2k. Really", "direction": "up", "effect_multiplier": 1.5},

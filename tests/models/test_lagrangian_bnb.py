@@ -1,5 +1,5 @@
-"""Lagrangian branch and bound (models/lagrangian_bnb.py, decision_search.py, knapsack_kernels.py)
-against brute force on instances small enough to list every plan."""
+"""Lagrangian branch and bound (models/capacity_exact/lagrangian_bnb.py, decision_search.py,
+knapsack_kernels.py) against brute force on instances small enough to list every plan."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from models.assignment_core import AgentRows, AssignmentProblem, is_feasible, objective_value
-from models.decision_search import EXHAUSTED, FOUND
-from models.knapsack_kernels import lagrangian, probe
-from models.lagrangian_bnb import DecisionSearch, branch_and_bound, warm_up
-from models.reduced_costs import without_slots
+from models.capacity_exact.decision_search import EXHAUSTED, FOUND
+from models.capacity_exact.knapsack_kernels import lagrangian, probe
+from models.capacity_exact.lagrangian_bnb import DecisionSearch, branch_and_bound, warm_up
+from models.capacity_exact.reduced_costs import without_slots
+from models.solver import AgentRows, AssignmentProblem, is_feasible, objective_value
 from tests.models.brute_force import feasible_plans
 
 
@@ -165,7 +165,7 @@ def test_warm_up_decides_a_two_by_two_instance():
 
 
 def test_an_error_in_a_search_thread_reaches_the_caller(monkeypatch):
-    import models.lagrangian_bnb as bnb
+    import models.capacity_exact.lagrangian_bnb as bnb
 
     def broken(*args):
         raise MemoryError("no room for the DP table")
@@ -202,8 +202,8 @@ def test_starved_subgradient_still_answers_every_decision_right(monkeypatch, see
     search branching to agent -1 there, which could re-allow removed slots; it prunes now).
     The answers were right even then; this pins them on exactly those states: asked from the
     top down, every answer agrees with CP-SAT's proven optimum."""
-    from models import lagrangian_bnb
-    from models.cpsat_engine import solve_exact
+    from models.capacity_exact import lagrangian_bnb
+    from models.solver import solve_exact
 
     problem = review_instance(seed)
     exact = solve_exact(problem, time_limit_s=60)

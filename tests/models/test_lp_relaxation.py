@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.assignment_core import AgentRows, AssignmentProblem, GlobalRow, Prices, is_feasible
-from models.lagrangian import dual_bound
-from models.lp_relaxation import solve_lp, widening
-from models.solver import SolverOptions, solve
+from models.solver import (
+    AgentRows,
+    AssignmentProblem,
+    GlobalRow,
+    Prices,
+    SolverOptions,
+    dual_bound,
+    is_feasible,
+    solve,
+    solve_lp,
+    widening,
+)
 
 NO_EXACT = SolverOptions(time_limit_s=20, exact_max_pairs=0, lns_steps=0)
 
@@ -79,7 +87,7 @@ def test_solver_proves_infeasibility_with_the_lp_when_the_heuristic_fails():
 
 
 def test_lp_rescue_rounds_to_a_feasible_plan_near_the_lp_bound():
-    from models.solver import _lp_rescue
+    from models.solver.engine import _lp_rescue
 
     problem = banded_instance(seed=3)
     n, value = problem.n_items, problem.value
@@ -91,7 +99,7 @@ def test_lp_rescue_rounds_to_a_feasible_plan_near_the_lp_bound():
 
 
 def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
-    import models.solver as solver
+    import models.solver.engine as solver
 
     # the default world's balanced.yaml is the real case (bench_plan_value); here the heuristic
     # is switched off so the rescue path runs on a small instance
@@ -107,7 +115,7 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
 
 
 def test_widening_notes_read_as_trade_offs_naming_reps():
-    from models.feasibility import describe_broken_rows
+    from models.planning import describe_broken_rows
 
     notes = [
         "stretch: group bands 0.25",
@@ -153,7 +161,7 @@ def test_column_generation_prices_columns_exactly_even_past_the_lagrangian_cap()
 
 @pytest.mark.parametrize("start", ["priced", "worst"])
 def test_column_generation_reaches_the_full_lp_optimum(start):
-    from models.lagrangian import priced_scores, solve_dual
+    from models.solver import priced_scores, solve_dual
 
     problem = banded_instance(seed=5, k=8)
     full = solve_lp(problem, 30)

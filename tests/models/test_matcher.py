@@ -7,8 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from models.matcher import plan_territories
-from models.scenario import scenario_from_dict
+from models.planning import plan_territories, scenario_from_dict
 
 FIT_3X3 = [[1.05, 1.3, 0.8], [1.2, 1.0, 1.1], [0.9, 1.4, 1.0]]
 

@@ -107,6 +107,6 @@ def test_infeasible_scenario_is_explained_not_a_traceback(tmp_path: Path, scores
 def test_shipped_scenarios_parse(name: str):
     import yaml
 
-    from models.scenario import scenario_from_dict
+    from models.planning import scenario_from_dict
 
     scenario_from_dict(yaml.safe_load((DOCS / name).read_text()))

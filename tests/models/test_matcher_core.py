@@ -7,16 +7,18 @@ import itertools
 import numpy as np
 import pytest
 
-from models.assignment_core import (
+from models.solver import (
     AgentRows,
     AssignmentProblem,
     GlobalRow,
+    SolverOptions,
+    dual_bound,
     is_feasible,
     objective_value,
     row_violations,
+    solve,
+    solve_dual,
 )
-from models.lagrangian import dual_bound, solve_dual
-from models.solver import SolverOptions, solve
 
 
 def tiny_problem(seed: int) -> AssignmentProblem:

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from features.geography import haversine_km
-from models.matcher import plan_territories
-from models.scenario import ScenarioError, scenario_from_dict
+from models.planning import ScenarioError, plan_territories, scenario_from_dict
 
 
 def scenario(limits=None, **extra):
@@ -111,7 +110,7 @@ def test_reasons_add_up_to_each_moves_objective_difference(mk):
     assert plan.feasible and plan.moves
     acc = accounts.set_index("account_id")
     rep = reps.set_index("rep_id")
-    from models.rep_fit import fallback_fit
+    from models.repfit import fallback_fit
 
     def value(account_id: str, rep_id: str, owner: str | None) -> float:
         a, r = acc.index.get_loc(account_id), rep.index.get_loc(rep_id)
@@ -196,8 +195,8 @@ def test_scenario_errors_name_the_key():
 
 
 def test_auto_candidates_list_every_rep_within_the_pair_budget(mk):
-    from models.matcher import build_plan_model
-    from models.rep_fit import fallback_fit
+    from models.planning import build_plan_model
+    from models.repfit import fallback_fit
 
     accounts, reps = mk.random(300, 40, seed=3)
 
@@ -219,7 +218,7 @@ def test_auto_candidates_list_every_rep_within_the_pair_budget(mk):
 
 
 def test_workload_formula():
-    from models.workload import account_workload
+    from models.potential import account_workload
 
     employees = pd.Series([40.0] * 9 + [10_000.0])
     potential = pd.Series(np.arange(1.0, 11.0))
@@ -232,8 +231,7 @@ def test_workload_formula():
 
 
 def test_move_summary_words_follow_the_sign():
-    from models.plan import MoveReasons
-    from models.reasons import summary
+    from models.planning import MoveReasons, summary
 
     worse = MoveReasons(100.0, -20.0, 15.0, -240.0, -30.0, -50.0)
     line = summary(worse, "R2", "R1")

@@ -7,11 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import pattern_shap
-from models.explainer import explain_frame
-from models.matrix import to_matrix
-from models.potential import PotentialModel
-from models.synthetic_accounts import synthetic_account_features
+from models.explain import explain_frame, pattern_shap
+from models.potential import PotentialModel, synthetic_account_features, to_matrix
 
 
 def _awkward_rows(X: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +97,7 @@ def test_empty_matrix(data):
 
 
 def test_auto_uses_patterns_only_for_shallow_trees(data, monkeypatch):
-    from models import explainer
+    from models.explain import explainer
 
     X, y = data
     calls = []

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features.rep_features import SHRINKAGE, rep_features_at
-from models.rep_fit import fallback_fit
+from models.repfit import fallback_fit
 
 
 def history() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -115,7 +115,7 @@ def test_learned_fit_ranks_reps_like_the_true_skill():
     from scipy.stats import spearmanr
 
     from features.sample_world import SampleConfig, generate_world
-    from models.rep_fit_model import RepFitModel, choose_rep_fit
+    from models.repfit import RepFitModel, choose_rep_fit
 
     world = generate_world(SampleConfig(n_accounts=1500, n_reps=20, years=3, seed=11))
     tables = world.tables
@@ -139,7 +139,7 @@ def test_learned_fit_ranks_reps_like_the_true_skill():
 def test_deal_rate_rows_are_whole_quarters_of_one_owner():
     from types import SimpleNamespace
 
-    from models.rep_fit_model import RepFitParams, _ownership_quarters
+    from models.repfit.learned import RepFitParams, _ownership_quarters
 
     _, _, opportunities = history()
     assignments = pd.DataFrame(
@@ -160,8 +160,8 @@ def test_deal_rate_rows_are_whole_quarters_of_one_owner():
 
 
 def test_rep_load_is_owned_size_workload_over_capacity_at_each_date():
-    from models.rep_fit_model import _rep_load
-    from models.workload import size_workload
+    from models.potential import size_workload
+    from models.repfit.learned import _rep_load
 
     accounts = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "employees": [9, 99, None]})
     reps = pd.DataFrame({"rep_id": ["R1", "R2"], "capacity": [2.0, None]})
@@ -190,7 +190,7 @@ def test_rep_load_is_owned_size_workload_over_capacity_at_each_date():
 
 
 def test_rep_load_without_any_capacity_counts_a_typical_book_as_full():
-    from models.rep_fit_model import _rep_load
+    from models.repfit.learned import _rep_load
 
     accounts = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "employees": [9, 9, 9]})
     reps = pd.DataFrame({"rep_id": ["R1", "R2"]})  # no capacity column at all

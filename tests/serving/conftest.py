@@ -246,9 +246,7 @@ def champion(tables, data_dir: Path) -> str:
 
     from features.history import label_won_revenue
     from features.pipeline import build_account_features
-    from models import pyfunc_model
-    from models.packaging import write_model_dir
-    from models.potential import PotentialModel
+    from models.potential import PYFUNC_MODEL_FILE, PotentialModel, write_model_dir
 
     as_of = tables.latest_date() - pd.Timedelta(days=365)
     X = build_account_features(tables, as_of)
@@ -265,7 +263,7 @@ def champion(tables, data_dir: Path) -> str:
         model_dir = write_model_dir(model, data_dir / "tmp_model" / "potential_model")
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=str(Path(pyfunc_model.__file__)),  # model from code: nothing pickled
+            python_model=PYFUNC_MODEL_FILE,  # model from code: nothing pickled
             artifacts={"potential_model": str(model_dir)},
             pip_requirements=["lightgbm"],
         )
@@ -278,7 +276,7 @@ def _documented_reasons(
     model, features: pd.DataFrame, scores: pd.DataFrame, as_of
 ) -> tuple[list[str], list[str]]:
     """top_reasons JSON and narrative per row, worded by the explainer as `territory score` will."""
-    from models.explainer import explain_frame
+    from models.explain import explain_frame
 
     explained = explain_frame(model, features, as_of, scores=scores, reasons_as_json=True)
     return explained["reasons"].tolist(), explained["narrative"].tolist()
@@ -295,7 +293,7 @@ def scores_path(crm_dir: Path, data_dir: Path, champion: str, tables) -> Path:
     scores = pd.read_csv(out, dtype={"account_id": str})
     if "top_reasons" not in scores.columns:
         from features.pipeline import build_account_features
-        from models.packaging import load_potential_model
+        from models.potential import load_potential_model
 
         model, _ = load_potential_model(champion)
         as_of = pd.Timestamp(scores["as_of"].iloc[0])

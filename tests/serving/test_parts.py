@@ -291,7 +291,7 @@ def test_tier_and_percentile_follow_the_batch_rules():
 
 def test_on_request_scores_match_the_batch_job(tables, champion, scores_path):
     from features.pipeline import build_account_features
-    from models.packaging import load_potential_model
+    from models.potential import load_potential_model
     from serving.store import OnDemandScorer
 
     model, _ = load_potential_model(champion)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from features.loaders import load_crm
 from features.pipeline import build_account_features
 from models.errors import ModelNotFoundError
-from models.packaging import load_potential_model
+from models.potential import load_potential_model
 from training.cli import app
 from training.register import configure, log_and_register
 from training.settings import TrainingSettings

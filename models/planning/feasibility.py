@@ -1,0 +1,218 @@
+"""Explain why a scenario cannot hold: which limits conflict, with the numbers, and what to change.
+
+The checks run before solving and each looks at one simple necessary condition; together they
+catch the common conflicts (too little capacity, locks that break a rep's limits, accounts with
+no allowed rep, reps that cannot reach their band). When the solver still finds no plan, the
+rows its best attempt broke are translated into the same words.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from models.planning.candidates import Candidates
+from models.planning.match_data import MatchData
+from models.solver import STRETCH, AssignmentProblem
+
+MAX_LISTED = 5
+"""Prefix of the solver's notes on how far limits must widen
+(models.solver.engine._widening_notes)."""
+
+
+def _ids(values) -> str:
+    values = list(values)
+    more = f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else ""
+    return ", ".join(str(v) for v in values[:MAX_LISTED]) + more
+
+
+def lock_conflicts(data: MatchData) -> list[str]:
+    """Locks that name an unknown or leaving rep."""
+    out = []
+    for lock in data.locks:
+        rep = data.reps.index[data.reps["rep_id"].astype(str) == lock.rep_id]
+        if len(rep) == 0:
+            out.append(
+                f"lock {lock.account_id} -> {lock.rep_id}: no rep {lock.rep_id} in the data; "
+                "fix the rep_id or drop the lock."
+            )
+        elif not data.active[rep[0]]:
+            out.append(
+                f"lock {lock.account_id} -> {lock.rep_id}: {lock.rep_id} is inactive or "
+                "leaves in this scenario; drop the lock or keep the rep."
+            )
+    return out
+
+
+def capacity_conflicts(
+    data: MatchData, reps: np.ndarray, accounts: np.ndarray, where: str
+) -> list[str]:
+    """Total workload above total capacity, and locked workload above a rep's capacity."""
+    out = []
+    capacity = data.reps["capacity"].to_numpy(float)
+    total_work, total_cap = data.workload[accounts].sum(), capacity[reps].sum()
+    if total_work > total_cap + 1e-9:
+        out.append(
+            f"{where}total workload {total_work:,.1f} exceeds total capacity {total_cap:,.1f} "
+            f"of {reps.size} active reps; add capacity (raise `capacity`, add reps) or "
+            "lower workloads."
+        )
+    locked = accounts[data.lock_rep[accounts] >= 0]
+    load = np.bincount(
+        data.lock_rep[locked], weights=data.workload[locked], minlength=len(data.reps)
+    )
+    for r in np.flatnonzero(load > capacity + 1e-9):
+        out.append(
+            f"rep {data.reps['rep_id'].iloc[r]} has locked workload {load[r]:,.1f} above "
+            f"its capacity {capacity[r]:,.1f}; unlock some accounts or raise its capacity."
+        )
+    return out
+
+
+def band_conflicts(
+    data: MatchData, problem: AssignmentProblem, reps: np.ndarray, where: str
+) -> list[str]:
+    """Reps whose band cannot be met: capacity under the lower band, locks over the upper band,
+    or too little reachable work/potential among the accounts that list them as a candidate."""
+    out = []
+    rows = {r.name: r for r in problem.agent_rows}
+    capacity = rows.get("capacity")
+    rep_ids = data.reps["rep_id"].to_numpy()[reps]
+    for name, label in (("workload_band", "workload"), ("potential_band", "potential")):
+        band = rows.get(name)
+        if band is None:
+            continue
+        if capacity is not None and label == "workload":
+            bad = np.flatnonzero(capacity.upper < band.lower - 1e-9)
+            if bad.size:
+                out.append(
+                    f"{where}capacity of rep(s) {_ids(rep_ids[bad])} is below the workload "
+                    f"band's lower end ({band.lower[bad[0]]:,.1f}); widen "
+                    "`limits.workload_band` or raise their capacity."
+                )
+        out += _locked_over_band(data, band, reps, label, where)
+        reach = np.bincount(
+            problem.agent[problem.valid],
+            weights=band.coef[problem.valid],
+            minlength=problem.n_agents,
+        )
+        short = np.flatnonzero(reach < band.lower - 1e-9)
+        if short.size:
+            out.append(
+                f"{where}rep(s) {_ids(rep_ids[short])} can reach only {reach[short[0]]:,.1f} "
+                f"{label} among their candidate accounts, below the band's lower end "
+                f"{band.lower[short[0]]:,.1f}; raise `max_travel_km`, list more reps per "
+                "account (`solver.candidate_pair_budget`, or a number in "
+                "`solver.candidates_per_account`), or widen the band."
+            )
+    return out
+
+
+def _locked_over_band(data: MatchData, band, reps: np.ndarray, label: str, where: str) -> list[str]:
+    """Reps whose locked accounts alone exceed the band's upper end."""
+    values = data.workload if label == "workload" else data.potential
+    locked = np.flatnonzero(data.lock_rep >= 0)
+    load = np.bincount(data.lock_rep[locked], weights=values[locked], minlength=len(data.reps))
+    over = np.flatnonzero(load[reps] > band.upper + 1e-9)
+    return [
+        f"{where}rep {data.reps['rep_id'].iloc[reps[j]]} has locked {label} {load[reps[j]]:,.1f} "
+        f"above the {label} band's upper end {band.upper[j]:,.1f}; unlock some accounts or "
+        f"widen `limits.{label}_band`."
+        for j in over
+    ]
+
+
+def candidate_conflicts(
+    data: MatchData, candidates: Candidates, accounts: np.ndarray, where: str
+) -> list[str]:
+    """Accounts left without any allowed rep, with the rule that excluded them."""
+    empty = accounts[(candidates.rep < 0).all(axis=1)]
+    if empty.size == 0:
+        return []
+    rules = []
+    if data.suitability.max_travel_km is not None:
+        rules.append(f"max_travel_km={data.suitability.max_travel_km:g}")
+    if data.suitability.high_potential[empty].any():
+        rules.append("the expertise rule for high-potential accounts")
+    ids = data.accounts["account_id"].to_numpy()[empty]
+    return [
+        f"{where}{empty.size} account(s) have no allowed rep ({_ids(ids)}) under "
+        f"{' and '.join(rules) or 'the active reps'}; relax those limits or add reps nearby."
+    ]
+
+
+_ROW = re.compile(
+    r"(capacity|workload_band|potential_band)\[(\d+)\] = ([-\d.e+]+) ([<>]) "
+    r"(lower|upper) ([-\d.e+]+)"
+)
+
+
+def _widening_sentence(group: str, share: str) -> str:
+    """One trade-off line from the solver's widening note (models.solver.engine._widening_notes)."""
+    if group == "bands":
+        if share == "none":
+            return (
+                "widening the balance bands alone cannot make room: the disruption budget, "
+                "capacities or candidate lists are in the way."
+            )
+        return (
+            "keeping the disruption budget, the balance bands must widen: if every band widens "
+            f"by the same share of its own limit, by at least {float(share):.1%}; where that binds:"
+        )
+    if share == "none":
+        return (
+            "raising the disruption budget alone cannot make room: the balance bands, "
+            "capacities or candidate lists are in the way."
+        )
+    return (
+        "keeping the balance bands, the disruption budget must grow: if its limits all grow by "
+        f"the same share, by at least {float(share):.1%}; where that binds:"
+    )
+
+
+def describe_broken_rows(notes: list[str], rep_ids: np.ndarray, where: str) -> list[str]:
+    """Turn the solver's broken-row notes into sentences naming reps and limits."""
+    out = []
+    for note in notes:
+        match = _ROW.search(note)
+        if note.startswith(f"{STRETCH}group "):
+            out.append(f"{where}{_widening_sentence(*note.split()[2:4])}")
+            continue
+        if match and note.startswith(STRETCH):
+            row, r, load, _, side, bound = match.groups()
+            out.append(
+                f"{where}  rep {rep_ids[int(r)]}'s {row.replace('_', ' ')} would need "
+                f"{float(load):,.1f} ({side} limit {float(bound):,.1f})"
+            )
+        elif note.startswith(STRETCH):
+            name, _, rest = note.removeprefix(STRETCH).partition(" = ")
+            wanted, _, limit = rest.partition(" > upper ")
+            what = {"moved_accounts": "accounts moved", "moved_potential": "potential moved"}
+            out.append(
+                f"{where}  {what.get(name, name)} would need {float(wanted):,.0f} "
+                f"(limit {float(limit):,.0f})"
+            )
+        elif match:
+            row, r, load, _, side, bound = match.groups()
+            out.append(
+                f"{where}no plan found keeping {row.replace('_', ' ')} of rep "
+                f"{rep_ids[int(r)]} within limits (best attempt {float(load):,.1f} vs "
+                f"{side} {float(bound):,.1f}); widen that limit or add capacity nearby."
+            )
+        elif note.startswith("the limits look jointly infeasible"):
+            out.append(
+                f"{where}{note}; widen the bands, list more reps per account "
+                "(`solver.candidate_pair_budget`, or a number in `solver.candidates_per_account`) "
+                "or raise `max_travel_km`, or raise the disruption budget."
+            )
+        elif note.startswith(("the limits are jointly infeasible", "the LP relaxation")):
+            out.append(f"{where}{note}.")
+        elif note.startswith(("moved_", "...")) or "item(s)" in note:
+            out.append(
+                f"{where}{note.replace('moved_accounts', 'accounts moved')}".replace(
+                    "moved_potential", "potential moved"
+                )
+                + ("; raise the disruption budget" if note.startswith("moved_") else "")
+            )
+    return out

@@ -1,0 +1,289 @@
+"""The matcher: who should own each account, under the scenario's limits.
+
+It reads data -> model -> variables -> constraints -> objective -> solve, per region:
+
+* data: ``prepare`` checks the frames; ``split_regions`` decomposes large teams;
+* model: the rep-fit function scores every candidate pair;
+* variables: sparse candidates, each account's K nearest suitable reps plus its owner (K = every
+  rep of the region while the pairs fit ``solver.candidate_pair_budget``; travel limit, expertise
+  rule and locks act here, by leaving pairs out), widened where a rep's listing accounts could not
+  fill its balance bands (models.planning.coverage);
+* constraints: one function per group below (capacity, balance bands, disruption budget);
+* objective: potential x fit - travel cost - continuity cost, maximised;
+* solve: models.solver.engine (Lagrangian bound, rounding, repair, local search, CP-SAT when small).
+
+Returns a ``Plan`` with a status; never prints. Conflicting limits give status "infeasible" and the
+conflicts in words.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.planning.assembly import assemble_plan, infeasible_plan
+from models.planning.candidates import Candidates, build_candidates
+from models.planning.coverage import BandNeed, cover_bands
+from models.planning.feasibility import (
+    band_conflicts,
+    candidate_conflicts,
+    capacity_conflicts,
+    describe_broken_rows,
+    lock_conflicts,
+)
+from models.planning.match_data import MatchData, PairFit, prepare
+from models.planning.plan import Plan
+from models.planning.reasons import PairTerms
+from models.planning.regions import Region, split_regions
+from models.planning.scenario import Scenario
+from models.repfit import fallback_fit
+from models.solver import AgentRows, AssignmentProblem, GlobalRow, Solution, SolverOptions, solve
+
+
+@dataclass(frozen=True)
+class RegionModel:
+    """One region's candidates, objective terms and assignment problem (rep indices local)."""
+
+    region: Region
+    candidates: Candidates
+    fit: np.ndarray
+    terms: PairTerms
+    problem: AssignmentProblem
+
+
+@dataclass(frozen=True)
+class PlanModel:
+    """Everything built before solving: checked data, one model per region, conflicts found."""
+
+    data: MatchData
+    models: tuple[RegionModel, ...]
+    conflicts: tuple[str, ...]
+    started: float
+    build_s: float
+
+
+def plan_territories(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    scenario: Scenario | None = None,
+    fit: PairFit | None = None,
+    *,
+    fit_method: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Plan an owner for every account; see the module docstring and docs/matcher.md."""
+    scenario = scenario or Scenario()
+    fit = fit or fallback_fit
+    model = build_plan_model(accounts, reps, scenario, fit)
+    method = fit_method or getattr(fit, "method", "fallback")
+    return solve_plan_model(model, scenario, fit, method, progress)
+
+
+def build_plan_model(
+    accounts: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario, fit: PairFit
+) -> PlanModel:
+    """Data, regions, candidates, objective and constraints, plus the conflicts they reveal."""
+    started = time.monotonic()
+    data = prepare(accounts, reps, scenario)
+    conflicts = lock_conflicts(data)
+    regions = split_regions(data, scenario.solver)
+    models = []
+    for region in regions:
+        where = f"region {region.name}: " if len(regions) > 1 else ""
+        conflicts += capacity_conflicts(data, region.reps, region.accounts, where)
+        model = build_region_model(data, region, scenario, fit)
+        conflicts += candidate_conflicts(data, model.candidates, region.accounts, where)
+        conflicts += band_conflicts(data, model.problem, region.reps, where)
+        models.append(model)
+    return PlanModel(data, tuple(models), tuple(conflicts), started, time.monotonic() - started)
+
+
+def solve_plan_model(
+    model: PlanModel,
+    scenario: Scenario,
+    fit: PairFit,
+    method: str,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Solve every region within the scenario's time budget (shared by size) and assemble."""
+    n_regions = len(model.models)
+    if model.conflicts:
+        return infeasible_plan(list(model.conflicts), method, n_regions, {"build_s": model.build_s})
+    begun = time.monotonic()
+    total_pairs = sum(m.problem.n_pairs() for m in model.models) or 1
+    solutions = []
+    for region_model in model.models:
+        share = region_model.problem.n_pairs() / total_pairs
+        options = SolverOptions(
+            time_limit_s=max(2.0, scenario.solver.time_limit_s * share),
+            exact_max_pairs=scenario.solver.exact_max_pairs,
+            lns_steps=scenario.solver.lns_steps,
+            deterministic=scenario.solver.deterministic,
+        )
+        where = f"region {region_model.region.name}: " if n_regions > 1 else ""
+        solutions.append(solve(region_model.problem, options, _prefixed(progress, where)))
+    timings = {"build_s": model.build_s, "solve_s": time.monotonic() - begun}
+    broken = _broken(model.data, model.models, solutions, n_regions)
+    if broken:
+        # proven only for one region: split regions share the budget by rule, not by need
+        proven = n_regions == 1 and solutions[0].status == "infeasible"
+        return infeasible_plan(broken, method, n_regions, timings, unknown=not proven)
+    return assemble_plan(
+        model.data, list(model.models), solutions, fit, method, timings, model.started
+    )
+
+
+def _prefixed(progress: Callable[[str], None] | None, prefix: str):
+    """``progress`` with every message prefixed (None stays None)."""
+    if progress is None:
+        return None
+    return lambda text: progress(prefix + text)
+
+
+def _broken(data: MatchData, models, solutions: list[Solution], n_regions: int) -> list[str]:
+    out = []
+    for model, solution in zip(models, solutions, strict=True):
+        if solution.choice.size and (solution.choice >= 0).all():
+            continue
+        where = f"region {model.region.name}: " if n_regions > 1 else ""
+        rep_ids = data.reps["rep_id"].to_numpy()[model.region.reps]
+        described = describe_broken_rows(list(solution.notes), rep_ids, where)
+        out += described or [
+            f"{where}the solver found no plan meeting every limit "
+            f"({solution.status}); widen the bands or the disruption budget."
+        ]
+    return out
+
+
+def build_region_model(
+    data: MatchData, region: Region, scenario: Scenario, fit: PairFit
+) -> RegionModel:
+    """Candidates, objective terms and constraint rows for one region."""
+    a_rows, r_rows = region.accounts, region.reps
+    local = np.full(len(data.reps), -1, dtype=np.int64)
+    local[r_rows] = np.arange(r_rows.size)
+    current = np.where(data.current_rep[a_rows] >= 0, local[data.current_rep[a_rows]], -1)
+    lock = data.lock_rep[a_rows]
+    lock = np.where(lock >= 0, local[np.maximum(lock, 0)], -1)
+    accounts, reps = data.accounts.iloc[a_rows], data.reps.iloc[r_rows]
+    suitability = data.suitability.subset(a_rows, r_rows)
+    k = scenario.solver.candidates_for(a_rows.size, r_rows.size)
+    candidates = build_candidates(accounts, reps, k, suitability, current, lock)
+    needs = [
+        BandNeed(values[a_rows], target * (1 - band))
+        for _, band, values, target in band_targets(data, a_rows, r_rows, scenario)
+    ]
+    candidates = cover_bands(candidates, accounts, reps, suitability, lock >= 0, needs)
+    valid = candidates.rep >= 0
+    items, slots = np.nonzero(valid)
+    pair_fit = np.ones(candidates.rep.shape)
+    if items.size:
+        pair_fit[items, slots] = fit(
+            data.accounts, data.reps, a_rows[items], r_rows[candidates.rep[items, slots]]
+        )
+    terms = objective_terms(data, a_rows, r_rows, candidates, pair_fit, scenario)
+    problem = AssignmentProblem(candidates.rep, np.where(valid, terms.value, 0.0), r_rows.size)
+    problem = add_rep_capacity_constraints(problem, data, a_rows, r_rows)
+    problem = add_balance_band_constraints(problem, data, a_rows, r_rows, scenario)
+    problem = add_disruption_budget_constraints(problem, data, a_rows, candidates, scenario)
+    return RegionModel(region, candidates, pair_fit, terms, problem)
+
+
+def objective_terms(data, a_rows, r_rows, candidates: Candidates, pair_fit, scenario) -> PairTerms:
+    """potential x fit, travel cost and continuity cost per candidate slot."""
+    weights = scenario.weights
+    valid = candidates.rep >= 0
+    potential = data.potential[a_rows][:, None]
+    travel = weights.travel_cost_per_km * np.nan_to_num(candidates.distance_km)
+    safe = np.where(valid, r_rows[np.maximum(candidates.rep, 0)], 0)
+    knows = data.industry_known(np.broadcast_to(a_rows[:, None], safe.shape), safe)
+    factor = np.where(knows, weights.same_industry_continuity_factor, 1.0)
+    changes_owner = data.had_owner[a_rows][:, None] & (
+        np.arange(candidates.rep.shape[1])[None, :] != candidates.current_slot[:, None]
+    )
+    continuity = np.where(changes_owner, weights.continuity_cost_share * potential * factor, 0.0)
+    return PairTerms(
+        np.where(valid, potential * pair_fit, 0.0),
+        np.where(valid, travel, 0.0),
+        np.where(valid, continuity, 0.0),
+    )
+
+
+def _per_account(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return np.broadcast_to(values[:, None], shape)
+
+
+def add_rep_capacity_constraints(problem, data: MatchData, a_rows, r_rows) -> AssignmentProblem:
+    """Workload given to each rep stays within its capacity."""
+    workload = _per_account(data.workload[a_rows], problem.agent.shape)
+    capacity = data.reps["capacity"].to_numpy(float)[r_rows]
+    row = AgentRows("capacity", workload, np.full(r_rows.size, -np.inf), capacity)
+    return _with_rows(problem, agent_rows=(row,))
+
+
+def band_targets(data: MatchData, a_rows, r_rows, scenario: Scenario) -> list[tuple]:
+    """(row name, band, value per account, target per rep) for each balance band that is on.
+
+    The target is the region's total times the rep's share of capacity (equal shares without
+    capacity)."""
+    capacity = data.reps["capacity"].to_numpy(float)[r_rows]
+    share = (
+        capacity / capacity.sum() if capacity.sum() > 0 else np.full(r_rows.size, 1 / r_rows.size)
+    )
+    return [
+        (name, band, values, values[a_rows].sum() * share)
+        for name, band, values in (
+            ("workload_band", scenario.limits.workload_band, data.workload),
+            ("potential_band", scenario.limits.potential_band, data.potential),
+        )
+        if band is not None
+    ]
+
+
+def add_balance_band_constraints(problem, data, a_rows, r_rows, scenario) -> AssignmentProblem:
+    """Workload and potential per rep within +-band of the mean (scaled by capacity share)."""
+    rows = []
+    for name, band, values, target in band_targets(data, a_rows, r_rows, scenario):
+        coef = (
+            problem.agent_rows[0].coef
+            if name == "workload_band"
+            else _per_account(values[a_rows], problem.agent.shape)
+        )
+        rows.append(AgentRows(name, coef, target * (1 - band), target * (1 + band)))
+    return _with_rows(problem, agent_rows=tuple(rows))
+
+
+def add_disruption_budget_constraints(
+    problem, data, a_rows, candidates: Candidates, scenario
+) -> AssignmentProblem:
+    """At most a share of accounts, and of potential, move by choice (forced moves are free)."""
+    limits = scenario.limits
+    shape = problem.agent.shape
+    counted = (
+        (candidates.current_slot[:, None] >= 0)
+        & (np.arange(shape[1])[None, :] != candidates.current_slot[:, None])
+        & (candidates.rep >= 0)
+    )
+    rows = []
+    if limits.max_moved_share is not None:
+        upper = np.floor(limits.max_moved_share * a_rows.size + 1e-9)
+        rows.append(GlobalRow("moved_accounts", counted.astype(float), float(upper)))
+    if limits.max_moved_potential_share is not None:
+        potential = data.potential[a_rows]
+        upper = limits.max_moved_potential_share * potential.sum()
+        rows.append(GlobalRow("moved_potential", counted * potential[:, None], float(upper)))
+    return _with_rows(problem, global_rows=tuple(rows))
+
+
+def _with_rows(problem: AssignmentProblem, agent_rows=(), global_rows=()) -> AssignmentProblem:
+    return AssignmentProblem(
+        problem.agent,
+        problem.value,
+        problem.n_agents,
+        problem.agent_rows + tuple(agent_rows),
+        problem.global_rows + tuple(global_rows),
+    )

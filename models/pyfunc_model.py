@@ -1,7 +1,0 @@
-"""MLflow "model from code" entry point: logging a file path avoids pickling any Python object."""
-
-import mlflow
-
-from models.packaging import PotentialPyfunc
-
-mlflow.models.set_model(PotentialPyfunc())
