@@ -92,7 +92,7 @@ def register_small_model(world: Path, work: Path) -> None:
     from features.history import label_won_revenue
     from features.loaders import load_crm
     from features.pipeline import build_account_features
-    from models.potential import PotentialModel, PYFUNC_MODEL_FILE, write_model_dir
+    from models.potential import PYFUNC_MODEL_FILE, PotentialModel, write_model_dir
 
     tables = load_crm(world).tables
     as_of = tables.latest_date() - pd.Timedelta(days=365)
