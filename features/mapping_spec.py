@@ -165,6 +165,8 @@ def _reject_repeated_keys(node: yaml.Node | None, origin: str, path: str) -> Non
 
 
 def _shape(value: object) -> str:
+    if value is None:
+        return "nothing"
     names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}
     return f"{names.get(type(value), type(value).__name__)} {value!r}"
 
@@ -260,6 +262,11 @@ def _part(name: str, spec: dict[str, Any], where: str, sources: Mapping[str, Sou
     group_by = _names(spec["group_by"], f"{where}.group_by", "a column name") if (
         spec.get("group_by") is not None
     ) else ()  # fmt: skip
+    joins = tuple(
+        _join(j, f"{where}.join[{i}]", sources)
+        for i, j in enumerate(_list(spec["join"], f"{where}.join", "lookups"))
+    ) if "join" in spec else ()  # fmt: skip
+    conditions = _conditions(spec["filter"], f"{where}.filter") if "filter" in spec else ()
     contract = TABLES[name]
     columns = {
         c: _expr(e, f"{where}.columns.{c}", bool(group_by))
@@ -284,11 +291,6 @@ def _part(name: str, spec: dict[str, Any], where: str, sources: Mapping[str, Sou
         raise MappingError(
             f"{where}.extra: only accounts keep extra columns, named unlike contract ones."
         )
-    joins = tuple(
-        _join(j, f"{where}.join[{i}]", sources)
-        for i, j in enumerate(_list(spec["join"], f"{where}.join", "lookups"))
-    ) if "join" in spec else ()  # fmt: skip
-    conditions = _conditions(spec["filter"], f"{where}.filter") if "filter" in spec else ()
     return Part(where, source, columns, extra, joins, conditions, group_by)
 
 
