@@ -177,7 +177,17 @@ def test_maven_export_imports_cleanly(shared_data: Path, tmp_path: Path) -> None
     assert accounts.loc["bioholding", "country"] == "Philippines"
     assert accounts.loc["acme-corporation", "annual_revenue"] == 1_100_040_000.0
     assert accounts.loc["acme-corporation", "created_at"] == pd.Timestamp("1996-01-01")
-    assert tables.extra_account_columns == ("parent_account_id",)
+    assert tables.extra_account_columns == ("parent_account_id", "manager")
+    # region and manager come from the owning agent's row of sales_teams.csv
+    assert accounts.loc["acme-corporation", ["region", "manager"]].tolist() == [
+        "East", "Rocco Neubert",
+    ]  # fmt: skip
+    assert accounts["region"].value_counts().to_dict() == {"West": 30, "Central": 28, "East": 27}
+    teams = pd.read_csv(shared_data / "maven_crm" / "sales_teams.csv", dtype=str)
+    teams["rep_id"] = slug(teams["sales_agent"])
+    by_owner = teams.set_index("rep_id").loc[tables.current_owners()[accounts.index]]
+    assert accounts["region"].tolist() == by_owner["regional_office"].tolist()
+    assert accounts["manager"].tolist() == by_owner["manager"].tolist()
     opportunities = tables.opportunities
     assert opportunities["stage"].value_counts().to_dict() == {
         "won": 4238,
