@@ -15,7 +15,17 @@ from typing import Any
 import yaml
 
 from features.contract import TABLES
-from features.errors import TerritoryError
+from features.mapping_yaml import (
+    MappingError,
+    expect_dict,
+    expect_list,
+    expect_name,
+    expect_names,
+    expect_scalar,
+    reject_repeated_keys,
+    shape,
+    value_map,
+)
 
 SOURCE_KINDS = ("column", "const", "id_from", "concat", "cases")
 MODIFIERS = ("values", "case", "date_format", "scale", "fill", "agg", "sep", "else")
@@ -24,10 +34,6 @@ AGGREGATIONS = ("first", "min", "max", "mode", "count", "sum", "mean")
 CONDITION_OPS = ("equals", "in", "not_in", "empty")
 PART_KEYS = ("from", "join", "filter", "group_by", "columns", "extra")
 EXTRA_TABLES = ("accounts",)  # the contract keeps extra columns only there
-
-
-class MappingError(TerritoryError):
-    """An import mapping is malformed or does not fit the source files it is applied to."""
 
 
 @dataclass(frozen=True)
@@ -119,23 +125,23 @@ class ImportMapping:
 def parse_mapping(text: str, origin: str = "mapping") -> ImportMapping:
     """The mapping in a YAML text, checked against the contract; MappingError says what to fix."""
     try:
-        _reject_repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), origin, "")
+        reject_repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), origin, "")
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         one_line = " ".join(str(exc).split())
         raise MappingError(f"{origin}: not valid YAML ({one_line}). Fix the syntax.") from exc
-    doc = _dict(doc, origin, ("version", "description", "sources", "tables"))
+    doc = expect_dict(doc, origin, ("version", "description", "sources", "tables"))
     if doc.get("version", 1) != 1:
         raise MappingError(
             f"{origin}: version {doc['version']!r} is not supported; use version: 1."
         )
     sources = {
         str(name): _source(spec, f"{origin}: sources.{name}")
-        for name, spec in _dict(doc.get("sources"), f"{origin}: sources").items()
+        for name, spec in expect_dict(doc.get("sources"), f"{origin}: sources").items()
     }
     tables = {
         str(name): _table(str(name), spec, f"{origin}: tables.{name}", sources)
-        for name, spec in _dict(doc.get("tables"), f"{origin}: tables").items()
+        for name, spec in expect_dict(doc.get("tables"), f"{origin}: tables").items()
     }
     missing = [t.name for t in TABLES.values() if t.required and t.name not in tables]
     if missing:
@@ -145,85 +151,17 @@ def parse_mapping(text: str, origin: str = "mapping") -> ImportMapping:
     return ImportMapping(sources, tables, str(doc.get("description", "")))
 
 
-def _reject_repeated_keys(node: yaml.Node | None, origin: str, path: str) -> None:
-    """YAML keeps the last of two equal keys silently: a table written twice would vanish."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key, line = str(key_node.value), key_node.start_mark.line + 1
-            where = f"{path}.{key}" if path else key
-            if key in seen:
-                raise MappingError(
-                    f"{origin}: {where}: written twice (lines {seen[key]} and {line}); YAML would "
-                    "keep only the last one. Merge them into one entry."
-                )
-            seen[key] = line
-            _reject_repeated_keys(value_node, origin, where)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _reject_repeated_keys(item, origin, f"{path}[{i}]")
-
-
-def _shape(value: object) -> str:
-    if value is None:
-        return "nothing"
-    names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}
-    return f"{names.get(type(value), type(value).__name__)} {value!r}"
-
-
-def _dict(value: object, where: str, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MappingError(f"{where}: expected a mapping of keys to values, got {_shape(value)}.")
-    unknown = [k for k in value if allowed is not None and k not in allowed]
-    if unknown:
-        raise MappingError(
-            f"{where}: unknown key {unknown[0]!r}; use one of {', '.join(allowed or ())}."
-        )
-    return {str(k): v for k, v in value.items()}
-
-
-def _name(value: object, where: str, what: str, hint: str = "") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise MappingError(f"{where}: expected {what}, got {_shape(value)}.{hint}")
-    return value
-
-
-def _names(value: object, where: str, what: str) -> tuple[str, ...]:
-    """One name or a non-empty list of names."""
-    if isinstance(value, list) and value:
-        return tuple(_name(v, f"{where}[{i}]", what) for i, v in enumerate(value))
-    return (_name(value, where, f"{what} or a list of them"),)
-
-
-def _list(value: object, where: str, what: str) -> list[Any]:
-    if not isinstance(value, list) or not value:
-        raise MappingError(f"{where}: expected a list of {what}, got {_shape(value)}.")
-    return value
-
-
-def _scalar(value: object, where: str) -> object:
-    if isinstance(value, dict | list):
-        raise MappingError(f"{where}: expected a single value, got {_shape(value)}.")
-    return value
-
-
-def _value_map(value: object, where: str) -> dict[str, str | None]:
-    # YAML reads `yes:` or `1:` as bool/int: compare as text, so quote such keys in the file.
-    pairs = _dict(value, where).items()
-    return {k: (None if v is None else str(_scalar(v, f"{where}.{k}"))) for k, v in pairs}
-
-
 def _source(spec: object, where: str) -> Source:
     if isinstance(spec, str):
         return Source(spec)
-    spec = _dict(spec, where, ("file", "values"))
+    spec = expect_dict(spec, where, ("file", "values"))
     if "file" not in spec:
         raise MappingError(f"{where}: `file:` is missing; name the source file, e.g. accounts.csv.")
     values = {
-        c: _value_map(m, f"{where}.values.{c}")
-        for c, m in _dict(spec.get("values", {}), f"{where}.values").items()
+        c: value_map(m, f"{where}.values.{c}")
+        for c, m in expect_dict(spec.get("values", {}), f"{where}.values").items()
     }
-    return Source(_name(spec["file"], f"{where}.file", "a file name"), values)
+    return Source(expect_name(spec["file"], f"{where}.file", "a file name"), values)
 
 
 def _table(name: str, spec: object, where: str, sources: Mapping[str, Source]) -> TableMapping:
@@ -231,7 +169,7 @@ def _table(name: str, spec: object, where: str, sources: Mapping[str, Source]) -
         raise MappingError(
             f"{where}: {name!r} is not a contract table; use one of {', '.join(TABLES)}."
         )
-    spec = _dict(spec, where, ("union", *PART_KEYS))
+    spec = expect_dict(spec, where, ("union", *PART_KEYS))
     if "union" not in spec:
         return TableMapping(name, (_part(name, spec, where, sources),))
     if len(spec) > 1:
@@ -239,18 +177,23 @@ def _table(name: str, spec: object, where: str, sources: Mapping[str, Source]) -
             f"{where}: `union:` stands alone; move {', '.join(k for k in spec if k != 'union')} "
             "into each of its entries."
         )
-    parts = _list(spec["union"], f"{where}.union", "parts (each with from: and columns:)")
+    parts = expect_list(spec["union"], f"{where}.union", "parts (each with from: and columns:)")
     return TableMapping(
         name,
         tuple(
-            _part(name, _dict(p, f"{where}.union[{i}]", PART_KEYS), f"{where}.union[{i}]", sources)
+            _part(
+                name,
+                expect_dict(p, f"{where}.union[{i}]", PART_KEYS),
+                f"{where}.union[{i}]",
+                sources,
+            )
             for i, p in enumerate(parts)
         ),
     )
 
 
 def _declared(value: object, where: str, sources: Mapping[str, Source], hint: str = "") -> str:
-    name = _name(value, where, "a source name", hint)
+    name = expect_name(value, where, "a source name", hint)
     if name not in sources:
         raise MappingError(f"{where}: {name!r} is not a declared source ({', '.join(sources)}).")
     return name
@@ -259,18 +202,18 @@ def _declared(value: object, where: str, sources: Mapping[str, Source], hint: st
 def _part(name: str, spec: dict[str, Any], where: str, sources: Mapping[str, Source]) -> Part:
     union_hint = " To stack several sources, use `union:` with one entry (from, columns) each."
     source = _declared(spec.get("from"), f"{where}.from", sources, union_hint)
-    group_by = _names(spec["group_by"], f"{where}.group_by", "a column name") if (
+    group_by = expect_names(spec["group_by"], f"{where}.group_by", "a column name") if (
         spec.get("group_by") is not None
     ) else ()  # fmt: skip
     joins = tuple(
         _join(j, f"{where}.join[{i}]", sources)
-        for i, j in enumerate(_list(spec["join"], f"{where}.join", "lookups"))
+        for i, j in enumerate(expect_list(spec["join"], f"{where}.join", "lookups"))
     ) if "join" in spec else ()  # fmt: skip
     conditions = _conditions(spec["filter"], f"{where}.filter") if "filter" in spec else ()
     contract = TABLES[name]
     columns = {
         c: _expr(e, f"{where}.columns.{c}", bool(group_by))
-        for c, e in _dict(spec.get("columns"), f"{where}.columns").items()
+        for c, e in expect_dict(spec.get("columns"), f"{where}.columns").items()
     }
     unknown = [c for c in columns if c not in contract.column_names]
     missing = [c for c in contract.required_columns if c not in columns]
@@ -285,7 +228,7 @@ def _part(name: str, spec: dict[str, Any], where: str, sources: Mapping[str, Sou
         )
     extra = {
         c: _expr(e, f"{where}.extra.{c}", bool(group_by))
-        for c, e in _dict(spec.get("extra", {}), f"{where}.extra").items()
+        for c, e in expect_dict(spec.get("extra", {}), f"{where}.extra").items()
     }
     if extra and name not in EXTRA_TABLES or set(extra) & set(contract.column_names):
         raise MappingError(
@@ -295,15 +238,15 @@ def _part(name: str, spec: dict[str, Any], where: str, sources: Mapping[str, Sou
 
 
 def _join(spec: object, where: str, sources: Mapping[str, Source]) -> Join:
-    spec = _dict(spec, where, ("source", "key", "columns", "normalise"))
+    spec = expect_dict(spec, where, ("source", "key", "columns", "normalise"))
     source = _declared(spec.get("source"), f"{where}.source", sources)
     key = spec.get("key")
     if isinstance(key, dict):
-        key = _dict(key, f"{where}.key", ("left", "right"))
-        left = _names(key.get("left"), f"{where}.key.left", "a column name")
-        right = _names(key.get("right"), f"{where}.key.right", "a column name")
+        key = expect_dict(key, f"{where}.key", ("left", "right"))
+        left = expect_names(key.get("left"), f"{where}.key.left", "a column name")
+        right = expect_names(key.get("right"), f"{where}.key.right", "a column name")
     else:
-        left = right = _names(key, f"{where}.key", "a column name (or {left: a, right: b})")
+        left = right = expect_names(key, f"{where}.key", "a column name (or {left: a, right: b})")
     if len(left) != len(right):
         raise MappingError(
             f"{where}.key: {len(left)} left and {len(right)} right columns; a composite key "
@@ -311,53 +254,54 @@ def _join(spec: object, where: str, sources: Mapping[str, Source]) -> Join:
         )
     columns = spec.get("columns")
     if isinstance(columns, list):
-        names = _names(columns, f"{where}.columns", "a column name")
+        names = expect_names(columns, f"{where}.columns", "a column name")
         pairs: dict[str, tuple[str, str | None]] = {c: (c, None) for c in names}
     else:
         pairs = {
             new: _join_column(value, f"{where}.columns.{new}")
-            for new, value in _dict(columns, f"{where}.columns").items()
+            for new, value in expect_dict(columns, f"{where}.columns").items()
         }
     normalise = spec.get("normalise", False)
     if not isinstance(normalise, bool):
-        raise MappingError(f"{where}.normalise: expected true or false, got {_shape(normalise)}.")
+        raise MappingError(f"{where}.normalise: expected true or false, got {shape(normalise)}.")
     return Join(where, source, left, right, pairs, normalise)
 
 
 def _join_column(value: object, where: str) -> tuple[str, str | None]:
     if isinstance(value, str):
         return value, None
-    spec = _dict(value, where, ("column", "agg"))
+    spec = expect_dict(value, where, ("column", "agg"))
     agg = spec.get("agg")
     if agg is not None and agg not in AGGREGATIONS:
         raise MappingError(f"{where}.agg: {agg!r} is not one of {', '.join(AGGREGATIONS)}.")
-    return _name(spec.get("column"), f"{where}.column", "a column name"), agg
+    return expect_name(spec.get("column"), f"{where}.column", "a column name"), agg
 
 
 def _conditions(value: object, where: str) -> tuple[Condition, ...]:
     """One condition or a list of them, all of which must hold."""
     if isinstance(value, list):
-        return tuple(_condition(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where, "")))
+        items = expect_list(value, where, "conditions")
+        return tuple(_condition(v, f"{where}[{i}]") for i, v in enumerate(items))
     return (_condition(value, where),)
 
 
 def _condition(value: object, where: str) -> Condition:
-    spec = _dict(value, where, ("column", *CONDITION_OPS))
+    spec = expect_dict(value, where, ("column", *CONDITION_OPS))
     ops = [k for k in CONDITION_OPS if k in spec]
     if len(ops) != 1:
         raise MappingError(
             f"{where}: give `column:` and exactly one of {', '.join(CONDITION_OPS)} "
             f"(found {ops or 'none'})."
         )
-    column = _name(spec.get("column"), f"{where}.column", "a column name")
+    column = expect_name(spec.get("column"), f"{where}.column", "a column name")
     op, arg = ops[0], spec[ops[0]]
     if op in ("in", "not_in"):
-        arg = tuple(str(_scalar(v, f"{where}.{op}[{i}]")) for i, v in enumerate(
-            _list(arg, f"{where}.{op}", "values")))  # fmt: skip
+        arg = tuple(str(expect_scalar(v, f"{where}.{op}[{i}]")) for i, v in enumerate(
+            expect_list(arg, f"{where}.{op}", "values")))  # fmt: skip
     elif op == "empty" and not isinstance(arg, bool):
-        raise MappingError(f"{where}.empty: expected true or false, got {_shape(arg)}.")
+        raise MappingError(f"{where}.empty: expected true or false, got {shape(arg)}.")
     elif op == "equals":
-        arg = str(_scalar(arg, f"{where}.equals"))
+        arg = str(expect_scalar(arg, f"{where}.equals"))
     return Condition(where, column, op, arg)
 
 
@@ -369,9 +313,9 @@ def _expr(spec: object, where: str, grouped: bool) -> Expr:
     if not isinstance(spec, dict):
         raise MappingError(
             f"{where}: expected a column name, null or a mapping such as {{column: name}}, got "
-            f"{_shape(spec)}. Write a constant as {{const: ...}}."
+            f"{shape(spec)}. Write a constant as {{const: ...}}."
         )
-    spec = _dict(spec, where, SOURCE_KINDS + MODIFIERS)
+    spec = expect_dict(spec, where, SOURCE_KINDS + MODIFIERS)
     kinds = [k for k in SOURCE_KINDS if k in spec]
     if len(kinds) != 1:
         raise MappingError(
@@ -383,18 +327,18 @@ def _expr(spec: object, where: str, grouped: bool) -> Expr:
     parts: tuple[Expr, ...] = ()
     cases: tuple[tuple[tuple[Condition, ...], Expr], ...] = ()
     if kind in ("column", "id_from"):
-        arg = _name(arg, f"{where}.{kind}", "a column name")
+        arg = expect_name(arg, f"{where}.{kind}", "a column name")
     elif kind == "const":
-        arg = _scalar(arg, f"{where}.const")
+        arg = expect_scalar(arg, f"{where}.const")
     elif kind == "concat":
-        items = _list(arg, f"{where}.concat", "expressions")
+        items = expect_list(arg, f"{where}.concat", "expressions")
         parts = tuple(_expr(e, f"{where}.concat[{i}]", False) for i, e in enumerate(items))
     else:
         cases = tuple(_case(c, f"{where}.cases[{i}]") for i, c in enumerate(
-            _list(arg, f"{where}.cases", "{when: ..., then: ...} entries")))  # fmt: skip
+            expect_list(arg, f"{where}.cases", "{when: ..., then: ...} entries")))  # fmt: skip
     return Expr(
         where, kind, arg,
-        values=_value_map(spec["values"], f"{where}.values") if "values" in spec else None,
+        values=value_map(spec["values"], f"{where}.values") if "values" in spec else None,
         case=spec.get("case"), date_format=spec.get("date_format"), scale=spec.get("scale"),
         fill=_expr(spec["fill"], f"{where}.fill", grouped) if "fill" in spec else None,
         agg=spec.get("agg"), parts=parts, sep=str(spec.get("sep", "")), cases=cases,
@@ -414,16 +358,16 @@ def _check_modifiers(spec: dict[str, Any], where: str, kind: str, grouped: bool)
             "aggregations turn the rows of a group into one value."
         )
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)):
-        raise MappingError(f"{where}.scale: expected a number, got {_shape(scale)}.")
+        raise MappingError(f"{where}.scale: expected a number, got {shape(scale)}.")
     if "date_format" in spec:
-        _name(spec["date_format"], f"{where}.date_format", 'a strftime format such as "%Y"')
+        expect_name(spec["date_format"], f"{where}.date_format", 'a strftime format such as "%Y"')
     for key, owner in (("sep", "concat"), ("else", "cases")):
         if key in spec and kind != owner:
             raise MappingError(f"{where}.{key}: only goes with `{owner}:`.")
 
 
 def _case(value: object, where: str) -> tuple[tuple[Condition, ...], Expr]:
-    spec = _dict(value, where, ("when", "then"))
+    spec = expect_dict(value, where, ("when", "then"))
     if "when" not in spec or "then" not in spec:
         raise MappingError(f"{where}: give both `when:` (a condition) and `then:` (a value).")
     return _conditions(spec["when"], f"{where}.when"), _expr(spec["then"], f"{where}.then", False)
