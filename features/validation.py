@@ -2,7 +2,8 @@
 
 `validate_crm` is pure. It coerces each table to the contract (features.schemas), runs the row
 checks, then the cross-table checks, and moves every row it cannot use into a quarantine frame
-with its reason: nothing is dropped silently. Each row is reported once, under the first check it
+with its reason: nothing is dropped silently. Every check runs even when a problem is fatal, so one
+pass reports everything to fix. Each row is reported once, under the first check it
 fails in CHECK_ORDER, so the per-check counts add up to the quarantined rows.
 """
 
@@ -218,6 +219,8 @@ def _owner_issues(works: dict[str, _Work]) -> list[Issue]:
     if not {"assignments", "accounts", "reps"} <= set(works):
         return []  # a missing table is already reported fatal
     assignments, accounts, reps = works["assignments"], works["accounts"], works["reps"]
+    if {"start_date", "end_date"} & assignments.unusable:
+        return []  # ownership cannot be read from dates that are reported fatal
     rows = assignments.typed[assignments.ok & assignments.typed["end_date"].isna()]
     latest = rows.sort_values("start_date", kind="stable").groupby("account_id").tail(1)
     superseded = pd.Series(True, index=rows.index.difference(latest.index))

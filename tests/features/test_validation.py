@@ -122,6 +122,8 @@ def test_unparseable_column_is_fatal(crm_dir: Path) -> None:
     assert (issue.severity, issue.count) == ("fatal", 12)
     assert "none of the 12 values is an ISO 8601 date (e.g. '15/03/2021')" in issue.message
     assert report.find("wrong_type", "accounts") is None
+    assert report.find("missing_value", "accounts") is None  # one fatal line, not 12 row issues
+    assert report.summary() == "1 fatal problems, the export cannot be used; quarantined 0 rows"
 
 
 @pytest.mark.parametrize(("table", "ids"), [("accounts", ["A002", "A004"]), ("reps", ["R2"])])
