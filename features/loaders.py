@@ -8,6 +8,8 @@ between reading and writing is pure: features.validation and features.mapping.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -27,6 +29,9 @@ FileFormat = Literal["csv", "parquet"]
 FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
 SQLITE_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3"})
 DATE_FORMAT = "%Y-%m-%d"
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+BOMS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16-LE"), (b"\xfe\xff", "UTF-16-BE"))
+SNIFF_LINES = 20
 
 
 class CrmSourceError(TerritoryError):
@@ -123,14 +128,76 @@ def read_file(path: Path) -> pd.DataFrame:
         raise CrmSourceError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet.")
     if not path.is_file():
         raise CrmSourceError(f"{path}: no such file. Check the path (or the mapping's `file:`).")
+    if suffix == "csv":
+        return read_csv(path)
     try:
-        if suffix == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+        return pd.read_parquet(path)
+    except (ValueError, OSError) as exc:
+        raise CrmSourceError(f"{path}: cannot be read as parquet ({exc}). Fix the file.") from exc
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file as text cells, whatever its encoding (UTF-8, BOM, UTF-16, cp1252) and delimiter.
+
+    The delimiter (comma, semicolon, tab or pipe) and the encoding are detected; what was seen is
+    in ``frame.attrs["read_as"]`` and in every error about the file.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CrmSourceError(f"{path}: cannot be read ({exc}). Check the permissions.") from exc
+    text, encoding = decode_text(data, path)
+    delimiter = sniff_delimiter(text)
+    read_as = f"{encoding}, {DELIMITER_NAMES[delimiter]}-delimited"
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_values=[""]
         )
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise CrmSourceError(f"{path}: cannot be read as {suffix} ({exc}). Fix the file.") from exc
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise CrmSourceError(
+            f"{path}: cannot be read as csv ({exc}; read as {read_as}). Fix the file: close "
+            f"every quote and quote cells that contain a {DELIMITER_NAMES[delimiter]}."
+        ) from exc
+    frame.attrs["read_as"] = read_as
+    return frame
+
+
+def decode_text(data: bytes, path: Path) -> tuple[str, str]:
+    """The file's text and the encoding it was read with; refuses NUL bytes without a BOM."""
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace"), encoding + " with BOM"
+    if b"\x00" in data[:4096]:
+        raise CrmSourceError(
+            f"{path}: the file holds NUL bytes, so it is UTF-16 without a byte-order mark or not "
+            "text at all. Save it as CSV UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)')."
+        )
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:  # Windows Excel's "CSV" outside UTF-8: the Western European code page
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the first lines into the same number (> 1) of fields."""
+    lines = text.splitlines()[:SNIFF_LINES]
+    best, best_fields = ",", 1
+    for delimiter in DELIMITER_NAMES:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        if counts and counts[0] > best_fields and all(c == counts[0] for c in counts):
+            best, best_fields = delimiter, counts[0]
+    if best_fields == 1 and lines:  # ragged everywhere: trust the header
+        header = lines[0]
+        best = (
+            max(DELIMITER_NAMES, key=header.count)
+            if any(d in header for d in DELIMITER_NAMES)
+            else ","
+        )
+    return best
 
 
 def _url(source: str | Path) -> sa.URL:

@@ -2,14 +2,15 @@
 
 `validate_crm` is pure. It coerces each table to the contract (features.schemas), runs the row
 checks, then the cross-table checks, and moves every row it cannot use into a quarantine frame
-with its reason: nothing is dropped silently. Each row is reported once, under the first check it
+with its reason: nothing is dropped silently. Every check runs even when a problem is fatal, so one
+pass reports everything to fix. Each row is reported once, under the first check it
 fails in CHECK_ORDER, so the per-check counts add up to the quarantined rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pandera.pandas as pa
@@ -51,6 +52,7 @@ class _Work:
     typed: pd.DataFrame
     check: pd.Series
     column: pd.Series
+    unusable: set[str] = field(default_factory=set)  # columns reported fatal as unparseable
 
     @property
     def ok(self) -> pd.Series:
@@ -84,20 +86,20 @@ def validate_crm(raw: Mapping[str, pd.DataFrame]) -> tuple[CrmTables | None, Val
             works[table.name], found = _coerce(table, frame)
             issues += found
     rows_in = {name: len(work.raw) for name, work in works.items()}
-    if any(i.severity == "fatal" for i in issues):
-        # Row problems only make sense once the export is usable at all: report fatal ones first.
-        issues = [i for i in issues if i.severity != "quarantine"]
-        return None, ValidationReport(_sorted(issues), {}, rows_in, {})
+    # Every check runs on every table that could be read, fatal problems or not, so one pass
+    # reports everything there is to fix; only the tables are withheld when one is fatal.
     _flag_references(works)
     issues += _owner_issues(works)
     issues += [i for work in works.values() for i in _quarantine_issues(work)]
+    issues += _won_without_amount(works)
+    fatal = any(i.severity == "fatal" for i in issues)
     report = ValidationReport(
         issues=_sorted(issues),
         quarantine={n: _quarantine_frame(w) for n, w in works.items() if not w.ok.all()},
         rows_in=rows_in,
-        rows_out={name: int(work.ok.sum()) for name, work in works.items()},
+        rows_out={} if fatal else {name: int(work.ok.sum()) for name, work in works.items()},
     )
-    return _tables(works), report
+    return (None if fatal else _tables(works)), report
 
 
 def _sorted(issues: list[Issue]) -> tuple[Issue, ...]:
@@ -110,10 +112,23 @@ def _structure_issues(table: Table, frame: pd.DataFrame | None) -> list[Issue]:
         return [make_issue("fatal", table.name, None, "missing_table", 0, columns=columns)]
     found = ", ".join(map(str, frame.columns)) or "none"
     missing = [c for c in table.required_columns if c not in frame.columns]
+    glued = _glued_header(frame)
+    if missing and glued is not None:
+        read_as = frame.attrs.get("read_as", "as stored")
+        return [make_issue("fatal", table.name, None, "one_column", len(frame), header=found,
+                           delimiter=glued, read_as=read_as)]  # fmt: skip
     return [
         make_issue("fatal", table.name, c, "missing_column", len(frame), found=found)
         for c in missing
     ]
+
+
+def _glued_header(frame: pd.DataFrame) -> str | None:
+    """The delimiter a one-column frame's header holds, if it looks like a whole header row."""
+    if len(frame.columns) != 1:
+        return None
+    header = str(frame.columns[0])
+    return next((d for d in (";", "\t", "|", ",", ":") if d in header), None)
 
 
 def _coerce(table: Table, frame: pd.DataFrame) -> tuple[_Work, list[Issue]]:
@@ -126,6 +141,7 @@ def _coerce(table: Table, frame: pd.DataFrame) -> tuple[_Work, list[Issue]]:
         typed, bad = coerce_column(table.name, col.name, col.kind, values)
         work.typed[col.name] = typed
         if bad.any() and bad.sum() == (typed.notna() | bad).sum():
+            work.unusable.add(col.name)
             word, hint = KIND_WORDS[col.kind]
             issues.append(
                 make_issue("fatal", table.name, col.name, "unparseable_column", int(bad.sum()),
@@ -158,6 +174,8 @@ def _flag_schema(work: _Work) -> None:
     is_frame = cases["schema_context"] == "DataFrameSchema"
     checks = cases["check"].replace({"not_nullable": "missing_value"})
     columns = cases["column"].where(~is_frame, checks.map(frame_columns))
+    keep = ~columns.isin(work.unusable)  # already fatal: one message, not one per row
+    cases, checks, columns = cases[keep], checks[keep], columns[keep]
     order = {c: i for i, c in enumerate(work.table.column_names)}
     cases = pd.DataFrame({
         "rank": checks.map(CHECK_ORDER.index), "pos": columns.map(order),
@@ -184,7 +202,11 @@ def _duplicate_issues(work: _Work) -> list[Issue]:
 
 def _flag_references(works: dict[str, _Work]) -> None:
     for child, column, parent in REFERENCES:
+        if parent not in works or child not in works or column in works[child].unusable:
+            continue  # that table or column is already reported fatal
         parent_work, work = works[parent], works[child]
+        if parent_work.table.key[0] in parent_work.unusable:
+            continue
         key = parent_work.table.key[0]
         kept = set(parent_work.typed.loc[parent_work.ok, key].dropna())
         dropped = set(parent_work.typed.loc[~parent_work.ok, key].dropna()) - kept
@@ -194,7 +216,11 @@ def _flag_references(works: dict[str, _Work]) -> None:
 
 
 def _owner_issues(works: dict[str, _Work]) -> list[Issue]:
+    if not {"assignments", "accounts", "reps"} <= set(works):
+        return []  # a missing table is already reported fatal
     assignments, accounts, reps = works["assignments"], works["accounts"], works["reps"]
+    if {"start_date", "end_date"} & assignments.unusable:
+        return []  # ownership cannot be read from dates that are reported fatal
     rows = assignments.typed[assignments.ok & assignments.typed["end_date"].isna()]
     latest = rows.sort_values("start_date", kind="stable").groupby("account_id").tail(1)
     superseded = pd.Series(True, index=rows.index.difference(latest.index))
@@ -203,6 +229,7 @@ def _owner_issues(works: dict[str, _Work]) -> list[Issue]:
     kept = accounts.typed.loc[accounts.ok, "account_id"]
     unowned = tuple(kept[~kept.isin(owners.index)])
     active = reps.typed.loc[reps.ok].set_index("rep_id")["active"]
+    active = active[~active.index.duplicated()]  # duplicate rep ids are reported fatal
     inactive = owners[owners.map(active).eq(False)]
     issues = []
     if unowned:
@@ -218,6 +245,21 @@ def _owner_issues(works: dict[str, _Work]) -> list[Issue]:
                        reps=rep_ids)
         )  # fmt: skip
     return issues
+
+
+def _won_without_amount(works: dict[str, _Work]) -> list[Issue]:
+    """Won deals the contract accepts without an amount, which training reads as no revenue."""
+    work = works.get("opportunities")
+    if work is None or {"stage", "amount"} & work.unusable:
+        return []
+    typed = work.typed
+    empty = work.ok & typed["stage"].eq("won") & typed["amount"].isna()
+    if not empty.any():
+        return []
+    won = int((work.ok & typed["stage"].eq("won")).sum())
+    ids = work.ids(empty[empty].index)
+    return [make_issue("warning", "opportunities", "amount", "won_without_amount", len(ids), ids,
+                       won=won)]  # fmt: skip
 
 
 def _quarantine_issues(work: _Work) -> list[Issue]:

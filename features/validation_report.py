@@ -70,6 +70,9 @@ OTHER_TEXTS: dict[str, str] = {
     "table {table}) with the columns {columns}.",
     "missing_column": "{table}.{column}: the required column is missing (columns found: {found}). "
     "Add it; its cells may stay empty where the contract allows.",
+    "one_column": "{table}: the table was read as one column named {header!r} ({read_as}), so "
+    "no contract column was found. The header is split by {delimiter!r}: save the table with "
+    "comma, semicolon or tab delimiters, every row with as many cells as the header.",
     "unparseable_column": "{table}.{column}: none of the {count} values is {kind_word} (e.g. "
     "{values}). Write {kind_hint}; the table cannot be used without this column.",
     "duplicate_id": "{table}.{column}: {count} rows have an id that another row has too ({ids}). "
@@ -79,6 +82,10 @@ OTHER_TEXTS: dict[str, str] = {
     "an assignments row with an empty end_date for each; until then they count as unowned.",
     "inactive_current_owner": "assignments.rep_id: {count} accounts are owned by inactive reps "
     "({ids}; reps {reps}). Reassign them or mark the rep active; a plan will move them.",
+    "won_without_amount": "opportunities.amount: {count} of {won} won opportunities have an "
+    "empty amount ({ids}). Fill in the won amount: won revenue is what the model learns from, and "
+    "training counts an empty amount as no revenue (with every won amount empty it stops with "
+    "'no won revenue').",
     "extra_columns_ignored": "{table}: {count} columns not in the contract were ignored ({names}). "
     "Only accounts keep extra columns; drop them or rename them to contract columns.",
 }

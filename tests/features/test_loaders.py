@@ -109,3 +109,61 @@ def test_unreadable_csv_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "crm" / "reps.csv").write_text('rep_id,name\n"R1,unterminated\n')
     with pytest.raises(CrmSourceError, match=r"reps.csv: cannot be read as csv"):
         load_crm(tmp_path / "crm")
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "encoding", "read_as"),
+    [
+        (";", "cp1252", "cp1252, semicolon-delimited"),
+        ("\t", "utf-8-sig", "UTF-8 with BOM, tab-delimited"),
+        (",", "utf-8", "UTF-8, comma-delimited"),
+        (";", "utf-16", "UTF-16-LE with BOM, semicolon-delimited"),
+    ],
+)
+def test_delimiter_and_encoding_are_detected(
+    tmp_path: Path, delimiter: str, encoding: str, read_as: str
+) -> None:
+    folder = Path(shutil.copytree(SAMPLE, tmp_path / "crm"))
+    for path in folder.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if path.stem == "accounts":
+            frame.loc[frame["account_id"] == "A001", "name"] = "Café Société; Zürich"
+        frame.to_csv(path, index=False, sep=delimiter, encoding=encoding)
+    raw = read_raw(folder)
+    assert raw["accounts"].attrs["read_as"] == read_as
+    result = load_crm(folder)
+    assert result.report.issues == ()
+    assert result.report.rows_out["opportunities"] == 40
+    names = result.tables.accounts.set_index("account_id")["name"]
+    assert names["A001"] == "Café Société; Zürich"
+
+
+def test_utf16_without_bom_is_refused_with_the_fix(tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(SAMPLE, tmp_path / "crm"))
+    text = (folder / "reps.csv").read_text()
+    (folder / "reps.csv").write_bytes(text.encode("utf-16-le"))
+    with pytest.raises(CrmSourceError) as error:
+        load_crm(folder)
+    assert str(error.value) == (
+        f"{folder / 'reps.csv'}: the file holds NUL bytes, so it is UTF-16 without a byte-order "
+        "mark or not text at all. Save it as CSV UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)')."
+    )
+
+
+def test_undetected_delimiter_names_the_delimiter_seen(tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(SAMPLE, tmp_path / "crm"))
+    frame = pd.read_csv(folder / "reps.csv", dtype=str, keep_default_na=False)
+    (folder / "reps.csv").unlink()
+    # one glued column, as an export with an unusual delimiter ends up in a database
+    glued = pd.DataFrame({":".join(frame.columns): frame.agg(":".join, axis=1)})
+    glued.to_parquet(folder / "reps.parquet")
+    report = load_crm(folder).report
+    issue = report.find("one_column", "reps")
+    assert issue.severity == "fatal"
+    assert issue.message == (
+        "reps: the table was read as one column named 'rep_id:name:hired_at:level:industries:"
+        "home_latitude:home_longitude:capacity:active' (as stored), so no contract column was "
+        "found. The header is split by ':': save the table with comma, semicolon or tab "
+        "delimiters, every row with as many cells as the header."
+    )
+    assert report.find("missing_column", "reps") is None

@@ -121,7 +121,9 @@ def test_slug_is_stable_ascii() -> None:
          "'created_at' is required"),
         (("    from: people", "    from: staff"), "'staff' is not a declared source"),
         (("start_date: {column: opened, agg: min}", "start_date: {column: opened, agg: avg}"),
-         "agg: 'avg' needs `group_by`"),
+         "agg: 'avg' is not one of first, min, max, mode, count, sum, mean"),
+        (("      annual_revenue: {column: revenue_m, scale: 1000000}",
+          "      annual_revenue: {column: revenue_m, agg: sum}"), "agg: 'sum' needs `group_by`"),
         (("  reps:\n", "  rep:\n"), "'rep' is not a contract table"),
         (("      tier: {const: gold}", "      tier: {const: gold, id_from: x}"), "exactly one of"),
     ],
@@ -175,7 +177,17 @@ def test_maven_export_imports_cleanly(shared_data: Path, tmp_path: Path) -> None
     assert accounts.loc["bioholding", "country"] == "Philippines"
     assert accounts.loc["acme-corporation", "annual_revenue"] == 1_100_040_000.0
     assert accounts.loc["acme-corporation", "created_at"] == pd.Timestamp("1996-01-01")
-    assert tables.extra_account_columns == ("parent_account_id",)
+    assert tables.extra_account_columns == ("parent_account_id", "manager")
+    # region and manager come from the owning agent's row of sales_teams.csv
+    assert accounts.loc["acme-corporation", ["region", "manager"]].tolist() == [
+        "East", "Rocco Neubert",
+    ]  # fmt: skip
+    assert accounts["region"].value_counts().to_dict() == {"West": 30, "Central": 28, "East": 27}
+    teams = pd.read_csv(shared_data / "maven_crm" / "sales_teams.csv", dtype=str)
+    teams["rep_id"] = slug(teams["sales_agent"])
+    by_owner = teams.set_index("rep_id").loc[tables.current_owners()[accounts.index]]
+    assert accounts["region"].tolist() == by_owner["regional_office"].tolist()
+    assert accounts["manager"].tolist() == by_owner["manager"].tolist()
     opportunities = tables.opportunities
     assert opportunities["stage"].value_counts().to_dict() == {
         "won": 4238,
@@ -223,3 +235,36 @@ def test_cli_import_fails_on_fatal_problems(tmp_path: Path) -> None:
     failed = CliRunner().invoke(app, args)
     assert failed.exit_code == 1, failed.output
     assert "duplicate_id" in failed.output and "fatal" in failed.output
+
+
+def test_olist_funnel_sample_imports_and_validates(tmp_path: Path) -> None:
+    src = Path(__file__).resolve().parents[1] / "data" / "olist_funnel"
+    result = import_export("olist_funnel", src, tmp_path / "olist")
+    report = result.report
+    assert report.rows_in == {"accounts": 12, "reps": 6, "opportunities": 23, "activities": 0,
+                              "assignments": 7}  # fmt: skip
+    assert report.rows_out == report.rows_in
+    assert [(i.severity, i.check, i.count) for i in report.issues] == [
+        ("warning", "no_current_owner", 5),  # leads that never closed have no owner
+    ]
+    assert report.summary() == "quarantined 0 rows"
+    tables = result.tables
+    reps = tables.reps.set_index("rep_id")
+    assert reps["level"].value_counts().to_dict() == {"SDR": 3, "AE": 3}  # two roles, one union
+    opps = tables.opportunities
+    leads = opps[opps["opportunity_id"].str.startswith("lead-")]
+    assert leads["stage"].value_counts().to_dict() == {"won": 7, "open": 5}
+    assert (leads.loc[leads["stage"] == "won", "amount"] == 0).all()
+    assert leads.loc[leads["stage"] == "open", "amount"].isna().all()
+    sales = opps[~opps["opportunity_id"].str.startswith("lead-")]
+    assert len(sales) == 11 and (sales["stage"] == "won").all()  # 3 orders of outside sellers out
+    assert round(sales["amount"].sum(), 2) == 1716.98
+    # one order's three items of one seller become one opportunity: 24.50 + 14.50 + 14.50
+    assert sorted(sales["amount"].round(2))[:3] == [29.9, 53.5, 57.0]
+    accounts = tables.accounts.set_index("account_id")
+    assert accounts["region"].value_counts().to_dict() == {"SP": 3, "PR": 1, "MG": 1, "SC": 1,
+                                                           "RJ": 1}  # fmt: skip
+    assert tables.extra_account_columns == ("origin", "lead_type")
+    assert accounts["origin"].isna().sum() == 0  # the empty origin became "unknown"
+    owners = tables.current_owners()
+    assert len(owners) == 7 and set(owners) <= set(reps.index[reps["level"] == "AE"])

@@ -122,6 +122,8 @@ def test_unparseable_column_is_fatal(crm_dir: Path) -> None:
     assert (issue.severity, issue.count) == ("fatal", 12)
     assert "none of the 12 values is an ISO 8601 date (e.g. '15/03/2021')" in issue.message
     assert report.find("wrong_type", "accounts") is None
+    assert report.find("missing_value", "accounts") is None  # one fatal line, not 12 row issues
+    assert report.summary() == "1 fatal problems, the export cannot be used; quarantined 0 rows"
 
 
 @pytest.mark.parametrize(("table", "ids"), [("accounts", ["A002", "A004"]), ("reps", ["R2"])])
@@ -391,3 +393,57 @@ def test_territory_main_exits_1_on_fatal_problems(
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 1
+
+
+def test_every_problem_is_reported_in_one_pass(crm_dir: Path) -> None:
+    edit(crm_dir, "accounts", lambda f: pd.concat([f, f[f["account_id"] == "A002"]]))
+    set_cells(crm_dir, "opportunities", ["O010"], "amount", "-5")
+    set_cells(crm_dir, "opportunities", ["O003"], "account_id", "A999")
+    result = load_crm(crm_dir)
+    assert result.crm is None
+    assert [(i.severity, i.table, i.column, i.check) for i in result.report.issues] == [
+        ("fatal", "accounts", "account_id", "duplicate_id"),
+        ("quarantine", "opportunities", "amount", "negative_value"),
+        ("quarantine", "opportunities", "account_id", "dangling_reference"),
+    ]
+    assert [i.message for i in result.report.issues] == [
+        "accounts.account_id: 2 rows have an id that another row has too (A002). Make each "
+        "account_id unique: other tables refer to rows by it, so the export cannot be used until "
+        "it is.",
+        "opportunities.amount: 1 row with a negative amount (O010; values: '-5'). Use a value >= 0 "
+        "or leave it empty; the rows were quarantined.",
+        "opportunities.account_id: 1 row pointing to accounts that do not exist (O003; values: "
+        "'A999'). Add those accounts to the accounts table (accounts.csv) or fix the ids; the rows "
+        "were quarantined.",
+    ]
+    assert result.report.summary() == (
+        "1 fatal problems, the export cannot be used; quarantined 2 rows: opportunities 2 "
+        "(dangling account_id 1, negative amount 1)"
+    )
+
+
+def test_missing_table_still_reports_row_problems_elsewhere(crm_dir: Path) -> None:
+    (crm_dir / "reps.csv").unlink()
+    set_cells(crm_dir, "opportunities", ["O010"], "amount", "-5")
+    report = load_crm(crm_dir).report
+    assert [(i.severity, i.table, i.check) for i in report.issues] == [
+        ("fatal", "reps", "missing_table"),
+        ("quarantine", "opportunities", "negative_value"),
+    ]
+
+
+def test_won_opportunities_without_amount_are_named(crm_dir: Path) -> None:
+    set_cells(crm_dir, "opportunities", ["O001", "O002", "O004"], "amount", "")
+    result = load_crm(crm_dir)
+    issue = result.report.find("won_without_amount", "opportunities", "amount")
+    assert (issue.severity, issue.count, issue.example_ids) == (
+        "warning", 3, ("O001", "O002", "O004"),
+    )  # fmt: skip
+    won = int((result.tables.opportunities["stage"] == "won").sum())
+    assert issue.message == (
+        f"opportunities.amount: 3 of {won} won opportunities have an empty amount (O001, O002, "
+        "O004). Fill in the won amount: won revenue is what the model learns from, and training "
+        "counts an empty amount as no revenue (with every won amount empty it stops with 'no won "
+        "revenue')."
+    )
+    assert result.report.rows_out["opportunities"] == 40  # the contract allows it: rows are kept
