@@ -19,7 +19,6 @@ import pandas as pd
 from features.errors import TerritoryError
 from serving.decisions import DecisionView
 from serving.errors import BadRequest, PlannerFailed
-from serving.plans import KIND_REASONS, Move, MoveReason, reasons_from_terms
 from serving.store import ServingState
 from serving.views import rep_balances
 
@@ -103,7 +102,7 @@ def preview_plan(
         "conflicts": list(plan.conflicts),
         **dict(plan.metrics),
     }
-    moves = sorted(plan.moves, key=lambda m: -m.reasons.objective_delta)
+    moves = sorted(plan.moves, key=lambda m: -m.impact)
     shown = [_move_out(state, m) for m in moves[:top_moves]]
     proposed = {**state.current_owner, **dict(plan.rep_by_account)}
     reps = (
@@ -128,10 +127,4 @@ def preview_plan(
 def _move_out(state: ServingState, move) -> dict:
     from serving.views import move_out
 
-    terms = dataclasses.asdict(move.reasons)
-    reasons = reasons_from_terms(terms)
-    if move.kind in KIND_REASONS:
-        reasons = (MoveReason(move.kind, KIND_REASONS[move.kind]), *reasons)
-    impact = move.reasons.objective_delta
-    ours = Move(move.account_id, move.from_rep, move.to_rep, impact, reasons)
-    return move_out(state, ours, DecisionView("preview", {}, {}))
+    return move_out(state, move, DecisionView("preview", {}, {}))

@@ -1,5 +1,6 @@
 """Territory planning: scenario, matcher inputs, candidates, the plan model and its assembly,
-plan metrics, move reasons and feasibility diagnoses. Uses ``models.solver`` to solve.
+plan metrics, move reasons, feasibility diagnoses and the plan folder (one schema, one writer, one
+reader). Uses ``models.solver`` to solve.
 """
 
 from __future__ import annotations
@@ -8,24 +9,52 @@ from models.planning.candidates import unit_vectors
 from models.planning.feasibility import describe_broken_rows
 from models.planning.inputs import plan_inputs
 from models.planning.matcher import build_plan_model, plan_territories, solve_plan_model
-from models.planning.plan import Move, MoveReasons, Plan
-from models.planning.reasons import summary, worded_terms
+from models.planning.plan import Move, Plan
+from models.planning.plan_files import (
+    SCHEMA_VERSION,
+    PlanFolder,
+    PlanFolderError,
+    metrics_document,
+    plan_id_of,
+    read_plan_folder,
+    write_plan_folder,
+)
+from models.planning.reasons import (
+    KIND_REASONS,
+    MoveReason,
+    MoveReasons,
+    move_reason_list,
+    reasons_from_terms,
+    summary,
+    worded_terms,
+)
 from models.planning.scenario import NewRep, Scenario, ScenarioError, scenario_from_dict
 
 __all__ = [
+    "KIND_REASONS",
+    "SCHEMA_VERSION",
     "Move",
+    "MoveReason",
     "MoveReasons",
     "NewRep",
     "Plan",
+    "PlanFolder",
+    "PlanFolderError",
     "Scenario",
     "ScenarioError",
     "build_plan_model",
     "describe_broken_rows",
+    "metrics_document",
+    "move_reason_list",
     "plan_inputs",
+    "plan_id_of",
     "plan_territories",
+    "read_plan_folder",
+    "reasons_from_terms",
     "scenario_from_dict",
     "solve_plan_model",
     "summary",
     "unit_vectors",
     "worded_terms",
+    "write_plan_folder",
 ]

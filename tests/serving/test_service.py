@@ -730,11 +730,11 @@ def test_serves_a_plan_written_by_territory_plan(client, keys, real_plan_dir, pl
         assert top["reasons"] and all(r["text"] for r in top["reasons"])
         row = written.set_index("account_id").loc[top["account_id"]]
         assert (top["from_rep"]["rep_id"], top["to_rep"]["rep_id"]) == (
-            row["from_rep"],
-            row["to_rep"],
+            row["from_rep_id"],
+            row["to_rep_id"],
         )
         card = post(client, "/card", keys["manager"], {"account_id": top["account_id"]}).json()
-        assert card["owner"]["recommended"]["rep_id"] == row["to_rep"]
+        assert card["owner"]["recommended"]["rep_id"] == row["to_rep_id"]
         metrics = post(client, "/plan_metrics", keys["manager"]).json()
         assert metrics["metrics"]["status"] in {"optimal", "feasible"} and metrics["report_md"]
     finally:
