@@ -1,13 +1,13 @@
 """Plan previews: run the planner on a scenario in memory and summarise it like a saved plan.
 
-The preview uses the loaded scores and CRM data, the same planner as `territory plan`
-(models.planning.matcher) and the learned rep fit when the history supports it (chosen once per
-load). Nothing is written: a manager compares scenarios before someone runs the real planning job.
+The preview uses the loaded scores and CRM data, the same plan recipe as `territory plan`
+(models.planning.run_plan, added reps' cities included) and the learned rep fit when the history
+supports it (chosen once per load). Nothing is written: a manager compares scenarios before someone
+runs the real planning job.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
@@ -69,22 +69,18 @@ def preview_plan(
     state: ServingState, scenario: dict, *, top_moves: int, time_limit_s: float
 ) -> dict:
     """Metrics, rep balance and the top moves of the plan the scenario would produce."""
-    from models.planning import ScenarioError, plan_inputs, plan_territories, scenario_from_dict
+    from models.planning import ScenarioError, run_plan, scenario_for, with_time_limit
 
     try:
-        parsed = scenario_from_dict(scenario)
-    except ScenarioError as exc:
+        parsed = scenario_for(scenario, state.tables.accounts)
+    except ScenarioError as exc:  # a bad key or value, or an added rep's unknown city
         raise BadRequest(f"scenario: {exc}") from exc
-    limit = min(parsed.solver.time_limit_s, time_limit_s)
-    parsed = dataclasses.replace(
-        parsed, solver=dataclasses.replace(parsed.solver, time_limit_s=limit)
-    )
+    parsed = with_time_limit(parsed, min(parsed.solver.time_limit_s, time_limit_s))
     try:
-        inputs = plan_inputs(state.tables, _scores_frame(state), parsed)
-        fit, fit_info = _rep_fit(state, inputs.as_of)
-        plan = plan_territories(
-            inputs.accounts, inputs.reps, parsed, fit, fit_method=fit_info.get("method")
+        plan, setup = run_plan(
+            state.tables, _scores_frame(state), parsed, lambda _, as_of: _rep_fit(state, as_of)
         )
+        fit_info = setup.fit_info
     except TerritoryError:
         raise
     except Exception as exc:  # a planner bug: say which, keep the traceback in the log

@@ -1,6 +1,7 @@
 """Territory planning: scenario, matcher inputs, candidates, the plan model and its assembly,
-plan metrics, move reasons, feasibility diagnoses and the plan folder (one schema, one writer, one
-reader). Uses ``models.solver`` to solve.
+plan metrics, move reasons, feasibility diagnoses, the plan folder (one schema, one writer, one
+reader) and the plan recipe (data -> scenario -> geocoding -> inputs -> solve -> plan). Uses
+``models.solver`` to solve.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ from models.planning.reasons import (
     summary,
     worded_terms,
 )
+from models.planning.recipe import (
+    PlanSetup,
+    UnknownCityError,
+    plan_from_setup,
+    prepare_plan,
+    resolve_new_reps,
+    run_plan,
+    scenario_for,
+    with_time_limit,
+)
 from models.planning.scenario import NewRep, Scenario, ScenarioError, scenario_from_dict
 
 __all__ = [
@@ -40,8 +51,10 @@ __all__ = [
     "Plan",
     "PlanFolder",
     "PlanFolderError",
+    "PlanSetup",
     "Scenario",
     "ScenarioError",
+    "UnknownCityError",
     "build_plan_model",
     "describe_broken_rows",
     "metrics_document",
@@ -49,12 +62,18 @@ __all__ = [
     "plan_inputs",
     "plan_id_of",
     "plan_territories",
+    "plan_from_setup",
+    "prepare_plan",
     "read_plan_folder",
     "reasons_from_terms",
+    "resolve_new_reps",
+    "run_plan",
+    "scenario_for",
     "scenario_from_dict",
     "solve_plan_model",
     "summary",
     "unit_vectors",
+    "with_time_limit",
     "worded_terms",
     "write_plan_folder",
 ]

@@ -127,8 +127,9 @@ def _reps(
 def _new_rep_row(rep) -> dict[str, object]:
     if rep.latitude is None or rep.longitude is None:
         raise DataContractError(
-            f"added rep {rep.rep_id} has no coordinates; the CLI resolves "
-            f"`city: {rep.city}` first, or give latitude/longitude."
+            f"added rep {rep.rep_id} has no coordinates; plan through the recipe "
+            f"(models.planning.scenario_for resolves `city: {rep.city}`), or give "
+            "latitude/longitude."
         )
     return {
         "rep_id": rep.rep_id,
