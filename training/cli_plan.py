@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -222,7 +221,9 @@ def _fmt(value: Any, fmt: str) -> str:
 
 
 def _read_metrics(folder: Path) -> dict[str, Any]:
-    path = folder / "metrics.json"
-    if not path.exists():
-        raise typer.BadParameter(f"{path} not found; pass a directory written by `territory plan`")
-    return json.loads(path.read_text())
+    from models.planning import PlanFolderError, read_plan_metrics
+
+    try:
+        return read_plan_metrics(folder)
+    except PlanFolderError as exc:
+        raise typer.BadParameter(f"{exc} (pass a directory written by `territory plan`)") from exc

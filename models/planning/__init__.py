@@ -18,6 +18,7 @@ from models.planning.plan_files import (
     metrics_document,
     plan_id_of,
     read_plan_folder,
+    read_plan_metrics,
     write_plan_folder,
 )
 from models.planning.reasons import (
@@ -65,6 +66,7 @@ __all__ = [
     "plan_from_setup",
     "prepare_plan",
     "read_plan_folder",
+    "read_plan_metrics",
     "reasons_from_terms",
     "resolve_new_reps",
     "run_plan",

@@ -183,7 +183,7 @@ def write_plan_folder(
 
 
 # -- reader ---------------------------------------------------------------------------------------
-def read_metrics(folder: Path) -> dict[str, Any]:
+def read_plan_metrics(folder: Path) -> dict[str, Any]:
     """metrics.json of a plan folder, checked for this schema version."""
     path = Path(folder) / METRICS
     rerun = RERUN.format(folder=folder)
@@ -206,7 +206,7 @@ def read_metrics(folder: Path) -> dict[str, Any]:
 def plan_id_of(folder: Path) -> str:
     """metrics.json's plan_id if it has one, else a content hash of assignments.csv."""
     folder = Path(folder)
-    plan_id = read_metrics(folder).get("plan_id")
+    plan_id = read_plan_metrics(folder).get("plan_id")
     if isinstance(plan_id, str) and plan_id:
         return plan_id
     digest = hashlib.sha256((folder / ASSIGNMENTS).read_bytes()).hexdigest()[:12]
@@ -304,7 +304,7 @@ def read_plan_folder(folder: Path, current_owner: Mapping[str, str] | None = Non
             f"no {ASSIGNMENTS} in {folder}: run `territory plan --out {folder}` first (an "
             "infeasible plan writes none: its report.md says why)."
         )
-    doc = read_metrics(folder)
+    doc = read_plan_metrics(folder)
     table = _read_table(path, ASSIGNMENT_COLUMNS, ("account_id", "rep_id"))
     for column in ("potential", "workload", "fit", "expected_value", "distance_km"):
         table[column] = _numbers(table, column, path)
