@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from models.planning.candidates import unit_vectors
 from models.planning.feasibility import describe_broken_rows
-from models.planning.inputs import plan_inputs
+from models.planning.inputs import plan_inputs, rep_frame
 from models.planning.matcher import build_plan_model, plan_territories, solve_plan_model
 from models.planning.plan import Move, Plan
 from models.planning.plan_files import (
@@ -68,6 +68,7 @@ __all__ = [
     "read_plan_folder",
     "read_plan_metrics",
     "reasons_from_terms",
+    "rep_frame",
     "resolve_new_reps",
     "run_plan",
     "scenario_for",
