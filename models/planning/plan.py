@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import pandas as pd
@@ -34,7 +35,7 @@ class Move:
         """The change in the plan's objective (money per year) this move brings."""
         return self.terms.objective_delta
 
-    @property
+    @cached_property  # the service filters every move by reason type on each request
     def reasons(self) -> tuple[MoveReason, ...]:
         """Why, as typed reasons a page can filter on (models.planning.reasons words them)."""
         return move_reason_list(self.kind, asdict(self.terms))
