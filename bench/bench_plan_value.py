@@ -190,21 +190,20 @@ def oracle_inputs(inputs, truth_accounts: pd.DataFrame):
 
 
 def run_scenario(name: str, tables, truth, scores, time_limit: float | None, ablations: bool):
-    from models.planning import plan_inputs, plan_territories, scenario_from_dict
-    from models.repfit import choose_rep_fit, fallback_fit
+    from models.planning import plan_territories, prepare_plan, scenario_for
+    from models.repfit import fallback_fit
 
     raw = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
-    scenario = scenario_from_dict(raw)
-    if time_limit is not None:
-        scenario = replace(scenario, solver=replace(scenario.solver, time_limit_s=time_limit))
-    inputs = plan_inputs(tables, scores, scenario)
+    scenario = scenario_for(raw, tables.accounts, time_limit_s=time_limit)
+    # the recipe's own steps up to the solve; each variant below is solved (and timed) alone
+    setup = prepare_plan(tables, scores, scenario)
+    inputs, learned, info = setup.inputs, setup.fit, setup.fit_info
     valuer = TruthValuer(truth, scenario.weights)
     current = pd.Series(
         inputs.accounts["current_rep"].to_numpy(), index=inputs.accounts["account_id"].to_numpy()
     )
     rows: dict[str, dict[str, object]] = {}
     rows["status quo"] = valuer.value(current, current) | {"status": "-", "gap": None, "s": 0.0}
-    learned, info = choose_rep_fit(tables, inputs.as_of)
     plans = {
         f"ours ({info['method']} fit)": (inputs, scenario, learned),
         "ours (fallback fit)": (inputs, scenario, fallback_fit),

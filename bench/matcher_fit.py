@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from models.planning import Scenario, rep_frame
 from models.repfit import fallback_fit
 
 
@@ -29,8 +30,7 @@ def rep_fit_truth(n_accounts: int = 20_000, n_reps: int = 60, seed: int = 7) -> 
     start = time.perf_counter()
     learned = RepFitModel().fit(tables, as_of)
     train_s = time.perf_counter() - start
-    reps = tables.reps.rename(columns={"home_latitude": "latitude", "home_longitude": "longitude"})
-    reps["tenure_years"] = (as_of - reps["hired_at"]).dt.days / 365.25
+    reps = rep_frame(tables, Scenario(), as_of)  # the reps as the plan recipe gives them to the fit
     accounts = tables.accounts
     active = np.flatnonzero(reps["active"].to_numpy())
     sample = np.linspace(0, len(accounts) - 1, 1000).astype(int)

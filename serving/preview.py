@@ -1,13 +1,13 @@
 """Plan previews: run the planner on a scenario in memory and summarise it like a saved plan.
 
-The preview uses the loaded scores and CRM data, the same planner as `territory plan`
-(models.planning.matcher) and the learned rep fit when the history supports it (chosen once per
-load). Nothing is written: a manager compares scenarios before someone runs the real planning job.
+The preview uses the loaded scores and CRM data, the same plan recipe as `territory plan`
+(models.planning.run_plan, added reps' cities included) and the learned rep fit when the history
+supports it (chosen once per load). Nothing is written: a manager compares scenarios before someone
+runs the real planning job.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
@@ -19,7 +19,6 @@ import pandas as pd
 from features.errors import TerritoryError
 from serving.decisions import DecisionView
 from serving.errors import BadRequest, PlannerFailed
-from serving.plans import KIND_REASONS, Move, MoveReason, reasons_from_terms
 from serving.store import ServingState
 from serving.views import rep_balances
 
@@ -70,22 +69,18 @@ def preview_plan(
     state: ServingState, scenario: dict, *, top_moves: int, time_limit_s: float
 ) -> dict:
     """Metrics, rep balance and the top moves of the plan the scenario would produce."""
-    from models.planning import ScenarioError, plan_inputs, plan_territories, scenario_from_dict
+    from models.planning import ScenarioError, run_plan, scenario_for, with_time_limit
 
     try:
-        parsed = scenario_from_dict(scenario)
-    except ScenarioError as exc:
+        parsed = scenario_for(scenario, state.tables.accounts)
+    except ScenarioError as exc:  # a bad key or value, or an added rep's unknown city
         raise BadRequest(f"scenario: {exc}") from exc
-    limit = min(parsed.solver.time_limit_s, time_limit_s)
-    parsed = dataclasses.replace(
-        parsed, solver=dataclasses.replace(parsed.solver, time_limit_s=limit)
-    )
+    parsed = with_time_limit(parsed, min(parsed.solver.time_limit_s, time_limit_s))
     try:
-        inputs = plan_inputs(state.tables, _scores_frame(state), parsed)
-        fit, fit_info = _rep_fit(state, inputs.as_of)
-        plan = plan_territories(
-            inputs.accounts, inputs.reps, parsed, fit, fit_method=fit_info.get("method")
+        plan, setup = run_plan(
+            state.tables, _scores_frame(state), parsed, lambda _, as_of: _rep_fit(state, as_of)
         )
+        fit_info = setup.fit_info
     except TerritoryError:
         raise
     except Exception as exc:  # a planner bug: say which, keep the traceback in the log
@@ -103,7 +98,7 @@ def preview_plan(
         "conflicts": list(plan.conflicts),
         **dict(plan.metrics),
     }
-    moves = sorted(plan.moves, key=lambda m: -m.reasons.objective_delta)
+    moves = sorted(plan.moves, key=lambda m: -m.impact)
     shown = [_move_out(state, m) for m in moves[:top_moves]]
     proposed = {**state.current_owner, **dict(plan.rep_by_account)}
     reps = (
@@ -128,10 +123,4 @@ def preview_plan(
 def _move_out(state: ServingState, move) -> dict:
     from serving.views import move_out
 
-    terms = dataclasses.asdict(move.reasons)
-    reasons = reasons_from_terms(terms)
-    if move.kind in KIND_REASONS:
-        reasons = (MoveReason(move.kind, KIND_REASONS[move.kind]), *reasons)
-    impact = move.reasons.objective_delta
-    ours = Move(move.account_id, move.from_rep, move.to_rep, impact, reasons)
-    return move_out(state, ours, DecisionView("preview", {}, {}))
+    return move_out(state, move, DecisionView("preview", {}, {}))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,7 +40,7 @@ def plan(
 ) -> None:
     """Plan who should own each account and write assignments, moves, metrics, report and map."""
     from models.errors import InfeasiblePlanError
-    from models.planning import plan_inputs, plan_territories
+    from models.planning import run_plan
     from training.plan_outputs import write_plan
 
     if fit not in FIT_CHOICES:
@@ -49,18 +48,16 @@ def plan(
     tables = _load_tables(data)
     chosen = _read_scenario(scenario, tables, time_limit)
     potential = _read_scores(scores) if scores is not None else _score_now(tables, chosen, model)
-    inputs = plan_inputs(tables, potential, chosen)
-    fit_fn, fit_info = _rep_fit(fit, tables, inputs.as_of)
     from training.console import console
 
-    result = plan_territories(
-        inputs.accounts,
-        inputs.reps,
+    result, setup = run_plan(
+        tables,
+        potential,
         chosen,
-        fit_fn,
-        fit_method=fit_info["method"],
+        lambda crm, as_of: _rep_fit(fit, crm, as_of),
         progress=lambda text: console.print(f"  [dim]{text}[/dim]"),
     )
+    inputs, fit_info = setup.inputs, setup.fit_info
     extra = {
         "as_of": str(inputs.as_of.date()),
         "fit": fit_info,
@@ -116,23 +113,18 @@ def _read_scores(path: Path):
 
 
 def _read_scenario(path: Path | None, tables, time_limit: float | None = None):
-    """The scenario file (or the defaults), with --time-limit applied."""
-    from dataclasses import replace
+    """The scenario file (or the defaults), geocoded, with --time-limit applied."""
+    from models.planning import scenario_for
 
-    chosen = _parse_scenario(path, tables)
-    if time_limit is None:
-        return chosen
-    return replace(chosen, solver=replace(chosen.solver, time_limit_s=time_limit))
+    return scenario_for(_parse_scenario(path), tables.accounts, time_limit_s=time_limit)
 
 
-def _parse_scenario(path: Path | None, tables):
+def _parse_scenario(path: Path | None) -> dict[str, Any] | None:
+    """The scenario file's document, named after the file unless it names itself."""
     import yaml
 
-    from models.planning import Scenario, scenario_from_dict
-    from training.geocode import resolve_new_reps
-
     if path is None:
-        return Scenario()
+        return None
     if not path.exists():
         raise typer.BadParameter(
             f"{path} does not exist (examples: docs/scenarios/*.yaml)", param_hint="'--scenario'"
@@ -144,7 +136,7 @@ def _parse_scenario(path: Path | None, tables):
             f"{path} is not valid YAML: {exc}", param_hint="'--scenario'"
         ) from exc
     raw.setdefault("name", path.stem)
-    return resolve_new_reps(scenario_from_dict(raw), tables.accounts)
+    return raw
 
 
 def _rep_fit(choice: str, tables, as_of) -> tuple[Any, dict[str, Any]]:
@@ -229,7 +221,9 @@ def _fmt(value: Any, fmt: str) -> str:
 
 
 def _read_metrics(folder: Path) -> dict[str, Any]:
-    path = folder / "metrics.json"
-    if not path.exists():
-        raise typer.BadParameter(f"{path} not found; pass a directory written by `territory plan`")
-    return json.loads(path.read_text())
+    from models.planning import PlanFolderError, read_plan_metrics
+
+    try:
+        return read_plan_metrics(folder)
+    except PlanFolderError as exc:
+        raise typer.BadParameter(f"{exc} (pass a directory written by `territory plan`)") from exc

@@ -1,96 +1,18 @@
-"""Files of a plan: assignments.csv, moves.csv, metrics.json, report.md and map.png.
+"""A plan's presentation: report.md and map.png, written beside the plan folder's data.
 
-The CLI's side of the matcher: it only formats and writes what models.planning.matcher returned.
+The folder itself (metrics.json, assignments.csv, moves.csv, report.md) is written by
+models.planning's one writer (``write_plan_folder``); this module renders the report and the map.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from models.planning import Plan
-
-MOVE_COLUMNS = (
-    "fit_value",
-    "travel_saved",
-    "continuity_cost",
-    "balance_restored",
-    "capacity_freed",
-    "budget_used",
-)
-
-
-def moves_frame(plan: Plan) -> pd.DataFrame:
-    """One row per move with each reason term, their sums and the one-line summary."""
-    rows = []
-    for move in plan.moves:
-        why = move.reasons
-        rows.append(
-            {
-                "account_id": move.account_id,
-                "from_rep": move.from_rep,
-                "to_rep": move.to_rep,
-                "kind": move.kind,
-                **{k: round(getattr(why, k), 2) for k in MOVE_COLUMNS},
-                "objective_delta": round(why.objective_delta, 2),
-                "priced_delta": round(why.priced_delta, 2),
-                "reasons": move.summary,
-            }
-        )
-    columns = [
-        "account_id",
-        "from_rep",
-        "to_rep",
-        "kind",
-        *MOVE_COLUMNS,
-        "objective_delta",
-        "priced_delta",
-        "reasons",
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, inf/nan to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def metrics_document(plan: Plan, scenario_name: str, extra: dict[str, Any]) -> dict[str, Any]:
-    """metrics.json: the verdict, metrics before/after, conflicts, and run details."""
-    return _clean(
-        {
-            "scenario": scenario_name,
-            "status": plan.status,
-            "objective": plan.objective,
-            "bound": plan.bound,
-            "gap": plan.gap,
-            "fit_method": plan.fit_method,
-            "solver": plan.solver,
-            "regions": plan.regions,
-            "moves": len(plan.moves),
-            "conflicts": list(plan.conflicts),
-            "timings": dict(plan.timings),
-            **{
-                k: v
-                for k, v in plan.metrics.items()
-                if k in ("before", "after", "ignored_locks", "moves_by_kind")
-            },
-            **extra,
-        }
-    )
+from models.planning import Plan, metrics_document, write_plan_folder
 
 
 def write_plan(
@@ -101,20 +23,12 @@ def write_plan(
     reps: pd.DataFrame | None,
     accounts: pd.DataFrame | None,
 ) -> list[Path]:
-    """Write every file of the plan into ``out``; return the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    """Write the plan folder into ``out`` through its one writer, then the map; return the paths
+    written."""
     doc = metrics_document(plan, scenario_name, extra)
-    (out / "metrics.json").write_text(json.dumps(doc, indent=2))
-    written.append(out / "metrics.json")
-    if plan.assignments is not None:
-        plan.assignments.to_csv(out / "assignments.csv", index=False)
-        moves_frame(plan).to_csv(out / "moves.csv", index=False)
-        written += [out / "assignments.csv", out / "moves.csv"]
-        if reps is not None and accounts is not None:
-            written.append(write_map(plan, accounts, reps, out / "map.png"))
-    (out / "report.md").write_text(report_markdown(doc, plan))
-    written.append(out / "report.md")
+    written = write_plan_folder(plan, out, doc, report_markdown(doc, plan))
+    if plan.assignments is not None and reps is not None and accounts is not None:
+        written.append(write_map(plan, accounts, reps, out / "map.png"))
     return written
 
 
@@ -146,7 +60,7 @@ def report_markdown(doc: dict[str, Any], plan: Plan) -> str:
     ]
     lines += _metric_rows(doc["before"], doc["after"])
     lines += ["", "## Largest moves", ""]
-    top = sorted(plan.moves, key=lambda mv: -abs(mv.reasons.priced_delta))[:10]
+    top = sorted(plan.moves, key=lambda mv: -abs(mv.terms.priced_delta))[:10]
     lines += [f"- {mv.account_id} ({mv.kind}): {mv.summary}" for mv in top] or ["- none"]
     return "\n".join(lines) + "\n"
 

@@ -58,7 +58,7 @@ def assemble_plan(
     metrics = _metrics(
         data, fit, after_rep, after_fit, after_km, objective, bound, solutions, fit_method, timings
     )
-    moves.sort(key=lambda mv: (-mv.reasons.objective_delta, mv.account_id))
+    moves.sort(key=lambda mv: (-mv.impact, mv.account_id))
     metrics["moves_by_kind"] = {
         kind: sum(mv.kind == kind for mv in moves) for kind in ("move", "forced", "new")
     }

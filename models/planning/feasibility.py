@@ -3,22 +3,32 @@
 The checks run before solving and each looks at one simple necessary condition; together they
 catch the common conflicts (too little capacity, locks that break a rep's limits, accounts with
 no allowed rep, reps that cannot reach their band). When the solver still finds no plan, the
-rows its best attempt broke are translated into the same words.
+solver's typed findings (models.solver.findings: its verdict, the rows its best attempt broke, how
+far limits must widen) are worded here the same way.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
+from dataclasses import asdict
 
 import numpy as np
 
 from models.planning.candidates import Candidates
 from models.planning.match_data import MatchData
-from models.solver import STRETCH, AssignmentProblem
+from models.solver import (
+    AssignmentProblem,
+    BrokenRow,
+    Finding,
+    MoreBrokenRows,
+    Stretch,
+    UnassignedItems,
+    Verdict,
+    Widening,
+)
 
 MAX_LISTED = 5
-"""Prefix of the solver's notes on how far limits must widen
-(models.solver.engine._widening_notes)."""
+"""Ids named in one sentence before "and N more"."""
 
 
 def _ids(values) -> str:
@@ -142,77 +152,103 @@ def candidate_conflicts(
     ]
 
 
-_ROW = re.compile(
-    r"(capacity|workload_band|potential_band)\[(\d+)\] = ([-\d.e+]+) ([<>]) "
-    r"(lower|upper) ([-\d.e+]+)"
-)
+AGENT_ROWS = frozenset({"capacity", "workload_band", "potential_band"})
+"""The per-rep rows the planner builds (the solver's agent rows)."""
+BUDGET_WORDS = {"moved_accounts": "accounts moved", "moved_potential": "potential moved"}
+VERDICTS = {
+    "diverged": (
+        "the limits look jointly infeasible even with accounts split between reps (the Lagrangian "
+        "dual diverged): a group of neighbouring reps cannot reach their bands from the accounts "
+        "around them, or the disruption budget is too small to rebalance; widen the bands, list "
+        "more reps per account (`solver.candidate_pair_budget`, or a number in "
+        "`solver.candidates_per_account`) or raise `max_travel_km`, or raise the disruption budget."
+    ),
+    "lp_infeasible": (
+        "the limits are jointly infeasible: even with accounts split between reps (the LP "
+        "relaxation, solved exactly) no assignment meets them all."
+    ),
+    "cpsat_infeasible": (
+        "the limits are jointly infeasible: CP-SAT searched every assignment of these candidates "
+        "and none meets them all."
+    ),
+    "lp_unfinished": (
+        "the LP relaxation did not finish ({reason} after {seconds:.0f} s), so whether these "
+        "limits leave room for any plan is unknown."
+    ),
+    "lp_rounding_failed": (
+        "the LP relaxation has a solution (value {value:,.0f}) but rounding and repairing it "
+        "broke a limit; a plan may exist: raise `solver.time_limit_s` or widen the bands slightly."
+    ),
+}
+"""Each ``Verdict`` kind in a manager's words."""
 
 
-def _widening_sentence(group: str, share: str) -> str:
-    """One trade-off line from the solver's widening note (models.solver.engine._widening_notes)."""
-    if group == "bands":
-        if share == "none":
+def _widening_sentence(widening: Widening) -> str:
+    """The trade-off line of one ``Widening``: how far its group must give."""
+    if widening.group == "bands":
+        if widening.share is None:
             return (
                 "widening the balance bands alone cannot make room: the disruption budget, "
                 "capacities or candidate lists are in the way."
             )
         return (
             "keeping the disruption budget, the balance bands must widen: if every band widens "
-            f"by the same share of its own limit, by at least {float(share):.1%}; where that binds:"
+            f"by the same share of its own limit, by at least {widening.share:.1%}; where that "
+            "binds:"
         )
-    if share == "none":
+    if widening.share is None:
         return (
             "raising the disruption budget alone cannot make room: the balance bands, "
             "capacities or candidate lists are in the way."
         )
     return (
         "keeping the balance bands, the disruption budget must grow: if its limits all grow by "
-        f"the same share, by at least {float(share):.1%}; where that binds:"
+        f"the same share, by at least {widening.share:.1%}; where that binds:"
     )
 
 
-def describe_broken_rows(notes: list[str], rep_ids: np.ndarray, where: str) -> list[str]:
-    """Turn the solver's broken-row notes into sentences naming reps and limits."""
-    out = []
-    for note in notes:
-        match = _ROW.search(note)
-        if note.startswith(f"{STRETCH}group "):
-            out.append(f"{where}{_widening_sentence(*note.split()[2:4])}")
-            continue
-        if match and note.startswith(STRETCH):
-            row, r, load, _, side, bound = match.groups()
-            out.append(
-                f"{where}  rep {rep_ids[int(r)]}'s {row.replace('_', ' ')} would need "
-                f"{float(load):,.1f} ({side} limit {float(bound):,.1f})"
-            )
-        elif note.startswith(STRETCH):
-            name, _, rest = note.removeprefix(STRETCH).partition(" = ")
-            wanted, _, limit = rest.partition(" > upper ")
-            what = {"moved_accounts": "accounts moved", "moved_potential": "potential moved"}
-            out.append(
-                f"{where}  {what.get(name, name)} would need {float(wanted):,.0f} "
-                f"(limit {float(limit):,.0f})"
-            )
-        elif match:
-            row, r, load, _, side, bound = match.groups()
-            out.append(
-                f"{where}no plan found keeping {row.replace('_', ' ')} of rep "
-                f"{rep_ids[int(r)]} within limits (best attempt {float(load):,.1f} vs "
-                f"{side} {float(bound):,.1f}); widen that limit or add capacity nearby."
-            )
-        elif note.startswith("the limits look jointly infeasible"):
-            out.append(
-                f"{where}{note}; widen the bands, list more reps per account "
-                "(`solver.candidate_pair_budget`, or a number in `solver.candidates_per_account`) "
-                "or raise `max_travel_km`, or raise the disruption budget."
-            )
-        elif note.startswith(("the limits are jointly infeasible", "the LP relaxation")):
-            out.append(f"{where}{note}.")
-        elif note.startswith(("moved_", "...")) or "item(s)" in note:
-            out.append(
-                f"{where}{note.replace('moved_accounts', 'accounts moved')}".replace(
-                    "moved_potential", "potential moved"
-                )
-                + ("; raise the disruption budget" if note.startswith("moved_") else "")
-            )
+def _stretch_line(stretch: Stretch, rep_ids: np.ndarray, where: str) -> str:
+    if stretch.agent >= 0:
+        return (
+            f"{where}  rep {rep_ids[stretch.agent]}'s {stretch.row.replace('_', ' ')} would need "
+            f"{stretch.needed:,.1f} ({stretch.side} limit {stretch.bound:,.1f})"
+        )
+    return (
+        f"{where}  {BUDGET_WORDS.get(stretch.row, stretch.row)} would need "
+        f"{stretch.needed:,.0f} (limit {stretch.bound:,.0f})"
+    )
+
+
+def _broken_line(row: BrokenRow, rep_ids: np.ndarray, where: str) -> str | None:
+    if row.agent is not None and row.row in AGENT_ROWS:
+        return (
+            f"{where}no plan found keeping {row.row.replace('_', ' ')} of rep "
+            f"{rep_ids[row.agent]} within limits (best attempt {row.value:,.1f} vs "
+            f"{row.side} {row.bound:,.1f}); widen that limit or add capacity nearby."
+        )
+    if row.agent is None and row.row.startswith("moved_"):
+        sign = ">" if row.side == "upper" else "<"
+        return (
+            f"{where}{BUDGET_WORDS.get(row.row, row.row)} = {row.value:.6g} {sign} {row.side} "
+            f"{row.bound:.6g}; raise the disruption budget"
+        )
+    return None
+
+
+def describe_broken_rows(findings: Sequence[Finding], rep_ids: np.ndarray, where: str) -> list[str]:
+    """The solver's findings as sentences naming reps and limits (``rep_ids`` by agent index)."""
+    out: list[str] = []
+    for found in findings:
+        if isinstance(found, Verdict):
+            out.append(where + VERDICTS[found.kind].format(**asdict(found)))
+        elif isinstance(found, Widening):
+            out.append(f"{where}{_widening_sentence(found)}")
+            out += [_stretch_line(s, rep_ids, where) for s in found.stretches]
+        elif isinstance(found, BrokenRow):
+            line = _broken_line(found, rep_ids, where)
+            out += [line] if line else []
+        elif isinstance(found, MoreBrokenRows):
+            out.append(f"{where}... and {found.count} more {found.row} row(s)")
+        elif isinstance(found, UnassignedItems):
+            out.append(f"{where}{found.count} item(s) without an agent")
     return out

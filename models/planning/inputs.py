@@ -62,7 +62,8 @@ def plan_inputs(
             "current_rep": owners.astype("string").to_numpy(),
         }
     )
-    reps = _reps(tables, scenario, day, float(out["workload"].sum()))
+    total_workload = float(out["workload"].sum())
+    reps = _default_capacity(rep_frame(tables, scenario, day), scenario, total_workload)
     return PlanInputs(out, reps, day, int(len(accounts) - len(out)), int((~known).sum()))
 
 
@@ -84,9 +85,10 @@ def _potential(scores: pd.DataFrame) -> pd.Series:
     return series[~series.index.duplicated(keep="last")]
 
 
-def _reps(
-    tables: CrmTables, scenario: Scenario, day: pd.Timestamp, total_workload: float
-) -> pd.DataFrame:
+def rep_frame(tables: CrmTables, scenario: Scenario, day: pd.Timestamp) -> pd.DataFrame:
+    """The reps as the matcher and the rep fit see them on ``day``: home position, tenure, active
+    (the scenario's departures cleared) and the scenario's hires; capacities as the CRM gives them.
+    """
     reps = tables.reps
     removed = set(scenario.remove_reps)
     unknown = sorted(removed - set(reps["rep_id"].astype(str)))
@@ -116,6 +118,14 @@ def _reps(
         raise DataContractError(
             f"scenario add_reps reuses rep_id(s) {clash.tolist()}; pick new ids."
         )
+    return frame
+
+
+def _default_capacity(
+    frame: pd.DataFrame, scenario: Scenario, total_workload: float
+) -> pd.DataFrame:
+    """Empty capacities: ``limits.default_capacity``, else the median known one, else 1.15x an
+    even share of the total workload."""
     known = frame["capacity"].dropna()
     even_share = CAPACITY_HEADROOM * total_workload / max(int(frame["active"].sum()), 1)
     default = scenario.limits.default_capacity or (
@@ -127,8 +137,9 @@ def _reps(
 def _new_rep_row(rep) -> dict[str, object]:
     if rep.latitude is None or rep.longitude is None:
         raise DataContractError(
-            f"added rep {rep.rep_id} has no coordinates; the CLI resolves "
-            f"`city: {rep.city}` first, or give latitude/longitude."
+            f"added rep {rep.rep_id} has no coordinates; plan through the recipe "
+            f"(models.planning.scenario_for resolves `city: {rep.city}`), or give "
+            "latitude/longitude."
         )
     return {
         "rep_id": rep.rep_id,

@@ -151,7 +151,7 @@ def _broken(data: MatchData, models, solutions: list[Solution], n_regions: int) 
             continue
         where = f"region {model.region.name}: " if n_regions > 1 else ""
         rep_ids = data.reps["rep_id"].to_numpy()[model.region.reps]
-        described = describe_broken_rows(list(solution.notes), rep_ids, where)
+        described = describe_broken_rows(solution.findings, rep_ids, where)
         out += described or [
             f"{where}the solver found no plan meeting every limit "
             f"({solution.status}); widen the bands or the disruption budget."

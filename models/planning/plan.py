@@ -3,57 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import pandas as pd
 
+from models.planning.reasons import MoveKind, MoveReason, MoveReasons, move_reason_list
+
 PlanStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
-MoveKind = Literal["move", "forced", "new"]
-
-
-@dataclass(frozen=True)
-class MoveReasons:
-    """A move's effect in money per year, split by the objective's own terms.
-
-    ``fit_value + travel_saved - continuity_cost == objective_delta``: the change in the plan's
-    objective from giving this account to the new rep instead of keeping it where it was. The
-    constraint terms value what the move does for the limits at their shadow prices:
-    ``balance_restored`` (workload and potential bands), ``capacity_freed`` (rep capacity) and
-    ``budget_used`` (the disruption budget, <= 0); adding them gives ``priced_delta``, the change
-    in the Lagrangian objective the solver weighed.
-    """
-
-    fit_value: float
-    travel_saved: float
-    continuity_cost: float
-    balance_restored: float
-    capacity_freed: float
-    budget_used: float
-
-    @property
-    def objective_delta(self) -> float:
-        return self.fit_value + self.travel_saved - self.continuity_cost
-
-    @property
-    def priced_delta(self) -> float:
-        return self.objective_delta + self.balance_restored + self.capacity_freed + self.budget_used
 
 
 @dataclass(frozen=True)
 class Move:
     """One account whose planned owner differs from its current one.
 
+    ``terms`` are its effect in money per year; ``summary`` is them in one line.
     ``kind``: "move" (a choice, counted against the disruption budget), "forced" (the owner leaves
     or breaks a rule, or a lock names another rep) or "new" (the account had no owner).
     """
 
     account_id: str
-    from_rep: str | None
-    to_rep: str
+    from_rep_id: str | None
+    to_rep_id: str
     kind: MoveKind
-    reasons: MoveReasons
+    terms: MoveReasons
     summary: str
+
+    @property
+    def impact(self) -> float:
+        """The change in the plan's objective (money per year) this move brings."""
+        return self.terms.objective_delta
+
+    @cached_property  # the service filters every move by reason type on each request
+    def reasons(self) -> tuple[MoveReason, ...]:
+        """Why, as typed reasons a page can filter on (models.planning.reasons words them)."""
+        return move_reason_list(self.kind, asdict(self.terms))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Reasons for each move, read off the objective's own terms and the limits' shadow prices.
 
-For an account moved from slot ``old`` to slot ``new`` (see models.planning.plan.MoveReasons):
+Every word a manager reads about a move is here: the term names, the one-line summary and the
+typed reasons the review page filters on. For an account moved from slot ``old`` to slot ``new``:
 
 * fit_value       = potential x (fit[new] - fit[old])       expected revenue gained
 * travel_saved    = travel_cost[old] - travel_cost[new]
@@ -19,14 +20,52 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 
-from models.planning.plan import MoveReasons
 from models.solver import AssignmentProblem, Prices
 
+MoveKind = Literal["move", "forced", "new"]
 CAPACITY_ROWS = ("capacity",)
 BAND_ROWS = ("workload_band", "potential_band")
+
+
+@dataclass(frozen=True)
+class MoveReasons:
+    """A move's effect in money per year, split by the objective's own terms.
+
+    ``fit_value + travel_saved - continuity_cost == objective_delta``: the change in the plan's
+    objective from giving this account to the new rep instead of keeping it where it was. The
+    constraint terms value what the move does for the limits at their shadow prices:
+    ``balance_restored`` (workload and potential bands), ``capacity_freed`` (rep capacity) and
+    ``budget_used`` (the disruption budget, <= 0); adding them gives ``priced_delta``, the change
+    in the Lagrangian objective the solver weighed.
+    """
+
+    fit_value: float
+    travel_saved: float
+    continuity_cost: float
+    balance_restored: float
+    capacity_freed: float
+    budget_used: float
+
+    @property
+    def objective_delta(self) -> float:
+        return self.fit_value + self.travel_saved - self.continuity_cost
+
+    @property
+    def priced_delta(self) -> float:
+        return self.objective_delta + self.balance_restored + self.capacity_freed + self.budget_used
+
+
+@dataclass(frozen=True)
+class MoveReason:
+    """One reason for a move: a type the review page filters on, a sentence, and its money."""
+
+    type: str
+    text: str
+    value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +129,20 @@ TERM_WORDS = {
     "budget_used": ("disruption budget used", "disruption budget used"),
 }
 """Each ``MoveReasons`` term's words when it adds to the move (first) or takes from it."""
+TERM_TYPES = {
+    "fit_value": "fit",
+    "travel_saved": "travel",
+    "continuity_cost": "continuity",
+    "balance_restored": "balance",
+    "capacity_freed": "capacity",
+    "budget_used": "disruption",
+}
+"""The reason type each term gives."""
+KIND_REASONS = {
+    "forced": "must move: the owner leaves or breaks a rule, or a lock names another rep",
+    "new": "had no owner",
+}
+"""The reason a move's kind gives before its money terms ("move" gives none)."""
 
 
 def worded_terms(terms: Mapping[str, object]) -> list[tuple[str, str, float]]:
@@ -115,3 +168,17 @@ def summary(reasons: MoveReasons, to_rep: str, from_rep: str | None) -> str:
     shown = worded_terms(asdict(reasons))
     head = f"{from_rep or 'unassigned'} -> {to_rep}: "
     return head + "; ".join(f"{words} {amount:+,.0f}" for _, words, amount in shown)
+
+
+def reasons_from_terms(terms: Mapping[str, object]) -> tuple[MoveReason, ...]:
+    """The money terms as typed reasons, largest first (continuity counts as a cost)."""
+    return tuple(
+        MoveReason(TERM_TYPES[name], f"{words} {signed:+,.0f} per year", round(signed, 2))
+        for name, words, signed in worded_terms(terms)
+    )
+
+
+def move_reason_list(kind: str, terms: Mapping[str, object]) -> tuple[MoveReason, ...]:
+    """A move's reasons: its kind's (forced, new) first, then its money terms."""
+    head = (MoveReason(kind, KIND_REASONS[kind]),) if kind in KIND_REASONS else ()
+    return (*head, *reasons_from_terms(terms))

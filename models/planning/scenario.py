@@ -39,7 +39,7 @@ class Lock:
 
 @dataclass(frozen=True)
 class NewRep:
-    """A rep the scenario adds (a hire). ``city`` is resolved to coordinates by the CLI."""
+    """A rep the scenario adds (a hire). ``city`` is resolved to coordinates by the plan recipe."""
 
     rep_id: str
     name: str = ""

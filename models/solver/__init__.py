@@ -1,6 +1,7 @@
 """The generic assignment engine: each item to one candidate agent under side rows (Lagrangian
 bound, priced rounding, repair, local search, CP-SAT, LNS, the LP rescue). Knows nothing of
-accounts or reps.
+accounts or reps; says why there is no plan in typed records
+(``models.solver.findings``), never in text.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from models.solver.core import (
     row_violations,
 )
 from models.solver.cpsat_engine import solve_exact
-from models.solver.engine import STRETCH, ExactEngine, SolverOptions, solve
+from models.solver.engine import ExactEngine, SolverOptions, solve
+from models.solver.findings import (
+    BrokenRow,
+    Finding,
+    MoreBrokenRows,
+    Stretch,
+    UnassignedItems,
+    Verdict,
+    Widening,
+)
 from models.solver.lagrangian import DualResult, dual_bound, priced_scores, solve_dual
 from models.solver.lns import lns, resolve_items
 from models.solver.lp_relaxation import solve_lp, widening
@@ -25,13 +35,19 @@ from models.solver.lp_relaxation import solve_lp, widening
 __all__ = [
     "AgentRows",
     "AssignmentProblem",
+    "BrokenRow",
     "DualResult",
     "ExactEngine",
+    "Finding",
     "GlobalRow",
+    "MoreBrokenRows",
     "Prices",
-    "STRETCH",
     "Solution",
     "SolverOptions",
+    "Stretch",
+    "UnassignedItems",
+    "Verdict",
+    "Widening",
     "dual_bound",
     "is_feasible",
     "lns",

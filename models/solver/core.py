@@ -19,6 +19,8 @@ from typing import Literal
 
 import numpy as np
 
+from models.solver.findings import BrokenRow, Finding, MoreBrokenRows, UnassignedItems
+
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
 
 FEASIBILITY_RTOL = 1e-7
@@ -90,7 +92,9 @@ class Solution:
     method: str
     seconds: float
     prices: Prices = field(default_factory=Prices)
-    notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    """Without a plan: why (a ``Verdict``), the rows the best attempt broke, how far limits must
+    widen (``models.solver.findings``)."""
 
     @property
     def gap(self) -> float:
@@ -125,34 +129,33 @@ def agent_loads(problem: AssignmentProblem, rows: AgentRows, choice: np.ndarray)
     return np.bincount(agents[mask], weights=weights[mask], minlength=problem.n_agents)
 
 
-def row_note(name: str, agent: int | None, value: float, side: str, bound: float) -> str:
-    """One row against its bound, in the form models.planning.feasibility parses: ``name[agent] =
-    value > upper bound`` (``<`` for a lower bound; no ``[agent]`` for a global row)."""
-    where = "" if agent is None else f"[{agent}]"
-    sign = ">" if side == "upper" else "<"
-    return f"{name}{where} = {value:.6g} {sign} {side} {bound:.6g}"
-
-
-def row_violations(problem: AssignmentProblem, choice: np.ndarray) -> list[str]:
-    """Human-readable list of every broken row (empty when the choice is feasible)."""
-    broken: list[str] = []
+def row_violations(
+    problem: AssignmentProblem, choice: np.ndarray
+) -> list[UnassignedItems | BrokenRow | MoreBrokenRows]:
+    """Every broken row as a typed record, the first three per side of each agent row listed
+    (empty when the choice is feasible)."""
+    broken: list[UnassignedItems | BrokenRow | MoreBrokenRows] = []
     if (choice < 0).any():
-        broken.append(f"{int((choice < 0).sum())} item(s) without an agent")
+        broken.append(UnassignedItems(int((choice < 0).sum())))
     for rows in problem.agent_rows:
         load = agent_loads(problem, rows, choice)
         over = load > rows.upper + _tolerance(rows.upper)
         under = load < rows.lower - _tolerance(rows.lower)
         for r in np.flatnonzero(over)[:3]:
-            broken.append(row_note(rows.name, r, load[r], "upper", rows.upper[r]))
+            broken.append(
+                BrokenRow(rows.name, int(r), float(load[r]), "upper", float(rows.upper[r]))
+            )
         for r in np.flatnonzero(under)[:3]:
-            broken.append(row_note(rows.name, r, load[r], "lower", rows.lower[r]))
+            broken.append(
+                BrokenRow(rows.name, int(r), float(load[r]), "lower", float(rows.lower[r]))
+            )
         extra = int(over.sum() + under.sum()) - min(3, int(over.sum())) - min(3, int(under.sum()))
         if extra > 0:
-            broken.append(f"... and {extra} more {rows.name} row(s)")
+            broken.append(MoreBrokenRows(rows.name, extra))
     for row in problem.global_rows:
         total = float(chosen(problem, row.coef, choice).sum())
         if total > row.upper + float(_tolerance(np.array([row.upper]))[0]):
-            broken.append(row_note(row.name, None, total, "upper", row.upper))
+            broken.append(BrokenRow(row.name, None, total, "upper", float(row.upper)))
     return broken
 
 

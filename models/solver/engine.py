@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -27,17 +27,15 @@ from models.solver.core import (
     is_feasible,
     objective_value,
     relative_gap,
-    row_note,
     row_violations,
 )
 from models.solver.cpsat_engine import solve_exact
+from models.solver.findings import Finding, Verdict, Widening
 from models.solver.lagrangian import DualResult, priced_scores, solve_dual
 from models.solver.lns import lns, repair_neighbourhood
 from models.solver.lp_relaxation import LpResult, solve_lp, widening
 from models.solver.repair import improve, repair
 
-STRETCH = "stretch: "
-"""Prefix of the notes that say how far a limit must stretch for a plan to exist."""
 BAND_MARGINS = (0.3, 0.6, 0.9)
 OPTIMAL_GAP = 1e-9
 HEURISTIC_SHARE_BEFORE_EXACT = 0.15
@@ -45,36 +43,15 @@ EXACT_SHARE_BEFORE_LNS = 0.5
 EXACT_WORK_SHARE = 0.4
 REPAIR_NEIGHBOURHOODS = (8, 24, 64)
 LNS_MAX_PAIRS = 500_000
-DIVERGED = (
-    "the limits look jointly infeasible even with accounts split between reps (the Lagrangian "
-    "dual diverged): a group of neighbouring reps cannot reach their bands from the accounts "
-    "around them, or the disruption budget is too small to rebalance"
-)
 REPAIR_WORK_S = 3.0
-MAX_STRETCH_NOTES = 8
-WIDENING_GROUPS = {
+MAX_STRETCHES = 8
+WIDENING_GROUPS: dict[Literal["bands", "budget"], frozenset[str]] = {
     "bands": frozenset({"workload_band", "potential_band"}),
     "budget": frozenset({"moved_accounts", "moved_potential"}),
 }
 """The limits a manager trades off when no plan fits: balance bands against disruption budget."""
 LP_BAND_MARGINS = (0.1, 0.3)
 LP_BUDGET_MARGIN = 0.01
-LP_INFEASIBLE = (
-    "the limits are jointly infeasible: even with accounts split between reps (the LP "
-    "relaxation, solved exactly) no assignment meets them all"
-)
-CPSAT_INFEASIBLE = (
-    "the limits are jointly infeasible: CP-SAT searched every assignment of these candidates and "
-    "none meets them all"
-)
-LP_UNFINISHED = (
-    "the LP relaxation did not finish ({why} after {seconds:.0f} s), so whether these limits "
-    "leave room for any plan is unknown"
-)
-LP_ROUNDING_FAILED = (
-    "the LP relaxation has a solution (value {value:,.0f}) but rounding and repairing it broke "
-    "a limit; a plan may exist: raise `solver.time_limit_s` or widen the bands slightly"
-)
 SAFETY_FACTOR = 10.0
 SAFETY_SECONDS = 60.0
 
@@ -149,7 +126,7 @@ def solve(
     if exact_fits and not options.deterministic:
         heuristic_end = start + HEURISTIC_SHARE_BEFORE_EXACT * options.time_limit_s
     say("rounding and repairing at the bound's prices")
-    choice, notes = _heuristic(problem, dual, start, min(deadline, heuristic_end))
+    choice, findings = _heuristic(problem, dual, start, min(deadline, heuristic_end))
     method, bound, exact_status = "lagrangian+repair", dual.bound, None
     engine = options.exact_engine
     if exact_fits and choice is not None and engine is not None and engine.applies(problem):
@@ -166,7 +143,7 @@ def solve(
         )
         bound = min(bound, found.bound)
         return _finish(
-            problem, found.choice, bound, found.method, found.exact_status, dual, notes, start
+            problem, found.choice, bound, found.method, found.exact_status, dual, findings, start
         )
     if exact_fits:
         share = EXACT_SHARE_BEFORE_LNS if options.lns_steps else 1.0
@@ -175,16 +152,16 @@ def solve(
             problem, choice, options, exact_end, method, bound
         )
     if choice is None and exact_status == "INFEASIBLE":
-        named = _widening_notes(problem, min(options.time_limit_s, deadline - time.monotonic()))
-        notes = [CPSAT_INFEASIBLE, *(named or notes)]
+        named = _widenings(problem, min(options.time_limit_s, deadline - time.monotonic()))
+        findings = [Verdict("cpsat_infeasible"), *(named or findings)]
     if choice is None and exact_status != "INFEASIBLE":
         say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
-        choice, lp_status, lp_notes, bound = _lp_rescue(
+        choice, lp_status, lp_findings, bound = _lp_rescue(
             problem, deadline, bound, dual.prices, options.time_limit_s
         )
         # no plan: the LP's verdict first, the heuristic's broken rows only when the LP names none
-        keep = [] if choice is not None or len(lp_notes) > 1 else notes
-        notes = lp_notes + keep
+        keep = [] if choice is not None or len(lp_findings) > 1 else findings
+        findings = lp_findings + keep
         exact_status = "INFEASIBLE" if lp_status == "infeasible" else None
         method = "lp+repair" if choice is not None else method
     small = problem.n_pairs() <= LNS_MAX_PAIRS  # on big regions steps cost much, gain ~nothing
@@ -199,7 +176,7 @@ def solve(
         )
         if objective_value(problem, better) > objective_value(problem, choice):
             choice, method = better, method + "+lns"
-    return _finish(problem, choice, bound, method, exact_status, dual, notes, start)
+    return _finish(problem, choice, bound, method, exact_status, dual, findings, start)
 
 
 def _exact_phase(problem, choice, options: SolverOptions, end: float, method: str, bound: float):
@@ -228,22 +205,24 @@ def _exact_phase(problem, choice, options: SolverOptions, end: float, method: st
     return choice, method, exact.status, bound
 
 
-def _finish(problem, choice, bound, method, exact_status, dual, notes, start) -> Solution:
+def _finish(problem, choice, bound, method, exact_status, dual, findings, start) -> Solution:
     seconds = time.monotonic() - start
     if choice is None:
         status = "infeasible" if exact_status == "INFEASIBLE" else "unknown"
         empty = np.full(problem.n_items, -1, dtype=np.int64)
-        return Solution(status, empty, float("-inf"), bound, method, seconds, dual.prices, notes)
+        return Solution(
+            status, empty, float("-inf"), bound, method, seconds, dual.prices, tuple(findings)
+        )
     value = objective_value(problem, choice)
     bound = max(bound, value) if exact_status == "OPTIMAL" else bound
     proven = exact_status == "OPTIMAL" or relative_gap(value, bound) <= OPTIMAL_GAP
     status = "optimal" if proven else "feasible"
-    return Solution(status, choice, value, bound, method, seconds, dual.prices, notes)
+    return Solution(status, choice, value, bound, method, seconds, dual.prices, tuple(findings))
 
 
 def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadline: float):
     """Round at prices of ever more tightly banded copies until repair reaches feasibility."""
-    notes: list[str] = []
+    findings: list[Finding] = []
     budget = deadline - start
     choice = None
     for margin in BAND_MARGINS:
@@ -256,14 +235,14 @@ def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadl
             choice = _exact_repair(problem, choice, deadline)
         if is_feasible(problem, choice):
             improve_deadline = min(deadline, time.monotonic() + 0.3 * budget)
-            return improve(problem, choice, improve_deadline), notes
+            return improve(problem, choice, improve_deadline), findings
         if time.monotonic() >= deadline:
             break
     if dual.saturated:
-        notes.append(DIVERGED)
+        findings.append(Verdict("diverged"))
     if choice is not None:
-        notes.extend(row_violations(problem, choice))
-    return None, notes
+        findings.extend(row_violations(problem, choice))
+    return None, findings
 
 
 def _lp_rescue(
@@ -279,9 +258,9 @@ def _lp_rescue(
     half-width in turn, budgets by ``LP_BUDGET_MARGIN``): its optimum, each item to its largest
     share, lands near the real rows, and repair with its prices closes the rest. Where no copy has
     a solution or its rounding cannot be repaired, the LP of the problem itself decides: infeasible
-    means no plan exists (``_widening_notes`` then says how far bands or budget must give, within
+    means no plan exists (``_widenings`` then says how far bands or budget must give, within
     ``explain_s`` seconds).
-    Returns (choice or None, status of the deciding LP, notes, bound).
+    Returns (choice or None, status of the deciding LP, findings, bound).
     """
     for margin in LP_BAND_MARGINS:
         if time.monotonic() >= deadline:
@@ -298,15 +277,20 @@ def _lp_rescue(
                 return choice, lp.status, [], bound
     lp = solve_lp(problem, deadline - time.monotonic(), hint=priced_scores(problem, prices))
     if lp.status in ("time limit", "failed"):
-        return None, lp.status, [LP_UNFINISHED.format(seconds=lp.seconds, why=lp.status)], bound
+        return (
+            None,
+            lp.status,
+            [Verdict("lp_unfinished", seconds=lp.seconds, reason=lp.status)],
+            bound,
+        )
     if lp.status == "infeasible":
         # the proof is in; naming the limits gets at most the scenario's own time budget
-        named = _widening_notes(problem, min(explain_s, deadline - time.monotonic()))
-        return None, lp.status, [LP_INFEASIBLE, *named], bound
+        named = _widenings(problem, min(explain_s, deadline - time.monotonic()))
+        return None, lp.status, [Verdict("lp_infeasible"), *named], bound
     bound = min(bound, lp.value)
     choice = _round_lp(problem, lp, deadline)
     if choice is None:
-        return None, lp.status, [LP_ROUNDING_FAILED.format(value=lp.value)], bound
+        return None, lp.status, [Verdict("lp_rounding_failed", value=lp.value)], bound
     return choice, lp.status, [], bound
 
 
@@ -320,21 +304,16 @@ def _round_lp(problem: AssignmentProblem, lp: LpResult, deadline: float) -> np.n
     return improve(problem, choice, deadline)
 
 
-def _widening_notes(problem: AssignmentProblem, seconds: float) -> list[str]:
+def _widenings(problem: AssignmentProblem, seconds: float) -> list[Finding]:
     """How far the bands must widen if the budget holds, and the budget if the bands hold (each
-    with the rows that bind), in the note form models.planning.feasibility words; half the time
-    each."""
-    out = []
+    with the rows that bind); half the time each."""
+    out: list[Finding] = []
     for group, names in WIDENING_GROUPS.items():
         found = widening(problem, names, max(1.0, seconds / len(WIDENING_GROUPS)))
         if found.status == "no room":  # "absent" (no such rows) and failures say nothing
-            out.append(f"{STRETCH}group {group} none")
+            out.append(Widening(group, None))
         elif found.status == "infeasible":
-            out.append(f"{STRETCH}group {group} {found.widen:.6g}")
-            for s in found.stretches[:MAX_STRETCH_NOTES]:
-                load = s.bound + (s.amount if s.side == "upper" else -s.amount)
-                agent = None if s.agent < 0 else s.agent
-                out.append(STRETCH + row_note(s.row, agent, load, s.side, s.bound))
+            out.append(Widening(group, found.widen, found.stretches[:MAX_STRETCHES]))
     return out
 
 

@@ -27,6 +27,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from models.solver.core import AssignmentProblem, Prices
+from models.solver.findings import Stretch
 
 LP_METHOD = "highs-ds"
 """Dual simplex: faster than interior point on 20k x 20 candidates (110-170 s against > 5 min)."""
@@ -35,18 +36,6 @@ STRETCH_TOLERANCE = 1e-6
 COLUMNS_PER_ITEM = 3
 REDUCED_TOL = 1e-7
 """Relative margin by which a slot must beat its item's price to enter (column generation)."""
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """One limit that binds at a ``widening``: ``amount`` it widened by, in the row's units."""
-
-    row: str
-    agent: int
-    """Agent index, -1 for a global row."""
-    side: str
-    bound: float
-    amount: float
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,15 @@ import pytest
 from models.solver import (
     AgentRows,
     AssignmentProblem,
+    BrokenRow,
     GlobalRow,
+    MoreBrokenRows,
     Prices,
     SolverOptions,
+    Stretch,
+    UnassignedItems,
+    Verdict,
+    Widening,
     dual_bound,
     is_feasible,
     solve,
@@ -81,9 +87,11 @@ def test_solver_proves_infeasibility_with_the_lp_when_the_heuristic_fails():
     problem = AssignmentProblem(agent, np.ones((3, 2)), 2, (band,))
     solution = solve(problem, NO_EXACT)
     assert solution.status == "infeasible"
-    assert solution.notes[0].startswith("the limits are jointly infeasible")
-    assert "stretch: group bands 0.363636" in solution.notes  # R1 holds 3: 3 <= 2.2 (1 + t)
-    assert any(n.startswith("stretch: workload_band[1]") for n in solution.notes)
+    assert solution.findings[0] == Verdict("lp_infeasible")
+    bands = next(f for f in solution.findings if isinstance(f, Widening) and f.group == "bands")
+    assert bands.share == pytest.approx(0.8 / 2.2)  # R1 holds 3: 3 <= 2.2 (1 + t)
+    assert [(s.row, s.agent, s.side) for s in bands.stretches] == [("workload_band", 1, "upper")]
+    assert bands.stretches[0].needed == pytest.approx(3.0)
 
 
 def test_lp_rescue_rounds_to_a_feasible_plan_near_the_lp_bound():
@@ -91,8 +99,10 @@ def test_lp_rescue_rounds_to_a_feasible_plan_near_the_lp_bound():
 
     problem = banded_instance(seed=3)
     n, value = problem.n_items, problem.value
-    choice, status, notes, bound = _lp_rescue(problem, deadline=1e18, bound=1e12, prices=Prices())
-    assert status == "optimal" and notes == [] and bound == 1e12
+    choice, status, findings, bound = _lp_rescue(
+        problem, deadline=1e18, bound=1e12, prices=Prices()
+    )
+    assert status == "optimal" and findings == [] and bound == 1e12
     assert is_feasible(problem, choice)
     lp_value = solve_lp(problem, 30).value
     assert 0.97 * lp_value <= value[np.arange(n), choice].sum() <= lp_value + 1e-6
@@ -103,7 +113,7 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
 
     # the default world's balanced.yaml is the real case (bench_plan_value); here the heuristic
     # is switched off so the rescue path runs on a small instance
-    monkeypatch.setattr(solver, "_heuristic", lambda *args: (None, ["heuristic failed"]))
+    monkeypatch.setattr(solver, "_heuristic", lambda *args: (None, [Verdict("diverged")]))
     problem = banded_instance(seed=4)
     heard: list[str] = []
     solution = solver.solve(problem, NO_EXACT, progress=heard.append)
@@ -114,16 +124,14 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
     assert solution.objective <= solution.bound + 1e-6
 
 
-def test_widening_notes_read_as_trade_offs_naming_reps():
+def test_widenings_read_as_trade_offs_naming_reps():
     from models.planning import describe_broken_rows
 
-    notes = [
-        "stretch: group bands 0.25",
-        "stretch: workload_band[1] = 3 > upper 2.2",
-        "stretch: group budget 1.5",
-        "stretch: moved_accounts = 150 > upper 60",
+    findings = [
+        Widening("bands", 0.25, (Stretch("workload_band", 1, "upper", 2.2, 0.8),)),
+        Widening("budget", 1.5, (Stretch("moved_accounts", -1, "upper", 60.0, 90.0),)),
     ]
-    lines = describe_broken_rows(notes, np.array(["R0", "R7"]), "")
+    lines = describe_broken_rows(findings, np.array(["R0", "R7"]), "")
     assert lines == [
         "keeping the disruption budget, the balance bands must widen: if every band widens by "
         "the same share of its own limit, by at least 25.0%; where that binds:",
@@ -132,8 +140,30 @@ def test_widening_notes_read_as_trade_offs_naming_reps():
         "the same share, by at least 150.0%; where that binds:",
         "  accounts moved would need 150 (limit 60)",
     ]
-    none = describe_broken_rows(["stretch: group budget none"], np.array(["R0"]), "")
+    none = describe_broken_rows([Widening("budget", None)], np.array(["R0"]), "")
     assert none[0].startswith("raising the disruption budget alone cannot make room")
+
+
+def test_broken_rows_and_verdicts_are_worded_from_typed_findings():
+    from models.planning import describe_broken_rows
+
+    findings = [
+        Verdict("lp_unfinished", seconds=61.4, reason="time limit"),
+        UnassignedItems(2),
+        BrokenRow("capacity", 1, 12.25, "upper", 10.0),
+        MoreBrokenRows("capacity", 4),
+        BrokenRow("moved_potential", None, 150.0, "upper", 60.0),
+        BrokenRow("some_other_row", 0, 1.0, "upper", 0.0),  # not a planner row: left out
+    ]
+    assert describe_broken_rows(findings, np.array(["R0", "R7"]), "region west: ") == [
+        "region west: the LP relaxation did not finish (time limit after 61 s), so whether these "
+        "limits leave room for any plan is unknown.",
+        "region west: 2 item(s) without an agent",
+        "region west: no plan found keeping capacity of rep R7 within limits (best attempt 12.2 "
+        "vs upper 10.0); widen that limit or add capacity nearby.",
+        "region west: ... and 4 more capacity row(s)",
+        "region west: potential moved = 150 > upper 60; raise the disruption budget",
+    ]
 
 
 def test_column_generation_prices_columns_exactly_even_past_the_lagrangian_cap():

@@ -110,3 +110,11 @@ def test_shipped_scenarios_parse(name: str):
     from models.planning import scenario_from_dict
 
     scenario_from_dict(yaml.safe_load((DOCS / name).read_text()))
+
+
+def test_compare_reads_plan_folders_through_the_strict_reader(tmp_path: Path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "metrics.json").write_text(json.dumps({"status": "optimal"}))
+    result = run("compare", str(tmp_path / "old"), str(tmp_path / "none"))
+    assert result.exit_code != 0
+    assert "schema_version is None" in result.output and "rerun `territory plan" in result.output

@@ -127,9 +127,9 @@ def test_reasons_add_up_to_each_moves_objective_difference(mk):
         return acc.at[account_id, "potential"] * fit - 3.0 * float(km) - continuity
 
     for move in plan.moves:
-        why = move.reasons
-        direct = value(move.account_id, move.to_rep, move.from_rep) - value(
-            move.account_id, move.from_rep, move.from_rep
+        why = move.terms
+        direct = value(move.account_id, move.to_rep_id, move.from_rep_id) - value(
+            move.account_id, move.from_rep_id, move.from_rep_id
         )
         assert why.fit_value + why.travel_saved - why.continuity_cost == pytest.approx(
             why.objective_delta

@@ -312,63 +312,59 @@ def scores_path(crm_dir: Path, data_dir: Path, champion: str, tables) -> Path:
 def write_plan(
     out: Path, tables, scores: pd.DataFrame, *, n_moves: int = 24, seed: int = SEED
 ) -> Path:
-    """A plan directory in the documented shape: assignments, moves, metrics.json, report.md."""
+    """A plan folder as `territory plan` writes it, through the same writer: the best-scored
+    accounts move to random reps, each for two of fit, balance, travel and continuity."""
+    from models.planning import (
+        Move,
+        MoveReasons,
+        Plan,
+        metrics_document,
+        summary,
+        write_plan_folder,
+    )
+
     rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
     current = tables.current_owners()
     reps = tables.reps["rep_id"].tolist()
     ranked = scores.sort_values("potential", ascending=False)["account_id"]
     ranked = [a for a in ranked if a in current.index][:n_moves]
     planned = current.copy()
-    kinds = [
-        ("fit", "{to} has closed 6 deals in {industry}"),
-        ("balance", "{frm} carries 40% more potential than the team median"),
-        ("travel", "{to} is 120 km closer"),
-        ("continuity", "kept the last owner's region"),
-    ]
+    terms = ("fit_value", "balance_restored", "travel_saved", "continuity_cost")
     moves = []
-    info = tables.accounts.set_index("account_id")
-    names = tables.reps.set_index("rep_id")["name"]
     for k, account in enumerate(ranked):
         frm = current[account]
-        to = rng.choice([r for r in reps if r != frm])
+        to = str(rng.choice([r for r in reps if r != frm]))
         planned[account] = to
-        picked = [kinds[k % 4], kinds[(k + 1 + k // 4) % 4]]
-        picked = picked[:1] if picked[0] == picked[1] else picked
-        industry = info.loc[account, "industry"]
-        reasons = [
-            {"type": t, "text": text.format(to=names[to], frm=names[frm], industry=industry)}
-            for t, text in picked
-        ]
-        moves.append(
-            {
-                "account_id": account,
-                "from_rep_id": frm,
-                "to_rep_id": to,
-                "impact": round(float(rng.uniform(500, 20000)), 2),
-                "reasons": json.dumps(reasons),
-            }
-        )
+        picked = {terms[k % 4], terms[(k + 1 + k // 4) % 4]}
+        money = {t: round(float(rng.uniform(500, 20000)), 2) if t in picked else 0.0 for t in terms}
+        why = MoveReasons(**money, capacity_freed=0.0, budget_used=0.0)
+        moves.append(Move(account, frm, to, "move", why, summary(why, to, frm)))
+    potential = scores.set_index("account_id")["potential"].reindex(planned.index).fillna(0.0)
     assignments = pd.DataFrame(
         {
             "account_id": planned.index,
             "rep_id": planned.to_numpy(),
-            "current_rep_id": current.reindex(planned.index).to_numpy(),
+            "current_rep": current.reindex(planned.index).to_numpy(),
+            "change": np.where(planned.to_numpy() == current.to_numpy(), "kept", "moved"),
+            "potential": potential.to_numpy(),
+            "workload": 1.0,
+            "fit": 1.0,
+            "expected_value": potential.to_numpy(),
+            "distance_km": 0.0,
+            "region": "all",
         }
     )
-    assignments.to_csv(out / "assignments.csv", index=False)
-    pd.DataFrame(moves).to_csv(out / "moves.csv", index=False)
-    (out / "metrics.json").write_text(
-        json.dumps(
-            {
-                "status": "optimal",
-                "moves": len(moves),
-                "objective": 123456.0,
-                "travel_km_change": -842.0,
-            }
-        )
+    plan = Plan(
+        "optimal",
+        dict(zip(planned.index, planned.to_numpy(), strict=True)),
+        objective=123456.0,
+        bound=123456.0,
+        gap=0.0,
+        moves=tuple(moves),
+        assignments=assignments,
     )
-    (out / "report.md").write_text(f"# Plan\n\n{len(moves)} moves proposed.\n")
+    document = metrics_document(plan, "fixture", {"travel_km_change": -842.0})
+    write_plan_folder(plan, out, document, f"# Plan\n\n{len(moves)} moves proposed.\n")
     return out
 
 

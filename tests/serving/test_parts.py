@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -18,7 +19,7 @@ from serving.auth import KeyRing, generate_keys, read_keys_file, require_role, w
 from serving.decisions import DecisionCache, DecisionStore
 from serving.errors import BadRequest, Forbidden, NotReady, Unauthenticated
 from serving.hubspot import canonical_uri, card_payload, sign_v3, verify_v3
-from serving.plans import choose_plan_dir, find_plan_dirs, parse_reasons, plan_id_of, read_plan
+from serving.plans import choose_plan_dir, find_plan_dirs, plan_id_of, read_plan
 from serving.settings import ApiKeyEntry
 from serving.store import ScoreTable, tier_for
 
@@ -147,78 +148,83 @@ def test_card_payload_shape():
 
 
 # -- plan files -----------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("cell", "expected"),
-    [
-        ('[{"type": "fit", "text": "knows energy", "value": 2}]', [("fit", "knows energy", 2.0)]),
-        ('["travel: 40 km closer"]', [("travel", "travel: 40 km closer", None)]),
-        (
-            "balance: lighter book | fit: energy",
-            [("balance", "balance: lighter book", None), ("fit", "fit: energy", None)],
-        ),
-        ('[{"kind": "fit", "phrase": "p"}]', [("fit", "p", None)]),
-        ("", []),
-        (float("nan"), []),
-    ],
-)
-def test_move_reasons_cells(cell, expected):
-    assert [(r.type, r.text, r.value) for r in parse_reasons(cell)] == expected
+def write_plan_files(directory, owners: dict[str, tuple[str | None, str]], plan_id=None):
+    """A plan folder through the one writer: account -> (current rep, planned rep)."""
+    from models.planning import Move, MoveReasons, Plan, metrics_document, write_plan_folder
 
-
-def write_plan_files(
-    directory, assignments: str, moves: str | None = None, metrics: dict | None = None
-):
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "assignments.csv").write_text(assignments)
-    if moves is not None:
-        (directory / "moves.csv").write_text(moves)
-    if metrics is not None:
-        (directory / "metrics.json").write_text(json.dumps(metrics))
+    accounts = list(owners)
+    assignments = pd.DataFrame(
+        {
+            "account_id": accounts,
+            "rep_id": [owners[a][1] for a in accounts],
+            "current_rep": [owners[a][0] for a in accounts],
+            "change": "moved",
+            "potential": 100.0,
+            "workload": [float(i + 1) for i in range(len(accounts))],
+            "fit": 1.0,
+            "expected_value": 100.0,
+            "distance_km": 0.0,
+            "region": "all",
+        }
+    )
+    moves = tuple(
+        Move(a, frm, to, "move" if frm else "new", MoveReasons(12.5, 0, 2.0, 0, 0, 0), "s")
+        for a, (frm, to) in owners.items()
+        if frm != to
+    )
+    plan = Plan("optimal", {a: to for a, (_, to) in owners.items()}, 1.0, 1.0, 0.0, moves)
+    plan = dataclasses.replace(plan, assignments=assignments)
+    extra = {"plan_id": plan_id} if plan_id else {}
+    write_plan_folder(plan, directory, metrics_document(plan, "t", extra), "# Plan\n")
     return directory
 
 
-def test_read_plan_with_alias_columns_and_derived_moves(tmp_path):
-    plan = read_plan(
-        write_plan_files(tmp_path / "p", "account_id,planned_rep_id,workload\nA1,R2,3\nA2,R1,1\n"),
-        {"A1": "R1", "A2": "R1"},
-    )
-    assert plan.planned_owner == {"A1": "R2", "A2": "R1"} and plan.workload == {
-        "A1": 3.0,
-        "A2": 1.0,
-    }
-    assert (
-        list(plan.moves) == ["A1"]
-        and plan.moves["A1"].from_rep_id == "R1"
-        and plan.moves["A1"].reasons == ()
-    )
-    assert plan.plan_id == plan_id_of(tmp_path / "p") and plan.plan_id.startswith("plan-")
-
-
-def test_read_plan_moves_file_and_metrics_plan_id(tmp_path):
+def test_read_plan_round_trips_the_written_folder(tmp_path):
     d = write_plan_files(
-        tmp_path / "p",
-        "account_id,rep_id\nA1,R2\n",
-        "account_id,from_rep_id,to_rep_id,gain,reasons\nA1,R1,R2,12.5,fit: energy\n",
-        {"plan_id": "q3-west", "status": "optimal"},
+        tmp_path / "p", {"A1": ("R1", "R2"), "A2": ("R1", "R1"), "A3": (None, "R1")}
     )
-    plan = read_plan(d, {"A1": "R1"})
-    assert (
-        plan.plan_id == "q3-west"
-        and plan.moves["A1"].impact == 12.5
-        and plan.reason_types == ["fit"]
-    )
+    plan = read_plan(d, {"A1": "R9", "A4": "R3"})
+    assert plan.planned_owner == {"A1": "R2", "A2": "R1", "A3": "R1"}
+    assert plan.current_owner == {"A1": "R1", "A2": "R1", "A4": "R3"}  # the plan's own wins
+    assert plan.workload == {"A1": 1.0, "A2": 2.0, "A3": 3.0}
+    assert list(plan.moves) == ["A1", "A3"] and plan.moves["A1"].from_rep_id == "R1"
+    assert plan.moves["A1"].impact == 10.5  # fit 12.5 - continuity 2.0
+    assert [r.type for r in plan.moves["A3"].reasons] == ["new", "fit", "continuity"]
+    assert plan.reason_types == ["continuity", "fit", "new"]
+    assert plan.metrics["schema_version"] == 1 and plan.report_md == "# Plan\n"
+    assert plan.plan_id == plan_id_of(d) and plan.plan_id.startswith("plan-")
 
 
-def test_read_plan_errors_name_the_file_and_fix(tmp_path):
+def test_read_plan_takes_the_plan_id_from_metrics(tmp_path):
+    d = write_plan_files(tmp_path / "p", {"A1": ("R1", "R2")}, plan_id="q3-west")
+    assert read_plan(d, {}).plan_id == "q3-west" == plan_id_of(d)
+
+
+def test_read_plan_errors_name_the_file_the_column_and_fix(tmp_path):
     with pytest.raises(NotReady, match="no assignments.csv"):
         read_plan(tmp_path, {})
-    with pytest.raises(NotReady, match="expected account_id and one of"):
-        read_plan(write_plan_files(tmp_path / "bad", "id,owner\nA1,R1\n"), {})
+    d = write_plan_files(tmp_path / "p", {"A1": ("R1", "R2")})
+    frame = pd.read_csv(d / "assignments.csv").rename(columns={"rep_id": "planned_rep_id"})
+    frame.to_csv(d / "assignments.csv", index=False)
+    with pytest.raises(NotReady, match=r"assignments.csv: column\(s\) \['rep_id'\] missing"):
+        read_plan(d, {})
+    d = write_plan_files(tmp_path / "q", {"A1": ("R1", "R2")})
+    moves = pd.read_csv(d / "moves.csv")
+    moves.assign(fit_value="lots").to_csv(d / "moves.csv", index=False)
+    with pytest.raises(NotReady, match=r"moves.csv: column 'fit_value' holds non-numbers .*A1"):
+        read_plan(d, {})
+    moves.assign(kind="swap").to_csv(d / "moves.csv", index=False)
+    with pytest.raises(NotReady, match=r"column 'kind' holds \['swap'\]; it takes move"):
+        read_plan(d, {})
+    doc = json.loads((d / "metrics.json").read_text())
+    (d / "metrics.json").write_text(json.dumps({**doc, "schema_version": 0}))
+    with pytest.raises(NotReady, match="schema_version is 0; .* rerun `territory plan --out"):
+        read_plan(d, {})
 
 
 def test_choose_plan_dir_takes_the_newest_not_superseded(tmp_path):
-    old = write_plan_files(tmp_path / "plans" / "old", "account_id,rep_id\nA1,R1\n")
-    new = write_plan_files(tmp_path / "plans" / "new", "account_id,rep_id\nA1,R2\n")
+    old = write_plan_files(tmp_path / "plans" / "old", {"A1": ("R1", "R1")})
+    new = write_plan_files(tmp_path / "plans" / "new", {"A1": ("R1", "R2")})
     os.utime(old / "assignments.csv", (1, 1))
     found = find_plan_dirs([tmp_path / "plans"])
     assert choose_plan_dir(found, {}) == new.resolve()

@@ -573,6 +573,31 @@ def test_plan_preview_runs_the_planner_without_saving(client, keys):
     assert post(client, "/plan_metrics", keys["manager"]).json()["plan_id"] == before["plan_id"]
 
 
+def test_plan_preview_places_added_reps_by_city(client, keys):
+    hire = {"rep_id": "NEW-HOU", "name": "New hire", "city": "Houston, TX", "capacity": 60}
+    body = {
+        "scenario": {
+            "limits": {"workload_band": None, "potential_band": None, "max_moved_share": 0.3},
+            "add_reps": [hire],
+            "solver": {"time_limit_s": 5},
+        },
+        "top_moves": 500,
+    }
+    preview = post(client, "/plan_preview", keys["manager"], body)
+    assert preview.status_code == 200, preview.text
+    result = preview.json()
+    assert result["status"] in {"optimal", "feasible"} and result["metrics"]["conflicts"] == []
+    assert result["moves_total"] == len(result["top_moves"]) > 0
+    hired = [m for m in result["top_moves"] if m["to_rep"]["rep_id"] == "NEW-HOU"]
+    regions = [m["region"] for m in hired]
+    assert regions.count("South") > len(regions) / 2  # placed in Houston: mostly Southern accounts
+    lost = {**hire, "city": "Qzxville"}
+    message = error_of(
+        post(client, "/plan_preview", keys["manager"], {"scenario": {"add_reps": [lost]}}), 400
+    )
+    assert "city 'Qzxville'" in message and "give latitude/longitude" in message
+
+
 def test_plan_preview_rejects_unknown_scenario_keys(client, keys):
     message = error_of(
         post(client, "/plan_preview", keys["manager"], {"scenario": {"max_moves": 5}}), 400
@@ -730,11 +755,11 @@ def test_serves_a_plan_written_by_territory_plan(client, keys, real_plan_dir, pl
         assert top["reasons"] and all(r["text"] for r in top["reasons"])
         row = written.set_index("account_id").loc[top["account_id"]]
         assert (top["from_rep"]["rep_id"], top["to_rep"]["rep_id"]) == (
-            row["from_rep"],
-            row["to_rep"],
+            row["from_rep_id"],
+            row["to_rep_id"],
         )
         card = post(client, "/card", keys["manager"], {"account_id": top["account_id"]}).json()
-        assert card["owner"]["recommended"]["rep_id"] == row["to_rep"]
+        assert card["owner"]["recommended"]["rep_id"] == row["to_rep_id"]
         metrics = post(client, "/plan_metrics", keys["manager"]).json()
         assert metrics["metrics"]["status"] in {"optimal", "feasible"} and metrics["report_md"]
     finally:
