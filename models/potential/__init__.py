@@ -15,6 +15,7 @@ from models.potential.evaluation import (
     normalized_gini,
     ranking_metrics,
 )
+from models.potential.leakage import LeakageError, find_suspects, leakage_message
 from models.potential.matrix import check_columns, learn_categories, to_matrix
 from models.potential.scoring import TIER_CUTS, percentile_rank, score_frame, tier_of
 from models.potential.synthetic_accounts import synthetic_account_features
@@ -45,6 +46,9 @@ __all__ = [
     "last_12_month_revenue",
     "linear_model",
     "EmptyTrainingSetError",
+    "LeakageError",
+    "find_suspects",
+    "leakage_message",
     "PotentialModel",
     "TIER_CUTS",
     "account_workload",
