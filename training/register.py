@@ -51,6 +51,7 @@ def _log_params(result: TrainingResult) -> None:
             "as_of": cfg.as_of.date().isoformat(),
             "holdout_as_of": plan.holdout.date().isoformat(),
             "validation_as_of": plan.validation.date().isoformat(),
+            "validation": plan.validation_kind,
             "train_as_ofs": ",".join(d.date().isoformat() for d in plan.train),
             "refit_as_ofs": ",".join(d.date().isoformat() for d in plan.refit),
             "chosen_candidate": result.chosen,
