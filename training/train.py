@@ -20,21 +20,26 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from features.errors import DataContractError
+from features.errors import DataContractError, TerritoryError
 from features.feature_sets import FEATURE_SETS, MONOTONE_INCREASING
 from features.pipeline import build_snapshots, snapshot_dates
 from features.tables import CrmTables
 from models.potential import (
+    TOTAL_TOLERANCE,
     LeakageError,
     PotentialModel,
+    TotalCalibration,
     calibration_by_decile,
     conversion_metrics,
     find_suspects,
     firmographic_rule,
+    fit_total_calibration,
     last_12_month_revenue,
     leakage_message,
     linear_model,
     ranking_metrics,
+    scale_log_link_booster,
+    total_ratio,
 )
 
 MIN_HISTORY_DAYS = 180
@@ -53,6 +58,7 @@ VALIDATION_SHARE = 0.2
 SELECTION_TOLERANCE = 0.01
 Oracle = Callable[[pd.Timestamp, pd.Timestamp], pd.Series]
 SMALL_EXPORT_ACCOUNTS = 2000
+CALIBRATE_TOTALS = True
 
 CANDIDATES: dict[str, dict] = {
     "simple": {
@@ -76,7 +82,24 @@ CANDIDATES: dict[str, dict] = {
         "n_estimators": 800,
         "learning_rate": 0.08,
     },
+    # Strongly regularised: shallow trees, big leaves, heavy L2 and feature subsampling, for
+    # exports whose later periods differ from the earlier ones (drift).
+    "regularised": {
+        "num_leaves": 7,
+        "max_depth": 3,
+        "min_child_samples": 300,
+        "n_estimators": 1500,
+        "learning_rate": 0.05,
+        "reg_lambda": 30.0,
+        "colsample_bytree": 0.5,
+    },
 }
+GATE_METRIC = "normalized_gini"
+"""The chosen model must beat every baseline on this metric in the later validation period."""
+
+
+class BaselineGateError(TerritoryError):
+    """The chosen model does not beat the baselines on the later period; nothing registered."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +146,13 @@ class TrainingResult:
     holdout: pd.DataFrame
     dataset_digest: str
     warnings: list[str] = field(default_factory=list)
+    gate: pd.DataFrame | None = None
+    total_calibration: TotalCalibration | None = None
+
+    @property
+    def beats_baselines(self) -> bool:
+        """True when the chosen model beat every baseline on the later validation period."""
+        return self.gate is None or bool(self.gate.attrs.get("passed", True))
 
     @property
     def validation(self) -> str:
@@ -298,6 +328,28 @@ def select_candidate(
     return str(chosen["candidate"]), table, fitted
 
 
+def baseline_gate(
+    model: PotentialModel, train: pd.DataFrame, valid: pd.DataFrame, columns: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The chosen model against the baselines on the later validation period.
+
+    Returns the table (``attrs["passed"]`` says whether the model beat every baseline on
+    GATE_METRIC) and a note when it did not.
+    """
+    table, _ = compare_on_holdout(model, train, valid, columns)
+    scores = table.set_index("model")[GATE_METRIC]
+    best = scores.drop("potential_model").idxmax()
+    passed = bool(scores["potential_model"] > scores[best])
+    table.attrs["passed"] = passed
+    if passed:
+        return table, []
+    return table, [
+        f"the chosen model does not beat the baseline '{best}' on the later validation period "
+        f"({GATE_METRIC} {scores['potential_model']:.3f} vs {scores[best]:.3f}): it will not be "
+        "registered without force (`--force`); rank by that baseline or add history."
+    ]
+
+
 def compare_on_holdout(
     model: PotentialModel,
     train: pd.DataFrame,
@@ -368,6 +420,24 @@ def guard_leakage(
     return [f"leakage check overridden (allow_leakage): {message}"]
 
 
+def calibrate_totals(
+    model: PotentialModel, frame: pd.DataFrame, columns: list[str], target: pd.Timestamp
+) -> TotalCalibration | None:
+    """Fold the trend-aware total factor into a revenue model (see models.potential.calibration).
+
+    Conversion models are left alone: their probabilities are already isotonic-calibrated.
+    """
+    if model.objective != "revenue" or not CALIBRATE_TOTALS:
+        return None
+    X, _ = _xy(frame, columns)
+    calibration = fit_total_calibration(frame["as_of"], frame["label"], model.predict(X), target)
+    if model.constant_ is not None:
+        model.constant_ *= calibration.factor
+    else:
+        scale_log_link_booster(model.booster_, calibration.factor)
+    return calibration
+
+
 def train_potential(
     tables: CrmTables,
     config: TrainConfig,
@@ -414,6 +484,9 @@ def train_potential(
         warnings.simplefilter("ignore", UserWarning)
         chosen, selection, fitted = select_candidate(config, train, valid, columns, names)
         eval_model = fitted[chosen]
+        gate, gate_notes = baseline_gate(eval_model, train, valid, columns)
+        notes += gate_notes
+        calibrate_totals(eval_model, train, columns, plan.holdout)
         progress("scoring holdout and baselines")
         window = (plan.holdout, plan.holdout + pd.Timedelta(days=config.horizon_days))
         truth = oracle(*window) if oracle is not None else None
@@ -423,7 +496,14 @@ def train_potential(
         progress(f"refitting '{chosen}' on {len(plan.refit)} snapshots ({trees} trees)")
         X_all, y_all = _xy(frames[frames["as_of"].isin(plan.refit)], columns)
         model = _make_model(config, chosen, columns, n_estimators=trees).fit(X_all, y_all)
+        served = calibrate_totals(model, frames[frames["as_of"].isin(plan.refit)], columns, as_of)
     calibration = calibration_by_decile(holdout["label"].to_numpy(), predicted)
+    ratio = total_ratio(holdout["label"], predicted)
+    if config.objective == "revenue" and abs(ratio - 1) > TOTAL_TOLERANCE:
+        notes.append(
+            f"holdout predicted total is {ratio:.0%} of actual (tolerance "
+            f"+-{TOTAL_TOLERANCE:.0%}): treat potentials as a ranking, not a forecast."
+        )
     return TrainingResult(
         model=model,
         eval_model=eval_model,
@@ -436,4 +516,6 @@ def train_potential(
         holdout=holdout.assign(predicted=predicted),
         dataset_digest=dataset_digest(tables),
         warnings=notes,
+        total_calibration=served,
+        gate=gate,
     )

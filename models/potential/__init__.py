@@ -7,6 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.potential.baselines import firmographic_rule, last_12_month_revenue, linear_model
+from models.potential.calibration import (
+    TOTAL_TOLERANCE,
+    TotalCalibration,
+    fit_total_calibration,
+    scale_log_link_booster,
+    total_ratio,
+)
 from models.potential.estimator import EmptyTrainingSetError, PotentialModel
 from models.potential.evaluation import (
     calibration_by_decile,
@@ -47,6 +54,11 @@ __all__ = [
     "linear_model",
     "EmptyTrainingSetError",
     "LeakageError",
+    "TOTAL_TOLERANCE",
+    "TotalCalibration",
+    "fit_total_calibration",
+    "scale_log_link_booster",
+    "total_ratio",
     "find_suspects",
     "leakage_message",
     "PotentialModel",

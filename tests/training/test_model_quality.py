@@ -13,7 +13,7 @@ from features.history import label_won_revenue
 from features.loaders import load_crm
 from features.sample_world import SampleConfig, generate_world, window_oracle
 from features.sample_world.writer import load_truth
-from models.potential import LeakageError
+from models.potential import TOTAL_TOLERANCE, LeakageError, total_ratio
 from training.train import (
     ACCOUNTS,
     FORWARD,
@@ -151,3 +151,47 @@ def test_planted_leak_is_stopped_with_its_column_named(world_tables):
 
 def test_clean_world_passes_the_leakage_guard(with_oracle):
     assert not any("leakage" in note for note in with_oracle.warnings)
+
+
+def test_holdout_totals_are_calibrated_within_tolerance(with_oracle):
+    holdout = with_oracle.holdout
+    ratio = total_ratio(holdout["label"], holdout["predicted"])
+    assert ratio == pytest.approx(1.0, abs=TOTAL_TOLERANCE)
+    assert with_oracle.total_calibration is not None
+    assert not any("predicted total" in note for note in with_oracle.warnings)
+
+
+def test_gate_table_is_on_the_later_period(with_oracle):
+    gate = with_oracle.gate.set_index("model")
+    assert list(gate.index) == [
+        "potential_model",
+        "last_12m_revenue",
+        "firmographic_rule",
+        "linear_model",
+    ]
+    assert with_oracle.beats_baselines
+    assert (
+        gate.loc["potential_model", "normalized_gini"]
+        > gate.drop("potential_model")["normalized_gini"].max()
+    )
+
+
+def test_a_model_that_loses_to_a_baseline_is_not_registered_without_force(
+    with_oracle, territory_home
+):
+    from mlflow import MlflowClient
+
+    from training.register import log_and_register
+    from training.settings import TrainingSettings
+    from training.train import BaselineGateError
+
+    gate = with_oracle.gate.copy()
+    gate.attrs["passed"] = False
+    note = "the chosen model does not beat the baseline 'linear_model' (test)"
+    losing = replace(with_oracle, gate=gate, warnings=[*with_oracle.warnings, note])
+    settings = TrainingSettings()
+    with pytest.raises(BaselineGateError, match="not registered"):
+        log_and_register(losing, settings, promote=False)
+    assert MlflowClient().search_model_versions(f"name='{settings.model_name}'") == []
+    _, version = log_and_register(losing, settings, promote=False, force=True)
+    assert version == "1"
