@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,13 +14,21 @@ from features.history import label_won_revenue
 from features.loaders import load_crm
 from features.sample_world import SampleConfig, generate_world, window_oracle
 from features.sample_world.writer import load_truth
-from models.potential import TOTAL_TOLERANCE, LeakageError, total_ratio
+from models.potential import (
+    TOTAL_TOLERANCE,
+    LeakageError,
+    PotentialModel,
+    normalized_gini,
+    total_ratio,
+)
 from training.train import (
     ACCOUNTS,
+    CANDIDATES,
     FORWARD,
     TrainConfig,
     label_as_of,
     plan_snapshots,
+    select_candidate,
     train_potential,
 )
 
@@ -195,3 +204,23 @@ def test_a_model_that_loses_to_a_baseline_is_not_registered_without_force(
     assert MlflowClient().search_model_versions(f"name='{settings.model_name}'") == []
     _, version = log_and_register(losing, settings, promote=False, force=True)
     assert version == "1"
+
+
+def _period(rng, n: int, shifted: bool) -> pd.DataFrame:
+    """Synthetic accounts: x0, x1 drive revenue always; x2..x4 only before the regime shift."""
+    X = pd.DataFrame(rng.normal(size=(n, 8)), columns=[f"x{i}" for i in range(8)])
+    signal = 0.8 * X["x0"] + 0.4 * X["x1"]
+    regime = 0.0 if shifted else 0.9 * X["x2"] * X["x3"] + 0.6 * np.sin(3 * X["x4"])
+    mu = 1000 * np.exp(signal + regime - 1)
+    return X.assign(label=rng.gamma(0.7, mu / 0.7) * (rng.random(n) < 0.5))
+
+
+def test_choice_on_the_later_period_beats_plain_boosting_after_a_regime_shift():
+    rng = np.random.default_rng(4)
+    train, later = _period(rng, 6000, shifted=False), _period(rng, 2000, shifted=True)
+    columns = [f"x{i}" for i in range(8)]
+    chosen, _, fitted = select_candidate(TrainConfig(), train, later, columns, list(CANDIDATES))
+    plain = PotentialModel().fit(train[columns], train["label"])
+    gini_chosen = normalized_gini(later["label"], fitted[chosen].predict(later[columns]))
+    gini_plain = normalized_gini(later["label"], plain.predict(later[columns]))
+    assert gini_chosen > gini_plain + 0.05
