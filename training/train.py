@@ -7,6 +7,13 @@ Time layout for an export ending at `as_of` with horizon H (all labels fully obs
 
 The holdout is never seen in training or selection. The model registered for serving is refit
 with the chosen configuration on every labelled snapshot up to the holdout date.
+
+Short histories (two labelled snapshots before the holdout do not fit) train on every snapshot of
+the same monthly grid and validate / hold out accounts training never saw; the result says so
+(`TrainingResult.validation`). The horizon advice in errors comes from that same grid. Runs that
+look too good to be true stop (models.potential.leakage); revenue totals are calibrated for the
+trend (models.potential.calibration); the chosen model must beat the baselines on the later
+period or it is not registered without force (training.register).
 """
 
 from __future__ import annotations
