@@ -13,6 +13,7 @@ import pandas as pd
 
 from bench.common import ensure_default_world
 from features.loaders import load_crm
+from features.sample_world import window_oracle
 from features.sample_world.writer import load_truth
 from training.train import TrainConfig, train_potential
 
@@ -30,12 +31,13 @@ def table(frame: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", type=Path, default=Path("data/bench_world"))
     opts = parser.parse_args()
     ensure_default_world(opts.world)
     tables = load_crm(opts.world).tables
-    oracle = load_truth(opts.world).oracle_potential
+    # The ceiling: expected won revenue in the holdout window under the owners of that time.
+    oracle = window_oracle(load_truth(opts.world), tables)
     parts = []
     for objective in ("revenue", "conversion"):
         start = time.perf_counter()
@@ -50,9 +52,17 @@ def main() -> None:
         parts.append(
             f"**objective `{objective}`** — chosen candidate `{result.chosen}` "
             f"({result.model.best_iteration_} trees), holdout as of {result.plan.holdout.date()}, "
-            f"trained in {seconds:.0f} s:\n\n{table(cmp)}\n"
+            f"trained in {seconds:.0f} s; {result.validation}\n\n{table(cmp)}\n"
         )
         if objective == "revenue":
+            start_day = result.plan.holdout
+            expected = oracle(start_day, start_day + pd.Timedelta(days=result.config.horizon_days))
+            actual = result.holdout["label"].sum()
+            parts.append(
+                f"Oracle check: expected total {expected.sum():,.0f} vs actual {actual:,.0f} "
+                f"({expected.sum() / actual:.1%}); model predicted "
+                f"{result.holdout['predicted'].sum() / actual:.1%} of actual.\n"
+            )
             parts.append(
                 "Calibration by decile of predicted potential (holdout):\n\n"
                 + table(result.calibration)

@@ -15,7 +15,7 @@ from mlflow.models import infer_signature
 from models.potential import PYFUNC_MODEL_FILE, write_model_dir
 from training import plots
 from training.settings import TrainingSettings
-from training.train import TrainingResult
+from training.train import BaselineGateError, TrainingResult
 
 PIP_REQUIREMENTS = [
     f"lightgbm=={__import__('lightgbm').__version__}",
@@ -51,6 +51,7 @@ def _log_params(result: TrainingResult) -> None:
             "as_of": cfg.as_of.date().isoformat(),
             "holdout_as_of": plan.holdout.date().isoformat(),
             "validation_as_of": plan.validation.date().isoformat(),
+            "validation": plan.validation_kind,
             "train_as_ofs": ",".join(d.date().isoformat() for d in plan.train),
             "refit_as_ofs": ",".join(d.date().isoformat() for d in plan.refit),
             "chosen_candidate": result.chosen,
@@ -91,9 +92,12 @@ def _log_figures(result: TrainingResult) -> None:
 
 
 def log_and_register(
-    result: TrainingResult, settings: TrainingSettings, *, promote: bool
+    result: TrainingResult, settings: TrainingSettings, *, promote: bool, force: bool = False
 ) -> tuple[str, str]:
     """Log params, metrics, tables, figures and the model; register it.
+
+    A model that did not beat the baselines on the later validation period is logged but not
+    registered (BaselineGateError) unless `force`.
 
     Returns (run_id, version)."""
     configure(settings)
@@ -113,8 +117,11 @@ def log_and_register(
             {
                 "feature_set": result.config.feature_set,
                 "warnings": " | ".join(result.warnings) or "-",
+                "baseline_gate": "passed" if result.beats_baselines else "failed",
             }
         )
+        if result.gate is not None:
+            mlflow.log_table(result.gate, "tables/baseline_gate_validation.json")
         _log_figures(result)
         example = result.holdout[result.model.feature_names_].head(5)
         with tempfile.TemporaryDirectory() as tmp:
@@ -126,6 +133,11 @@ def log_and_register(
                 signature=infer_signature(example, result.model.predict(example)),
                 input_example=example,
                 pip_requirements=PIP_REQUIREMENTS,
+            )
+        if not (result.beats_baselines or force):
+            raise BaselineGateError(
+                f"run {run.info.run_id} logged but not registered: "
+                + next(w for w in result.warnings if "does not beat the baseline" in w)
             )
         version = mlflow.register_model(info.model_uri, settings.model_name).version
     client = MlflowClient()

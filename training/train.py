@@ -7,6 +7,13 @@ Time layout for an export ending at `as_of` with horizon H (all labels fully obs
 
 The holdout is never seen in training or selection. The model registered for serving is refit
 with the chosen configuration on every labelled snapshot up to the holdout date.
+
+Short histories (two labelled snapshots before the holdout do not fit) train on every snapshot of
+the same monthly grid and validate / hold out accounts training never saw; the result says so
+(`TrainingResult.validation`). The horizon advice in errors comes from that same grid. Runs that
+look too good to be true stop (models.potential.leakage); revenue totals are calibrated for the
+trend (models.potential.calibration); the chosen model must beat the baselines on the later
+period or it is not registered without force (training.register).
 """
 
 from __future__ import annotations
@@ -20,25 +27,45 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from features.errors import DataContractError
+from features.errors import DataContractError, TerritoryError
 from features.feature_sets import FEATURE_SETS, MONOTONE_INCREASING
 from features.pipeline import build_snapshots, snapshot_dates
 from features.tables import CrmTables
 from models.potential import (
+    TOTAL_TOLERANCE,
+    LeakageError,
     PotentialModel,
+    TotalCalibration,
     calibration_by_decile,
     conversion_metrics,
+    find_suspects,
     firmographic_rule,
+    fit_total_calibration,
     last_12_month_revenue,
+    leakage_message,
     linear_model,
     ranking_metrics,
+    scale_log_link_booster,
+    total_ratio,
 )
 
 MIN_HISTORY_DAYS = 180
+SHORT_MIN_WARMUP_DAYS = 60
+HOLDOUT_SEED_OFFSET = 1_000_003
+MIN_HORIZON_DAYS = 7
+FORWARD, ACCOUNTS = "forward", "held_out_accounts"
+VALIDATION_NOTES = {
+    FORWARD: "forward validation: selection on a later period and held-out accounts, holdout on "
+    "the latest full label window; the metrics reflect change over time.",
+    ACCOUNTS: "held-out-account validation: the history is too short for a later validation "
+    "period, so selection and holdout use accounts training never saw over the same period; "
+    "the metrics do not show how the model holds up as the market changes (retrain often).",
+}
 VALIDATION_SHARE = 0.2
 SELECTION_TOLERANCE = 0.01
 Oracle = Callable[[pd.Timestamp, pd.Timestamp], pd.Series]
 SMALL_EXPORT_ACCOUNTS = 2000
+CALIBRATE_TOTALS = True
 
 CANDIDATES: dict[str, dict] = {
     "simple": {
@@ -62,7 +89,24 @@ CANDIDATES: dict[str, dict] = {
         "n_estimators": 800,
         "learning_rate": 0.08,
     },
+    # Strongly regularised: shallow trees, big leaves, heavy L2 and feature subsampling, for
+    # exports whose later periods differ from the earlier ones (drift).
+    "regularised": {
+        "num_leaves": 7,
+        "max_depth": 3,
+        "min_child_samples": 300,
+        "n_estimators": 1500,
+        "learning_rate": 0.05,
+        "reg_lambda": 30.0,
+        "colsample_bytree": 0.5,
+    },
 }
+GATE_METRIC = "normalized_gini"
+"""The chosen model must beat every baseline on this metric in the later validation period."""
+
+
+class BaselineGateError(TerritoryError):
+    """The chosen model does not beat the baselines on the later period; nothing registered."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +130,12 @@ class SnapshotPlan:
     validation: pd.Timestamp
     holdout: pd.Timestamp
     refit: list[pd.Timestamp]
+    validation_kind: str = FORWARD
+
+    @property
+    def validation_note(self) -> str:
+        """Which validation this plan uses and how far to trust it."""
+        return VALIDATION_NOTES[self.validation_kind]
 
 
 @dataclass
@@ -103,6 +153,18 @@ class TrainingResult:
     holdout: pd.DataFrame
     dataset_digest: str
     warnings: list[str] = field(default_factory=list)
+    gate: pd.DataFrame | None = None
+    total_calibration: TotalCalibration | None = None
+
+    @property
+    def beats_baselines(self) -> bool:
+        """True when the chosen model beat every baseline on the later validation period."""
+        return self.gate is None or bool(self.gate.attrs.get("passed", True))
+
+    @property
+    def validation(self) -> str:
+        """Which validation the run used and how far to trust its metrics."""
+        return self.plan.validation_note
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -110,27 +172,89 @@ class TrainingResult:
         return {f"holdout_{k}": float(v) for k, v in row.items() if pd.notna(v)}
 
 
-def plan_snapshots(
+def label_as_of(tables: CrmTables) -> pd.Timestamp:
+    """Default cut-off: the day after the latest opportunity date (what the label is built from).
+
+    Other tables (activities, assignments) may run on after the deal log stops; a cut-off past
+    the last opportunity would make the newest label window look empty.
+    """
+    opps = tables.opportunities
+    latest = pd.concat([opps["created_at"], opps["closed_at"]]).max()
+    if pd.isna(latest):
+        return tables.default_as_of()
+    return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
+
+
+def _grid(first: pd.Timestamp, holdout: pd.Timestamp, months: int) -> list[pd.Timestamp]:
+    return snapshot_dates(first, holdout, months=months)
+
+
+def _forward_plan(
     data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Timestamp
-) -> SnapshotPlan:
-    """Lay out snapshot dates so validation follows training and the holdout follows both."""
+) -> SnapshotPlan | None:
     horizon = pd.Timedelta(days=config.horizon_days)
     holdout = (as_of - horizon).normalize()
     first = data_start + pd.Timedelta(days=MIN_HISTORY_DAYS)
     # One date grid stepping back from the holdout, so training and refit share snapshots.
-    refit = snapshot_dates(first, holdout, months=config.snapshot_months)
+    refit = _grid(first, holdout, config.snapshot_months)
     labelled = [d for d in refit if d + horizon <= holdout]
     if len(labelled) < 2:
-        span = (as_of - data_start).days
-        raise DataContractError(
-            f"the export covers {span} days up to {as_of.date()}, too short for horizon "
-            f"{config.horizon_days} d: training needs {MIN_HISTORY_DAYS} d of history plus two "
-            "label windows before the holdout "
-            f"({MIN_HISTORY_DAYS + 2 * config.horizon_days + 31} d). "
-            f"Use a shorter --horizon (e.g. {max(30, (span - MIN_HISTORY_DAYS - 31) // 2)}) "
-            "or more history."
-        )
+        return None
     return SnapshotPlan(train=labelled[:-1], validation=labelled[-1], holdout=holdout, refit=refit)
+
+
+def _account_plan(
+    data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Timestamp
+) -> SnapshotPlan | None:
+    """Short history: every snapshot trains; validation and holdout are held-out accounts."""
+    holdout = (as_of - pd.Timedelta(days=config.horizon_days)).normalize()
+    warmup = min(MIN_HISTORY_DAYS, max(SHORT_MIN_WARMUP_DAYS, (holdout - data_start).days // 2))
+    refit = _grid(data_start + pd.Timedelta(days=warmup), holdout, config.snapshot_months)
+    if not refit:
+        return None
+    return SnapshotPlan(
+        train=refit, validation=holdout, holdout=holdout, refit=refit, validation_kind=ACCOUNTS
+    )
+
+
+def _plan_or_none(data_start, config, as_of) -> SnapshotPlan | None:
+    return _forward_plan(data_start, config, as_of) or _account_plan(data_start, config, as_of)
+
+
+def suggest_horizon(
+    data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Timestamp
+) -> int | None:
+    """The longest horizon up to the one asked whose snapshot plan fits (same grid as training)."""
+    for days in range(config.horizon_days, MIN_HORIZON_DAYS - 1, -1):
+        if _plan_or_none(data_start, replace(config, horizon_days=days), as_of) is not None:
+            return days
+    return None
+
+
+def plan_snapshots(
+    data_start: pd.Timestamp, config: TrainConfig, as_of: pd.Timestamp
+) -> SnapshotPlan:
+    """Lay out snapshot dates so validation follows training and the holdout follows both.
+
+    Where two labelled snapshots before the holdout do not fit, fall back to validating and
+    holding out accounts training never saw, at the latest fully labelled snapshot.
+    """
+    plan = _plan_or_none(data_start, config, as_of)
+    if plan is not None:
+        return plan
+    span = (as_of - data_start).days
+    advice = suggest_horizon(data_start, config, as_of)
+    fix = (
+        f"Use --horizon {advice} (the longest that fits this history) or more history."
+        if advice is not None
+        else f"No horizon of {MIN_HORIZON_DAYS} d or more fits: export more history."
+    )
+    raise DataContractError(
+        f"the export covers {span} days up to {as_of.date()}, too short for horizon "
+        f"{config.horizon_days} d: training needs at least {SHORT_MIN_WARMUP_DAYS} d of history "
+        f"before the first snapshot plus one label window ({SHORT_MIN_WARMUP_DAYS} + "
+        f"{config.horizon_days} d). {fix}"
+    )
 
 
 def dataset_digest(tables: CrmTables) -> str:
@@ -211,6 +335,28 @@ def select_candidate(
     return str(chosen["candidate"]), table, fitted
 
 
+def baseline_gate(
+    model: PotentialModel, train: pd.DataFrame, valid: pd.DataFrame, columns: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The chosen model against the baselines on the later validation period.
+
+    Returns the table (``attrs["passed"]`` says whether the model beat every baseline on
+    GATE_METRIC) and a note when it did not.
+    """
+    table, _ = compare_on_holdout(model, train, valid, columns)
+    scores = table.set_index("model")[GATE_METRIC]
+    best = scores.drop("potential_model").idxmax()
+    passed = bool(scores["potential_model"] > scores[best])
+    table.attrs["passed"] = passed
+    if passed:
+        return table, []
+    return table, [
+        f"the chosen model does not beat the baseline '{best}' on the later validation period "
+        f"({GATE_METRIC} {scores['potential_model']:.3f} vs {scores[best]:.3f}): it will not be "
+        "registered without force (`--force`); rank by that baseline or add history."
+    ]
+
+
 def compare_on_holdout(
     model: PotentialModel,
     train: pd.DataFrame,
@@ -239,11 +385,72 @@ def compare_on_holdout(
     return pd.DataFrame(rows), predicted
 
 
+def split_frames(
+    frames: pd.DataFrame, plan: SnapshotPlan, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Training, validation and holdout rows of the stacked snapshots, as the plan lays out.
+
+    Validation is always on accounts training never saw: monthly snapshots share most of their
+    label window, so same-account validation rewards memorising. Forward plans also validate on
+    a later date and hold out the latest label window; account plans hold out a second group.
+    """
+    held = validation_group(frames["account_id"], seed)
+    if plan.validation_kind == FORWARD:
+        train = frames[frames["as_of"].isin(plan.train) & ~held]
+        valid = frames[(frames["as_of"] == plan.validation) & held]
+        return train, valid, frames[frames["as_of"] == plan.holdout]
+    tested = validation_group(frames["account_id"], seed + HOLDOUT_SEED_OFFSET) & ~held
+    train = frames[frames["as_of"].isin(plan.train) & ~held & ~tested]
+    valid = frames[(frames["as_of"] == plan.validation) & held]
+    return train, valid, frames[(frames["as_of"] == plan.holdout) & tested]
+
+
+def guard_leakage(
+    model: PotentialModel,
+    comparison: pd.DataFrame,
+    holdout: pd.DataFrame,
+    columns: list[str],
+    *,
+    allow: bool,
+) -> list[str]:
+    """Raise LeakageError naming the suspect columns when the holdout is too good to be true.
+
+    With `allow`, the same finding comes back as a warning instead.
+    """
+    gain = pd.Series(model.booster_.feature_importance("gain"), index=model.feature_names_)
+    reasons, suspects = find_suspects(comparison, holdout[columns], holdout["label"], gain)
+    if not reasons:
+        return []
+    message = leakage_message(reasons, suspects)
+    if not allow:
+        raise LeakageError(message)
+    return [f"leakage check overridden (allow_leakage): {message}"]
+
+
+def calibrate_totals(
+    model: PotentialModel, frame: pd.DataFrame, columns: list[str], target: pd.Timestamp
+) -> TotalCalibration | None:
+    """Fold the trend-aware total factor into a revenue model (see models.potential.calibration).
+
+    Conversion models are left alone: their probabilities are already isotonic-calibrated.
+    """
+    if model.objective != "revenue" or not CALIBRATE_TOTALS:
+        return None
+    X, _ = _xy(frame, columns)
+    calibration = fit_total_calibration(frame["as_of"], frame["label"], model.predict(X), target)
+    if model.constant_ is not None:
+        model.constant_ *= calibration.factor
+    else:
+        scale_log_link_booster(model.booster_, calibration.factor)
+    return calibration
+
+
 def train_potential(
     tables: CrmTables,
     config: TrainConfig,
     *,
     oracle: Oracle | None = None,
+    allow_leakage: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> TrainingResult:
     """Run the whole training recipe on one export; pure apart from CPU (no files, no MLflow).
@@ -251,8 +458,10 @@ def train_potential(
     Args:
         oracle: for a sample world, maps a label window (start, stop) to each account's true
             expected revenue in it; the holdout then also reports the oracle's ranking.
+        allow_leakage: train on even when the holdout looks too good to be true (a feature
+            that seems filled from the outcome); the suspects are then listed as warnings.
     """
-    as_of = pd.Timestamp(config.as_of) if config.as_of is not None else tables.default_as_of()
+    as_of = pd.Timestamp(config.as_of) if config.as_of is not None else label_as_of(tables)
     config = replace(config, as_of=as_of)
     notes: list[str] = []
     columns = list(FEATURE_SETS[config.feature_set]) + list(config.extra_columns)
@@ -268,12 +477,9 @@ def train_potential(
     progress(f"building snapshots from {plan.train[0].date()} to {plan.holdout.date()}")
     dates = plan.refit
     frames = build_snapshots(tables, dates, config.horizon_days, extra_columns=config.extra_columns)
-    # Validation is later in time than training AND on accounts training never saw: monthly
-    # snapshots share most of their label window, so same-account validation rewards memorising.
-    held = validation_group(frames["account_id"], config.seed)
-    train = frames[frames["as_of"].isin(plan.train) & ~held]
-    valid = frames[(frames["as_of"] == plan.validation) & held]
-    holdout = frames[frames["as_of"] == plan.holdout]
+    train, valid, holdout = split_frames(frames, plan, config.seed)
+    if plan.validation_kind != FORWARD:
+        notes.append(plan.validation_note)
     if valid["label"].sum() <= 0 or train["label"].sum() <= 0:
         raise DataContractError(
             "no won revenue in the training or validation label windows "
@@ -285,15 +491,26 @@ def train_potential(
         warnings.simplefilter("ignore", UserWarning)
         chosen, selection, fitted = select_candidate(config, train, valid, columns, names)
         eval_model = fitted[chosen]
+        gate, gate_notes = baseline_gate(eval_model, train, valid, columns)
+        notes += gate_notes
+        calibrate_totals(eval_model, train, columns, plan.holdout)
         progress("scoring holdout and baselines")
         window = (plan.holdout, plan.holdout + pd.Timedelta(days=config.horizon_days))
         truth = oracle(*window) if oracle is not None else None
         comparison, predicted = compare_on_holdout(eval_model, train, holdout, columns, truth)
+        notes += guard_leakage(eval_model, comparison, holdout, columns, allow=allow_leakage)
         trees = max(50, int(eval_model.best_iteration_ * 1.1))
         progress(f"refitting '{chosen}' on {len(plan.refit)} snapshots ({trees} trees)")
         X_all, y_all = _xy(frames[frames["as_of"].isin(plan.refit)], columns)
         model = _make_model(config, chosen, columns, n_estimators=trees).fit(X_all, y_all)
+        served = calibrate_totals(model, frames[frames["as_of"].isin(plan.refit)], columns, as_of)
     calibration = calibration_by_decile(holdout["label"].to_numpy(), predicted)
+    ratio = total_ratio(holdout["label"], predicted)
+    if config.objective == "revenue" and abs(ratio - 1) > TOTAL_TOLERANCE:
+        notes.append(
+            f"holdout predicted total is {ratio:.0%} of actual (tolerance "
+            f"+-{TOTAL_TOLERANCE:.0%}): treat potentials as a ranking, not a forecast."
+        )
     return TrainingResult(
         model=model,
         eval_model=eval_model,
@@ -306,4 +523,6 @@ def train_potential(
         holdout=holdout.assign(predicted=predicted),
         dataset_digest=dataset_digest(tables),
         warnings=notes,
+        total_calibration=served,
+        gate=gate,
     )

@@ -23,6 +23,7 @@ from features.sample_world.config import (
     WorldParams,
     check_config,
 )
+from features.sample_world.oracle import expected_revenue_between, window_oracle
 from features.sample_world.truth import Truth
 from features.sample_world.value import pair_multiplier, pair_value, potential_between
 from features.sample_world.world import STAGES, SampleWorld, generate_world, history_window
@@ -42,6 +43,7 @@ __all__ = [
     "WorldParams",
     "calibration_report",
     "check_config",
+    "expected_revenue_between",
     "generate_world",
     "history_window",
     "load_truth",
@@ -49,5 +51,6 @@ __all__ = [
     "pair_multiplier",
     "pair_value",
     "potential_between",
+    "window_oracle",
     "write_world",
 ]

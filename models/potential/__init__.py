@@ -7,6 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.potential.baselines import firmographic_rule, last_12_month_revenue, linear_model
+from models.potential.calibration import (
+    TOTAL_TOLERANCE,
+    TotalCalibration,
+    fit_total_calibration,
+    scale_log_link_booster,
+    total_ratio,
+)
 from models.potential.estimator import EmptyTrainingSetError, PotentialModel
 from models.potential.evaluation import (
     calibration_by_decile,
@@ -15,6 +22,7 @@ from models.potential.evaluation import (
     normalized_gini,
     ranking_metrics,
 )
+from models.potential.leakage import LeakageError, find_suspects, leakage_message
 from models.potential.matrix import check_columns, learn_categories, to_matrix
 from models.potential.scoring import TIER_CUTS, percentile_rank, score_frame, tier_of
 from models.potential.synthetic_accounts import synthetic_account_features
@@ -45,6 +53,14 @@ __all__ = [
     "last_12_month_revenue",
     "linear_model",
     "EmptyTrainingSetError",
+    "LeakageError",
+    "TOTAL_TOLERANCE",
+    "TotalCalibration",
+    "fit_total_calibration",
+    "scale_log_link_booster",
+    "total_ratio",
+    "find_suspects",
+    "leakage_message",
     "PotentialModel",
     "TIER_CUTS",
     "account_workload",
