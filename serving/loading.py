@@ -31,11 +31,9 @@ def load_model(settings: ServingSettings) -> tuple[PotentialModel, str]:
     """The served model and a readable version ("account-potential v3 (champion)")."""
     import mlflow
 
-    from models.potential import load_potential_model
-
     mlflow.set_tracking_uri(settings.tracking_uri)
-    model, uri = load_potential_model(settings.model_uri)
-    return model, model_version(uri)
+    model = PotentialModel.from_model_uri(settings.model_uri, num_threads=settings.predict_threads)
+    return model, model_version(settings.model_uri)
 
 
 def model_version(uri: str) -> str:

@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import Iterable
 
-from serving.decisions import Decision, DecisionView
+from serving.decisions import Decision, DecisionSummary, DecisionView
 from serving.errors import NotFound, NotReady
 from serving.plans import Move, Plan
 from serving.store import ScoreEntry, ServingState
@@ -57,17 +57,10 @@ def potential_of(entry: ScoreEntry | None) -> dict | None:
 
 
 def _decision_out(decision: Decision | None) -> dict | None:
+    """What a move shows of its decision (DecisionSummary's fields)."""
     if decision is None:
         return None
-    return {
-        "decision_id": decision.decision_id,
-        "action": decision.action,
-        "final_rep_id": decision.final_rep_id,
-        "note": decision.note,
-        "actor": decision.actor,
-        "decided_at": decision.decided_at,
-        "model_version": decision.model_version,
-    }
+    return decision.model_dump(include=set(DecisionSummary.model_fields))
 
 
 def move_out(state: ServingState, move: Move, view: DecisionView) -> dict:

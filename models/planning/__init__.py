@@ -8,6 +8,7 @@ from models.planning.candidates import unit_vectors
 from models.planning.feasibility import describe_broken_rows
 from models.planning.inputs import plan_inputs
 from models.planning.matcher import build_plan_model, plan_territories, solve_plan_model
+from models.planning.metrics import per_rep_totals
 from models.planning.plan import Move, MoveReasons, Plan
 from models.planning.reasons import summary, worded_terms
 from models.planning.scenario import NewRep, Scenario, ScenarioError, scenario_from_dict
@@ -21,6 +22,7 @@ __all__ = [
     "ScenarioError",
     "build_plan_model",
     "describe_broken_rows",
+    "per_rep_totals",
     "plan_inputs",
     "plan_territories",
     "scenario_from_dict",

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.potential import tier_of
 from serving import schemas
 from serving.auth import KeyRing, generate_keys, read_keys_file, require_role, write_keys_file
 from serving.decisions import DecisionCache, DecisionStore
@@ -20,7 +21,7 @@ from serving.errors import BadRequest, Forbidden, NotReady, Unauthenticated
 from serving.hubspot import canonical_uri, card_payload, sign_v3, verify_v3
 from serving.plans import choose_plan_dir, find_plan_dirs, parse_reasons, plan_id_of, read_plan
 from serving.settings import ApiKeyEntry
-from serving.store import ScoreTable, tier_for
+from serving.store import ScoreTable
 
 
 # -- keys and roles -------------------------------------------------------------------------------
@@ -270,7 +271,7 @@ def test_decision_cache_sees_writes_from_other_processes(tmp_path):
 
 # -- scores ---------------------------------------------------------------------------------------
 def test_tier_and_percentile_follow_the_batch_rules():
-    assert [tier_for(p) for p in (95, 90, 80, 50, 10)] == ["A", "B", "B", "C", "D"]
+    assert tier_of(np.array([95, 90, 80, 50, 10])).tolist() == ["A", "B", "B", "C", "D"]
     table = ScoreTable(
         pd.DataFrame(
             {
