@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import Iterable
 
-from serving.decisions import Decision, DecisionSummary, DecisionView
+from serving.decisions import Decision, DecisionSummary, DecisionView, PlanRecord
 from serving.errors import NotFound, NotReady
 from serving.plans import Move, Plan
 from serving.store import ScoreEntry, ServingState
@@ -298,3 +298,19 @@ def rep_balances(state: ServingState, before: dict, proposed: dict, decided: dic
             }
         )
     return out
+
+
+def plan_metrics(state: ServingState, view: DecisionView, record: PlanRecord | None) -> dict:
+    """The plan's metrics, move counts and each rep's balance: today, as proposed, as decided."""
+    plan = require_plan(state)
+    decided = state.balance.totals(decided_owners(state, view))
+    return {
+        "plan_id": plan.plan_id,
+        "status": record.status if record else "proposed",
+        "created_at": plan.created_at,
+        "path": str(plan.path),
+        "metrics": plan.metrics,
+        "moves": moves_page(state, view, limit=1)["counts"],
+        "report_md": plan.report_md,
+        "reps": rep_balances(state, state.balance_before, state.balance_proposed, decided),
+    }
