@@ -12,6 +12,7 @@ from pathlib import Path
 
 from models.potential import PotentialModel
 from serving.decisions import DecisionStore
+from serving.errors import BadRequest
 from serving.plans import Plan, choose_plan_dir, find_plan_dirs, read_plan
 from serving.settings import ServingSettings
 from serving.store import ServingState, build_state, read_scores
@@ -50,6 +51,15 @@ def model_version(uri: str) -> str:
         return f"{name} v{version} ({alias})"
     match = re.fullmatch(r"models:/([^/@]+)/(\d+)", uri)
     return f"{match.group(1)} v{match.group(2)}" if match else uri
+
+
+def check_reload_paths(**paths: str | None) -> None:
+    """BadRequest naming the first given path the server cannot see."""
+    for what, given in paths.items():
+        if given and not Path(given).exists():
+            raise BadRequest(
+                f"{what} {given} does not exist on the server; pass a path the service can read."
+            )
 
 
 def scores_path_for(settings: ServingSettings, override: str | None = None) -> Path | None:

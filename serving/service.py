@@ -10,7 +10,6 @@ Run it with `territory serve` (docs/serving.md).
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -18,11 +17,11 @@ import bentoml
 from bentoml.validators import ContentType
 from starlette.responses import Response
 
-from serving import cards, views
+from serving import cards, export, views
 from serving.auth import KeyRing, Principal, require_role
 from serving.decisions import DecisionCache, DecisionStore, rules
-from serving.errors import BadRequest, NotReady, answers_errors
-from serving.loading import load_everything
+from serving.errors import NotReady, answers_errors
+from serving.loading import check_reload_paths, load_everything
 from serving.schemas import (
     AccountCard,
     ApprovePlanRequest,
@@ -273,7 +272,7 @@ class Territory:
         require_role(who, "manager", action="exporting the plan")
         state = self._state()
         plan = views.require_plan(state)
-        body = views.export_csv(state, self._view(), only_changes=only_changes)
+        body = export.export_csv(state, self._view(), only_changes=only_changes)
         rules.record_export(
             self.store, who, state, only_changes=only_changes, rows=body.count("\n") - 1
         )
@@ -338,25 +337,12 @@ class Territory:
         """Reload data, scores, plan (and the model) after a new scoring or planning run."""
         who = self._who(ctx)
         require_role(who, "job", action="reloading")
-        for given, what in ((scores_path, "scores_path"), (plan_dir, "plan_dir")):
-            if given and not Path(given).exists():
-                raise BadRequest(
-                    f"{what} {given} does not exist on the server; "
-                    "pass a path the service can read."
-                )
+        check_reload_paths(scores_path=scores_path, plan_dir=plan_dir)
         before = self._status()
         with self._reload_lock:
             self._load(scores=scores_path, plan=plan_dir, reload_model=reload_model)
         after = self._status()
-        self.store.record(
-            actor=who.actor,
-            role=who.role,
-            action="service.reload",
-            plan_id=after.plan_id,
-            model_version=after.model_version,
-            previous=before.model_dump(include={"model_version", "plan_id", "scores"}),
-            new=after.model_dump(include={"model_version", "plan_id", "scores"}),
-        )
+        rules.record_reload(self.store, who, before.model_dump(), after.model_dump())
         return after
 
     # -- introspection -------------------------------------------------------------------------
@@ -375,19 +361,10 @@ class Territory:
         return self._status()
 
     def _status(self) -> Status:
-        state = self.state
-        plan = state.plan if state else None
+        plan = self.state.plan if self.state else None
         record = self.store.plan(plan.plan_id) if plan else None
-        return Status(
-            ready=self.__is_ready__(),
-            model_uri=state.model_uri if state else None,
-            model_version=state.model_version if state else None,
-            scores=len(state.scores) if state else 0,
-            scores_path=str(state.scores.path) if state and state.scores.path else None,
-            accounts=len(state.accounts) if state else 0,
-            plan_id=plan.plan_id if plan else None,
-            plan_status=record.status if record else None,
-            problems=self.problems,
+        return Status.model_validate(
+            views.status(self.state, record, self.problems, ready=self.__is_ready__())
         )
 
 

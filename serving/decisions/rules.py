@@ -146,3 +146,19 @@ def record_export(
         model_version=state.model_version,
         new={"only_changes": only_changes, "rows": rows},
     )
+
+
+RELOAD_AUDIT_KEYS = ("model_version", "scores", "plan_id")
+
+
+def record_reload(store: DecisionStore, who: Principal, before: dict, after: dict) -> None:
+    """Audit a reload: the model version, plan and score count before and after."""
+    store.record(
+        actor=who.actor,
+        role=who.role,
+        action="service.reload",
+        plan_id=after["plan_id"],
+        model_version=after["model_version"],
+        previous={k: before[k] for k in RELOAD_AUDIT_KEYS},
+        new={k: after[k] for k in RELOAD_AUDIT_KEYS},
+    )
