@@ -89,6 +89,30 @@ def plan_dir_for(
     return choose_plan_dir(find_plan_dirs(roots), store.plan_statuses())
 
 
+def _plan(
+    settings: ServingSettings,
+    store: DecisionStore,
+    tables,
+    override: str | None,
+    problems: list[str],
+) -> Plan | None:
+    """The plan to serve, registered in the store; None (and a problem noted) when there is none."""
+    plan_dir = plan_dir_for(settings, store, override)
+    if plan_dir is None:
+        problems.append(
+            "plan: none found; run `territory plan --out DIR` and pass --plan DIR (or POST /reload)"
+        )
+        return None
+    try:
+        current = {str(a): str(r) for a, r in tables.current_owners().items()}
+        plan = read_plan(plan_dir, current)
+        store.register_plan(plan.plan_id, str(plan.path))
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"plan {plan_dir}: {exc}")
+        return None
+    return plan
+
+
 def load_everything(
     settings: ServingSettings,
     store: DecisionStore,
@@ -129,19 +153,7 @@ def load_everything(
         scores = read_scores(path)
     except Exception as exc:  # noqa: BLE001
         return Loaded(None, [f"scores: {exc}"])
-    plan: Plan | None = None
-    plan_dir = plan_dir_for(settings, store, plan_override)
-    if plan_dir is None:
-        problems.append(
-            "plan: none found; run `territory plan --out DIR` and pass --plan DIR (or POST /reload)"
-        )
-    else:
-        try:
-            current = {str(a): str(r) for a, r in tables.current_owners().items()}
-            plan = read_plan(plan_dir, current)
-            store.register_plan(plan.plan_id, str(plan.path))
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"plan {plan_dir}: {exc}")
+    plan = _plan(settings, store, tables, plan_override, problems)
     state = build_state(
         model=model,
         model_uri=uri,

@@ -161,28 +161,34 @@ class DecisionStore(ContestQueue):
                 decided_at=iso(stamp) or "",
                 **values,
             )
-            self._audit(
-                conn,
-                actor=actor,
-                role=role,
-                action=f"decision.{action}",
-                plan_id=plan_id,
-                account_id=account_id,
-                model_version=model_version,
-                previous=_decision_value(previous),
-                new=_decision_value(record.model_dump()),
-                note=note,
-            )
-            self._resolve_contests(
-                conn,
-                plan_id,
-                account_id,
-                actor=actor,
-                role=role,
-                model_version=model_version,
-                resolution=f"{action}: {note}".strip(": "),
-            )
+            self._audit_decision(conn, record, previous, role=role)
         return record
+
+    def _audit_decision(
+        self, conn: sa.Connection, record: Decision, previous, *, role: str
+    ) -> None:
+        """The decision's audit row, and its resolution of the account's open contests."""
+        self._audit(
+            conn,
+            actor=record.actor,
+            role=role,
+            action=f"decision.{record.action}",
+            plan_id=record.plan_id,
+            account_id=record.account_id,
+            model_version=record.model_version,
+            previous=_decision_value(previous),
+            new=_decision_value(record.model_dump()),
+            note=record.note,
+        )
+        self._resolve_contests(
+            conn,
+            record.plan_id,
+            record.account_id,
+            actor=record.actor,
+            role=role,
+            model_version=record.model_version,
+            resolution=f"{record.action}: {record.note}".strip(": "),
+        )
 
     def decision(self, plan_id: str, account_id: str) -> Decision | None:
         with self.engine.connect() as conn:
