@@ -1,4 +1,5 @@
-"""Per-rep balance of a set of owners: accounts, potential, workload and travel, vectorised.
+"""Per-rep balance of a set of owners: accounts, potential, workload and travel, vectorised
+(the per-rep sums are models.planning's `per_rep_totals`, the plan metrics' own).
 
 The review page compares three owner maps: today's (CRM), the plan as proposed, and the plan as
 decided so far (approved and overridden moves applied, the rest left with today's owner).
@@ -13,6 +14,7 @@ import pandas as pd
 
 from features.geography import haversine_km
 from features.tables import CrmTables
+from models.planning import per_rep_totals
 
 
 class BalanceIndex:
@@ -60,39 +62,33 @@ class BalanceIndex:
         )
         self.capacity = capacity.to_numpy(dtype=float)
 
+    def owner_rows(self, owners: Mapping[str, str]) -> np.ndarray:
+        """Per account (in account_ids order) the row of its rep in `owners`, -1 for none."""
+        rows = np.full(len(self.account_ids), -1, dtype=np.int64)
+        for account, rep in owners.items():
+            i, j = self.account_row.get(account), self.rep_row.get(rep)
+            if i is not None and j is not None:
+                rows[i] = j
+        return rows
+
     def totals(self, owners: Mapping[str, str]) -> dict[str, dict[str, float | None]]:
         """{rep_id: {accounts, potential, workload, travel_km}} for an account -> rep map."""
-        pairs = [
-            (self.account_row[a], self.rep_row[r])
-            for a, r in owners.items()
-            if a in self.account_row and r in self.rep_row
-        ]
-        n = len(self.rep_ids)
-        if not pairs:
-            return {
-                r: {"accounts": 0, "potential": 0.0, "workload": None, "travel_km": 0.0}
-                for r in self.rep_ids
-            }
-        acc_idx, rep_idx = (
-            np.fromiter(x, dtype=np.int64, count=len(pairs)) for x in zip(*pairs, strict=True)
-        )
-        counts = np.bincount(rep_idx, minlength=n)
-        potential = np.bincount(rep_idx, weights=self.potential[acc_idx], minlength=n)
-        km = haversine_km(
-            self.lat[acc_idx], self.lon[acc_idx], self.home_lat[rep_idx], self.home_lon[rep_idx]
-        )
-        travel = np.bincount(rep_idx, weights=np.nan_to_num(km), minlength=n)
-        workload = None
-        if self.workload is not None:
-            workload = np.bincount(
-                rep_idx, weights=np.nan_to_num(self.workload[acc_idx]), minlength=n
-            )
+        rep = self.owner_rows(owners)
+        has = rep >= 0
+        safe = np.where(has, rep, 0)
+        km = haversine_km(self.lat, self.lon, self.home_lat[safe], self.home_lon[safe])
+        values = {"potential": self.potential, "travel_km": np.where(has, np.nan_to_num(km), 0.0)}
+        # Workload is unknown without a plan; with nobody owning anything it reads None too.
+        with_workload = self.workload is not None and bool(has.any())
+        if with_workload:
+            values["workload"] = np.nan_to_num(self.workload)
+        sums = per_rep_totals(rep, len(self.rep_ids), values)
         return {
             r: {
-                "accounts": int(counts[i]),
-                "potential": float(potential[i]),
-                "workload": float(workload[i]) if workload is not None else None,
-                "travel_km": float(travel[i]),
+                "accounts": int(sums["accounts"][i]),
+                "potential": float(sums["potential"][i]),
+                "workload": float(sums["workload"][i]) if with_workload else None,
+                "travel_km": float(sums["travel_km"][i]),
             }
             for i, r in enumerate(self.rep_ids)
         }

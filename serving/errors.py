@@ -8,6 +8,9 @@ service turns these into JSON responses itself: {"error": message, "status": cod
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 from features.errors import TerritoryError
 
 
@@ -57,3 +60,43 @@ class NotReady(ServingError):
     """The service has no model, scores or plan loaded yet."""
 
     status = 503
+
+
+def error_status(exc: TerritoryError) -> int:
+    """The HTTP status of a domain error: a ServingError's own, else 422 (the data or model
+    cannot answer this request)."""
+    return exc.status if isinstance(exc, ServingError) else 422
+
+
+def error_response(exc: TerritoryError, ctx=None):
+    """A JSON {"error", "status"} response; sets the status on a BentoML ctx too (BentoML copies
+    ctx.response.status_code onto whatever an endpoint returns)."""
+    from starlette.responses import JSONResponse
+
+    status = error_status(exc)
+    if ctx is not None:
+        ctx.response.status_code = status
+    return JSONResponse({"error": str(exc), "status": status}, status_code=status)
+
+
+def answers_errors(func):
+    """Turn domain errors raised by an endpoint into JSON 4xx responses (see above for why)."""
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def wrapper(*args, **kwargs):
+            try:
+                return await func(*args, **kwargs)
+            except TerritoryError as exc:
+                return error_response(exc, kwargs.get("ctx"))
+
+        return wrapper
+
+    @functools.wraps(func)
+    def sync_wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except TerritoryError as exc:
+            return error_response(exc, kwargs.get("ctx"))
+
+    return sync_wrapper

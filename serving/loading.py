@@ -12,6 +12,7 @@ from pathlib import Path
 
 from models.potential import PotentialModel
 from serving.decisions import DecisionStore
+from serving.errors import BadRequest
 from serving.plans import Plan, choose_plan_dir, find_plan_dirs, read_plan
 from serving.settings import ServingSettings
 from serving.store import ServingState, build_state, read_scores
@@ -31,11 +32,9 @@ def load_model(settings: ServingSettings) -> tuple[PotentialModel, str]:
     """The served model and a readable version ("account-potential v3 (champion)")."""
     import mlflow
 
-    from models.potential import load_potential_model
-
     mlflow.set_tracking_uri(settings.tracking_uri)
-    model, uri = load_potential_model(settings.model_uri)
-    return model, model_version(uri)
+    model = PotentialModel.from_model_uri(settings.model_uri, num_threads=settings.predict_threads)
+    return model, model_version(settings.model_uri)
 
 
 def model_version(uri: str) -> str:
@@ -52,6 +51,15 @@ def model_version(uri: str) -> str:
         return f"{name} v{version} ({alias})"
     match = re.fullmatch(r"models:/([^/@]+)/(\d+)", uri)
     return f"{match.group(1)} v{match.group(2)}" if match else uri
+
+
+def check_reload_paths(**paths: str | None) -> None:
+    """BadRequest naming the first given path the server cannot see."""
+    for what, given in paths.items():
+        if given and not Path(given).exists():
+            raise BadRequest(
+                f"{what} {given} does not exist on the server; pass a path the service can read."
+            )
 
 
 def scores_path_for(settings: ServingSettings, override: str | None = None) -> Path | None:
@@ -79,6 +87,30 @@ def plan_dir_for(
         crm = Path(settings.crm_source)
         roots += [crm / "plans", crm / "plan"]
     return choose_plan_dir(find_plan_dirs(roots), store.plan_statuses())
+
+
+def _plan(
+    settings: ServingSettings,
+    store: DecisionStore,
+    tables,
+    override: str | None,
+    problems: list[str],
+) -> Plan | None:
+    """The plan to serve, registered in the store; None (and a problem noted) when there is none."""
+    plan_dir = plan_dir_for(settings, store, override)
+    if plan_dir is None:
+        problems.append(
+            "plan: none found; run `territory plan --out DIR` and pass --plan DIR (or POST /reload)"
+        )
+        return None
+    try:
+        current = {str(a): str(r) for a, r in tables.current_owners().items()}
+        plan = read_plan(plan_dir, current)
+        store.register_plan(plan.plan_id, str(plan.path))
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"plan {plan_dir}: {exc}")
+        return None
+    return plan
 
 
 def load_everything(
@@ -121,19 +153,7 @@ def load_everything(
         scores = read_scores(path)
     except Exception as exc:  # noqa: BLE001
         return Loaded(None, [f"scores: {exc}"])
-    plan: Plan | None = None
-    plan_dir = plan_dir_for(settings, store, plan_override)
-    if plan_dir is None:
-        problems.append(
-            "plan: none found; run `territory plan --out DIR` and pass --plan DIR (or POST /reload)"
-        )
-    else:
-        try:
-            current = {str(a): str(r) for a, r in tables.current_owners().items()}
-            plan = read_plan(plan_dir, current)
-            store.register_plan(plan.plan_id, str(plan.path))
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"plan {plan_dir}: {exc}")
+    plan = _plan(settings, store, tables, plan_override, problems)
     state = build_state(
         model=model,
         model_uri=uri,

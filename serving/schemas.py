@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving.decisions.records import Action, AuditEntry, Contest, DecisionSummary
+
 AccountId = str
-Action = Literal["approve", "reject", "override"]
 MoveStatus = Literal["proposed", "approved", "rejected", "overridden"]
 
 
@@ -144,14 +145,10 @@ class MoveReason(BaseModel):
     value: float | None = None
 
 
-class DecisionOut(BaseModel):
-    decision_id: int
-    action: Action
-    final_rep_id: str
-    note: str
-    actor: str
-    decided_at: str
-    model_version: str
+# The stored records are the API shapes: declared once in serving/decisions/records.py.
+DecisionOut = DecisionSummary
+ContestOut = Contest
+AuditEntryOut = AuditEntry
 
 
 class MoveOut(BaseModel):
@@ -245,20 +242,6 @@ class MovesResponse(BaseModel):
     reason_types: list[str]
 
 
-class ContestOut(BaseModel):
-    contest_id: int
-    plan_id: str
-    account_id: str
-    rep_id: str
-    reason: str
-    status: str
-    actor: str
-    created_at: str
-    resolved_by: str | None
-    resolved_at: str | None
-    resolution: str | None
-
-
 class DecisionResponse(BaseModel):
     move: MoveOut
 
@@ -271,20 +254,6 @@ class BulkDecisionResponse(BaseModel):
 class ContestsResponse(BaseModel):
     plan_id: str
     contests: list[ContestOut]
-
-
-class AuditEntryOut(BaseModel):
-    audit_id: int
-    at: str
-    actor: str
-    role: str
-    action: str
-    plan_id: str | None
-    account_id: str | None
-    model_version: str | None
-    previous_value: Any
-    new_value: Any
-    note: str
 
 
 class AuditResponse(BaseModel):

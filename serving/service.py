@@ -1,30 +1,27 @@
 """The Territory BentoML service: account card, rep view, review queue, decisions, export, jobs.
 
-Thin by design: each endpoint authenticates, checks the role, asks the in-memory state (store.py)
-or the decisions store (decisions.py) and shapes the answer (views.py). The card is served from
+Thin by design: each endpoint authenticates, checks the role, and hands over to the rules
+(decisions/rules.py: who may decide or contest what), the in-memory state (store.py, cards.py)
+and the response shapes (views.py). The card is served from
 scores and reasons the batch job precomputed; only an account without one is scored on request.
 Run it with `territory serve` (docs/serving.md).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import anyio
 import bentoml
 from bentoml.validators import ContentType
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from features.errors import TerritoryError
-from serving import views
+from serving import cards, export, views
 from serving.auth import KeyRing, Principal, require_role
-from serving.decisions import DecisionCache, DecisionStore, as_dicts
-from serving.errors import BadRequest, Forbidden, NotReady, ServingError
-from serving.loading import load_everything
+from serving.decisions import DecisionCache, DecisionStore, rules
+from serving.errors import NotReady, answers_errors
+from serving.loading import check_reload_paths, load_everything
 from serving.schemas import (
     AccountCard,
     ApprovePlanRequest,
@@ -69,37 +66,6 @@ decisions_total = bentoml.metrics.Counter(
     documentation="Decisions and contests written",
     labelnames=["action"],
 )
-
-
-def _error_response(exc: Exception, ctx: bentoml.Context | None) -> JSONResponse:
-    # Another TerritoryError (not a ServingError): the data or model cannot answer this request.
-    status = exc.status if isinstance(exc, ServingError) else 422
-    if ctx is not None:  # BentoML copies ctx.response.status_code onto whatever we return
-        ctx.response.status_code = status
-    return JSONResponse({"error": str(exc), "status": status}, status_code=status)
-
-
-def answers_errors(func):
-    """Turn domain errors into JSON 4xx responses (see serving/errors.py for why not BentoML's)."""
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def wrapper(*args, **kwargs):
-            try:
-                return await func(*args, **kwargs)
-            except TerritoryError as exc:
-                return _error_response(exc, kwargs.get("ctx"))
-
-        return wrapper
-
-    @functools.wraps(func)
-    def sync_wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except TerritoryError as exc:
-            return _error_response(exc, kwargs.get("ctx"))
-
-    return sync_wrapper
 
 
 @bentoml.asgi_app(crm_app, path="/crm")
@@ -161,41 +127,15 @@ class Territory:
     def _view(self):
         return self.cache.view() if self.cache is not None else None
 
-    def _check_rep_account(self, who: Principal, state: ServingState, account_id: str) -> None:
-        if who.role != "rep":
-            return
-        move = state.plan.moves.get(account_id) if state.plan else None
-        involved = {state.current_owner.get(account_id)}
-        if move:
-            involved |= {move.from_rep_id, move.to_rep_id}
-        if who.rep_id not in involved:
-            raise Forbidden(
-                f"account {account_id} is not in your book or proposed to join it; reps see only "
-                "their own accounts. Ask your manager if this looks wrong."
-            )
-
-    def entry_for(self, state: ServingState, account_id: str):
-        """Precomputed entry, or one computed on request (never for an unknown id)."""
-        state.require_account(account_id)
-        entry = state.entry(account_id)
-        if entry is None:
-            entry = state.score_many([account_id]).get(account_id)
-            if entry is None:
-                raise NotReady(
-                    f"account {account_id} has no score and cannot be scored from the loaded data "
-                    f"(created on or after {state.feature_as_of}); "
-                    "reload after the next scoring job."
-                )
-        return entry
+    def _wrote(self, action: str) -> None:
+        self.cache.invalidate()
+        decisions_total.labels(action=action).inc()
 
     def card_dict(self, account_id: str) -> dict:
         """The card of an account (shared by /card and the HubSpot card)."""
-        state = self._state()
-        entry = self.entry_for(state, account_id)
-        card_source_total.labels(
-            source="on_request" if entry.computed_on_request else "precomputed"
-        ).inc()
-        return views.card(state, account_id, entry, self._view())
+        card, source = cards.card(self._state(), account_id, self._view())
+        card_source_total.labels(source=source).inc()
+        return card
 
     # -- rep widget and rep view ---------------------------------------------------------------
     @bentoml.api(route="/card", input_spec=CardRequest)
@@ -205,7 +145,7 @@ class Territory:
         who = self._who(ctx)
         state = self._state()
         state.require_account(account_id)
-        self._check_rep_account(who, state, account_id)
+        rules.check_rep_may_see(who, state, account_id)
         if state.entry(account_id) is None:  # the rare, slower path runs off the event loop
             return AccountCard.model_validate(
                 await anyio.to_thread.run_sync(self.card_dict, account_id)
@@ -218,11 +158,7 @@ class Territory:
         """A rep's accounts ranked by potential with reasons; accounts proposed to join or leave."""
         who = self._who(ctx)
         require_role(who, "rep", "manager", action="the rep view")
-        if who.role == "rep" and who.rep_id != rep_id:
-            raise Forbidden(
-                f"your key is for rep {who.rep_id}; "
-                f"reps may only open their own view, not {rep_id}."
-            )
+        rules.check_rep_view(who, rep_id)
         return RepView.model_validate(views.rep_view(self._state(), rep_id, limit, self._view()))
 
     @bentoml.api(route="/contest", input_spec=ContestRequest)
@@ -231,24 +167,9 @@ class Territory:
         """A rep contests a proposed move of their account; it lands in the manager's queue."""
         who = self._who(ctx)
         require_role(who, "rep", action="contesting a move")
-        state = self._state()
-        move = views.require_move(state, account_id)
-        if who.rep_id not in (move.from_rep_id, move.to_rep_id):
-            raise Forbidden(
-                f"the move of {account_id} is between {move.from_rep_id} and {move.to_rep_id}; "
-                "only those reps may contest it."
-            )
-        record = self.store.contest(
-            plan_id=state.plan.plan_id,
-            account_id=account_id,
-            rep_id=who.rep_id,
-            reason=reason.strip(),
-            actor=who.actor,
-            model_version=state.model_version,
-        )
-        self.cache.invalidate()
-        decisions_total.labels(action="contest").inc()
-        return ContestOut.model_validate(as_dicts([record])[0])
+        record = rules.contest(self.store, who, self._state(), account_id, reason)
+        self._wrote("contest")
+        return record
 
     # -- manager review ------------------------------------------------------------------------
     @bentoml.api(route="/moves", input_spec=MovesRequest)
@@ -287,44 +208,19 @@ class Territory:
         who = self._who(ctx)
         require_role(who, "manager", action="deciding a move")
         state = self._state()
-        self._decide_one(who, state, account_id, action, rep_id, note, expected_decision_id)
-        move = views.require_move(state, account_id)
-        return DecisionResponse.model_validate({"move": views.move_out(state, move, self._view())})
-
-    def _decide_one(self, who, state, account_id, action, rep_id, note, expected=None) -> None:
-        move = views.require_move(state, account_id)
-        if action == "override":
-            if not rep_id:
-                raise BadRequest(
-                    "override needs rep_id: the rep who should own the account instead."
-                )
-            rep = state.require_rep(rep_id)
-            if not rep.active:
-                raise BadRequest(
-                    f"rep {rep_id} is inactive and can get no accounts; pick an active rep."
-                )
-            final = rep_id
-        elif rep_id:
-            raise BadRequest(
-                f"rep_id is only for action override (got action {action}); leave it out."
-            )
-        else:
-            final = move.to_rep_id if action == "approve" else (move.from_rep_id or "")
-        self.store.decide(
-            plan_id=state.plan.plan_id,
-            account_id=account_id,
-            action=action,
-            from_rep_id=move.from_rep_id,
-            proposed_rep_id=move.to_rep_id,
-            final_rep_id=final,
-            note=note.strip(),
-            actor=who.actor,
-            role=who.role,
-            model_version=state.model_version,
-            expected_decision_id=expected,
+        rules.decide(
+            self.store,
+            who,
+            state,
+            account_id,
+            action,
+            rep_id=rep_id,
+            note=note,
+            expected_decision_id=expected_decision_id,
         )
-        self.cache.invalidate()
-        decisions_total.labels(action=action).inc()
+        self._wrote(action)
+        move = views.move_out(state, views.require_move(state, account_id), self._view())
+        return DecisionResponse.model_validate({"move": move})
 
     @bentoml.api(route="/bulk_decide", input_spec=BulkDecisionRequest)
     @answers_errors
@@ -335,17 +231,9 @@ class Territory:
         who = self._who(ctx)
         require_role(who, "manager", action="deciding moves")
         state = self._state()
-        plan = views.require_plan(state)
-        unknown = [a for a in account_ids if a not in plan.moves]
-        if unknown:
-            raise BadRequest(
-                f"{len(unknown)} id(s) are not moves of plan {plan.plan_id}: {unknown[:5]}; "
-                "nothing was written. Remove them and retry."
-            )
-        for account_id in dict.fromkeys(account_ids):
-            self._decide_one(who, state, account_id, action, None, note)
-        view = self._view()
-        moves = [views.move_out(state, plan.moves[a], view) for a in dict.fromkeys(account_ids)]
+        decided = rules.decide_many(self.store, who, state, account_ids, action, note)
+        self._wrote(action)
+        moves = [views.move_out(state, m, self._view()) for m in decided]
         return BulkDecisionResponse.model_validate({"decided": len(moves), "moves": moves})
 
     @bentoml.api(route="/contests", input_spec=ContestsRequest)
@@ -355,18 +243,14 @@ class Territory:
         require_role(self._who(ctx), "manager", action="the contest queue")
         plan = views.require_plan(self._state())
         records = self.store.contests(plan.plan_id, status=None if status == "all" else status)
-        return ContestsResponse.model_validate(
-            {"plan_id": plan.plan_id, "contests": as_dicts(records)}
-        )
+        return ContestsResponse(plan_id=plan.plan_id, contests=records)
 
     @bentoml.api(route="/audit", input_spec=AuditRequest)
     @answers_errors
     def audit(self, account_id, limit: int, ctx: bentoml.Context) -> AuditResponse:
         """The audit trail, newest first: who, when, what, model version, plan, previous value."""
         require_role(self._who(ctx), "manager", action="the audit trail")
-        return AuditResponse.model_validate(
-            {"entries": as_dicts(self.store.audit(account_id=account_id, limit=limit))}
-        )
+        return AuditResponse(entries=self.store.audit(account_id=account_id, limit=limit))
 
     @bentoml.api(route="/approve_plan", input_spec=ApprovePlanRequest)
     @answers_errors
@@ -374,15 +258,7 @@ class Territory:
         """Mark the loaded plan approved as a whole (moves keep their own decisions)."""
         who = self._who(ctx)
         require_role(who, "manager", action="approving the plan")
-        state = self._state()
-        plan = views.require_plan(state)
-        self.store.approve_plan(
-            plan.plan_id,
-            actor=who.actor,
-            role=who.role,
-            model_version=state.model_version,
-            note=note,
-        )
+        rules.approve_plan(self.store, who, self._state(), note)
         self.cache.invalidate()
         return self._status()
 
@@ -396,14 +272,9 @@ class Territory:
         require_role(who, "manager", action="exporting the plan")
         state = self._state()
         plan = views.require_plan(state)
-        body = views.export_csv(state, self._view(), only_changes=only_changes)
-        self.store.record(
-            actor=who.actor,
-            role=who.role,
-            action="plan.export",
-            plan_id=plan.plan_id,
-            model_version=state.model_version,
-            new={"only_changes": only_changes, "rows": body.count("\n") - 1},
+        body = export.export_csv(state, self._view(), only_changes=only_changes)
+        rules.record_export(
+            self.store, who, state, only_changes=only_changes, rows=body.count("\n") - 1
         )
         self.cache.invalidate()
         return Response(
@@ -418,25 +289,8 @@ class Territory:
         """The plan's metrics and each rep's balance and travel: today, as proposed, as decided."""
         require_role(self._who(ctx), "manager", "job", action="plan metrics")
         state = self._state()
-        plan = views.require_plan(state)
-        view = self._view()
-        decided = state.balance.totals(views.decided_owners(state, view))
-        record = self.store.plan(plan.plan_id)
-        page = views.moves_page(state, view, limit=1)
-        return PlanMetrics.model_validate(
-            {
-                "plan_id": plan.plan_id,
-                "status": record.status if record else "proposed",
-                "created_at": plan.created_at,
-                "path": str(plan.path),
-                "metrics": plan.metrics,
-                "moves": page["counts"],
-                "report_md": plan.report_md,
-                "reps": views.rep_balances(
-                    state, state.balance_before, state.balance_proposed, decided
-                ),
-            }
-        )
+        record = self.store.plan(views.require_plan(state).plan_id)
+        return PlanMetrics.model_validate(views.plan_metrics(state, self._view(), record))
 
     # -- jobs ----------------------------------------------------------------------------------
     @bentoml.api(route="/score", input_spec=ScoreRequest)
@@ -446,7 +300,9 @@ class Territory:
     ) -> ScoreResponse:
         """Potential, percentile and tier for up to 500 accounts (precomputed unless recompute)."""
         require_role(self._who(ctx), "job", action="batch scoring")
-        return ScoreResponse.model_validate(self._scores(account_ids, top_k=0, recompute=recompute))
+        return ScoreResponse.model_validate(
+            cards.score_results(self._state(), account_ids, top_k=0, recompute=recompute)
+        )
 
     @bentoml.api(route="/explain", input_spec=ScoreRequest)
     @answers_errors
@@ -455,34 +311,8 @@ class Territory:
     ) -> ScoreResponse:
         """Scores with their top reasons and narrative for up to 500 accounts."""
         require_role(self._who(ctx), "job", action="batch explanations")
-        return ScoreResponse.model_validate(
-            self._scores(account_ids, top_k=top_k, recompute=recompute)
-        )
-
-    def _scores(self, account_ids: list[str], *, top_k: int, recompute: bool) -> dict:
-        state = self._state()
-        ids = list(dict.fromkeys(account_ids))
-        unknown = [a for a in ids if a not in state.accounts]
-        entries = state.score_many(
-            [a for a in ids if a in state.accounts], top_k=max(top_k, 3), recompute=recompute
-        )
-        results = []
-        for account_id in ids:
-            entry = entries.get(account_id)
-            if entry is None:
-                continue
-            results.append(
-                {
-                    "account_id": account_id,
-                    "potential": entry.potential,
-                    "percentile": entry.percentile,
-                    "tier": entry.tier,
-                    "reasons": entry.reasons[:top_k],
-                    "narrative": entry.narrative if top_k else "",
-                    "source": "computed on request" if entry.computed_on_request else "precomputed",
-                }
-            )
-        return {"model_version": state.model_version, "results": results, "unknown_ids": unknown}
+        results = cards.score_results(self._state(), account_ids, top_k=top_k, recompute=recompute)
+        return ScoreResponse.model_validate(results)
 
     @bentoml.api(route="/plan_preview", input_spec=PlanPreviewRequest)
     @answers_errors
@@ -507,25 +337,12 @@ class Territory:
         """Reload data, scores, plan (and the model) after a new scoring or planning run."""
         who = self._who(ctx)
         require_role(who, "job", action="reloading")
-        for given, what in ((scores_path, "scores_path"), (plan_dir, "plan_dir")):
-            if given and not Path(given).exists():
-                raise BadRequest(
-                    f"{what} {given} does not exist on the server; "
-                    "pass a path the service can read."
-                )
+        check_reload_paths(scores_path=scores_path, plan_dir=plan_dir)
         before = self._status()
         with self._reload_lock:
             self._load(scores=scores_path, plan=plan_dir, reload_model=reload_model)
         after = self._status()
-        self.store.record(
-            actor=who.actor,
-            role=who.role,
-            action="service.reload",
-            plan_id=after.plan_id,
-            model_version=after.model_version,
-            previous=before.model_dump(include={"model_version", "plan_id", "scores"}),
-            new=after.model_dump(include={"model_version", "plan_id", "scores"}),
-        )
+        rules.record_reload(self.store, who, before.model_dump(), after.model_dump())
         return after
 
     # -- introspection -------------------------------------------------------------------------
@@ -544,19 +361,10 @@ class Territory:
         return self._status()
 
     def _status(self) -> Status:
-        state = self.state
-        plan = state.plan if state else None
+        plan = self.state.plan if self.state else None
         record = self.store.plan(plan.plan_id) if plan else None
-        return Status(
-            ready=self.__is_ready__(),
-            model_uri=state.model_uri if state else None,
-            model_version=state.model_version if state else None,
-            scores=len(state.scores) if state else 0,
-            scores_path=str(state.scores.path) if state and state.scores.path else None,
-            accounts=len(state.accounts) if state else 0,
-            plan_id=plan.plan_id if plan else None,
-            plan_status=record.status if record else None,
-            problems=self.problems,
+        return Status.model_validate(
+            views.status(self.state, record, self.problems, ready=self.__is_ready__())
         )
 
 

@@ -1,34 +1,17 @@
-"""Assemble responses from the in-memory state and the decisions: pure functions, dicts out.
+"""Assemble responses from the in-memory state and the decisions: pure functions, dicts out
+(the CSV export is export.py).
 
 Nothing here touches files, the database or the model; service.py fetches those and calls in.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
-
-from serving.decisions import Decision, DecisionView
+from serving.decisions import Decision, DecisionSummary, DecisionView, PlanRecord
 from serving.errors import NotFound, NotReady
 from serving.plans import Move, Plan
 from serving.store import ScoreEntry, ServingState
 
 STATUS_OF_ACTION = {"approve": "approved", "reject": "rejected", "override": "overridden"}
-EXPORT_COLUMNS = (
-    "account_id",
-    "account_name",
-    "rep_id",
-    "rep_name",
-    "previous_rep_id",
-    "changed",
-    "status",
-    "decided_by",
-    "decided_at",
-    "note",
-    "plan_id",
-    "model_version",
-)
 
 
 def require_plan(state: ServingState) -> Plan:
@@ -57,17 +40,10 @@ def potential_of(entry: ScoreEntry | None) -> dict | None:
 
 
 def _decision_out(decision: Decision | None) -> dict | None:
+    """What a move shows of its decision (DecisionSummary's fields)."""
     if decision is None:
         return None
-    return {
-        "decision_id": decision.decision_id,
-        "action": decision.action,
-        "final_rep_id": decision.final_rep_id,
-        "note": decision.note,
-        "actor": decision.actor,
-        "decided_at": decision.decided_at,
-        "model_version": decision.model_version,
-    }
+    return decision.model_dump(include=set(DecisionSummary.model_fields))
 
 
 def move_out(state: ServingState, move: Move, view: DecisionView) -> dict:
@@ -192,25 +168,14 @@ def moves_page(
         "overridden": 0,
         "contested": 0,
     }
+    filters = {"region": region, "rep_id": rep_id, "reason_type": reason_type, "status": status}
     for move in ranked:
         decision = view.decisions.get(move.account_id)
         move_status = STATUS_OF_ACTION[decision.action] if decision else "proposed"
         counts[move_status] += 1
         counts["contested"] += view.open_contests.get(move.account_id, 0) > 0
-        info = state.accounts.get(move.account_id)
-        if region and (info is None or info.region != region):
-            continue
-        if rep_id and rep_id not in (move.from_rep_id, move.to_rep_id):
-            continue
-        if reason_type and all(r.type != reason_type for r in move.reasons):
-            continue
-        if status == "undecided" and decision is not None:
-            continue
-        if status == "contested" and not view.open_contests.get(move.account_id):
-            continue
-        if status in {"proposed", *STATUS_OF_ACTION.values()} and status != move_status:
-            continue
-        rows.append(move)
+        if _shown(state, view, move, move_status, **filters):
+            rows.append(move)
     involved = {r for m in plan.moves.values() for r in (m.from_rep_id, m.to_rep_id) if r}
     return {
         "plan_id": plan.plan_id,
@@ -221,6 +186,32 @@ def moves_page(
         "reps": sorted((rep_ref(state, r) for r in involved), key=lambda r: r["name"]),
         "reason_types": plan.reason_types,
     }
+
+
+def _shown(
+    state: ServingState,
+    view: DecisionView,
+    move: Move,
+    move_status: str,
+    *,
+    region: str | None,
+    rep_id: str | None,
+    reason_type: str | None,
+    status: str | None,
+) -> bool:
+    """Whether the review queue's filters keep `move`."""
+    info = state.accounts.get(move.account_id)
+    if region and (info is None or info.region != region):
+        return False
+    if rep_id and rep_id not in (move.from_rep_id, move.to_rep_id):
+        return False
+    if reason_type and all(r.type != reason_type for r in move.reasons):
+        return False
+    if status == "undecided":
+        return move.account_id not in view.decisions
+    if status == "contested":
+        return bool(view.open_contests.get(move.account_id))
+    return status not in {"proposed", *STATUS_OF_ACTION.values()} or status == move_status
 
 
 def _potential(state: ServingState, account_id: str) -> float:
@@ -249,46 +240,6 @@ def decided_owners(state: ServingState, view: DecisionView) -> dict[str, str]:
     return owners
 
 
-def export_rows(state: ServingState, view: DecisionView, *, only_changes: bool) -> Iterable[dict]:
-    plan = require_plan(state)
-    owners = decided_owners(state, view)
-    for account_id, info in state.accounts.items():
-        rep_id = owners.get(account_id)
-        previous = state.current_owner.get(account_id)
-        decision = view.decisions.get(account_id)
-        changed = rep_id != previous
-        if only_changes and not changed:
-            continue
-        move = plan.moves.get(account_id)
-        yield {
-            "account_id": account_id,
-            "account_name": info.name,
-            "rep_id": rep_id or "",
-            "rep_name": state.reps[rep_id].name if rep_id in state.reps else "",
-            "previous_rep_id": previous or "",
-            "changed": "true" if changed else "false",
-            "status": (
-                STATUS_OF_ACTION[decision.action]
-                if decision
-                else ("proposed" if move else "unchanged")
-            ),
-            "decided_by": decision.actor if decision else "",
-            "decided_at": decision.decided_at if decision else "",
-            "note": decision.note if decision else "",
-            "plan_id": plan.plan_id,
-            "model_version": decision.model_version if decision else state.model_version,
-        }
-
-
-def export_csv(state: ServingState, view: DecisionView, *, only_changes: bool) -> str:
-    """The decided plan as CSV for CRM import: one row per account (or per changed account)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(export_rows(state, view, only_changes=only_changes))
-    return buffer.getvalue()
-
-
 def rep_balances(state: ServingState, before: dict, proposed: dict, decided: dict) -> list[dict]:
     out = []
     index = state.balance
@@ -305,3 +256,37 @@ def rep_balances(state: ServingState, before: dict, proposed: dict, decided: dic
             }
         )
     return out
+
+
+def plan_metrics(state: ServingState, view: DecisionView, record: PlanRecord | None) -> dict:
+    """The plan's metrics, move counts and each rep's balance: today, as proposed, as decided."""
+    plan = require_plan(state)
+    decided = state.balance.totals(decided_owners(state, view))
+    return {
+        "plan_id": plan.plan_id,
+        "status": record.status if record else "proposed",
+        "created_at": plan.created_at,
+        "path": str(plan.path),
+        "metrics": plan.metrics,
+        "moves": moves_page(state, view, limit=1)["counts"],
+        "report_md": plan.report_md,
+        "reps": rep_balances(state, state.balance_before, state.balance_proposed, decided),
+    }
+
+
+def status(
+    state: ServingState | None, record: PlanRecord | None, problems: list[str], *, ready: bool
+) -> dict:
+    """What is loaded (model, scores, plan) and what is missing."""
+    plan = state.plan if state else None
+    return {
+        "ready": ready,
+        "model_uri": state.model_uri if state else None,
+        "model_version": state.model_version if state else None,
+        "scores": len(state.scores) if state else 0,
+        "scores_path": str(state.scores.path) if state and state.scores.path else None,
+        "accounts": len(state.accounts) if state else 0,
+        "plan_id": plan.plan_id if plan else None,
+        "plan_status": record.status if record else None,
+        "problems": problems,
+    }

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import TerritoryError
-from serving.errors import NotFound, ServingError
+from serving.errors import NotFound, error_response
 from serving.hubspot import card_payload, verify_v3
 from serving.settings import ServingSettings
 
@@ -151,10 +151,8 @@ async def hubspot_card(request: Request) -> JSONResponse:
         return JSONResponse(
             card_payload(card, int(object_id) if str(object_id).isdigit() else object_id, widget)
         )
-    except ServingError as exc:
-        return JSONResponse({"error": str(exc), "status": exc.status}, status_code=exc.status)
     except TerritoryError as exc:
-        return JSONResponse({"error": str(exc), "status": 422}, status_code=422)
+        return error_response(exc)
 
 
 crm_app = Starlette(routes=[Route("/hubspot/card", hubspot_card, methods=["GET", "POST"])])

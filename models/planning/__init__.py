@@ -10,6 +10,7 @@ from models.planning.candidates import unit_vectors
 from models.planning.feasibility import describe_broken_rows
 from models.planning.inputs import plan_inputs, rep_frame
 from models.planning.matcher import build_plan_model, plan_territories, solve_plan_model
+from models.planning.metrics import per_rep_totals
 from models.planning.plan import Move, Plan
 from models.planning.plan_files import (
     SCHEMA_VERSION,
@@ -60,6 +61,7 @@ __all__ = [
     "describe_broken_rows",
     "metrics_document",
     "move_reason_list",
+    "per_rep_totals",
     "plan_inputs",
     "plan_id_of",
     "plan_territories",

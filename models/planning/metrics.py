@@ -98,3 +98,17 @@ def _coverage(data: MatchData, rep_of_account: np.ndarray) -> float:
     qualified = s.qualified_tenure[safe] if rule is None else tenure >= rule
     qualified = qualified | s.rep_industries[safe, s.account_industry[rows]]
     return float((has & qualified).mean())
+
+
+def per_rep_totals(
+    rep_of_account: np.ndarray, n_reps: int, values: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Each array of `values` (one number per account) summed per rep, plus "accounts" (counts).
+
+    Accounts whose rep is -1 (none) count for nobody; the result has one entry per rep 0..n_reps-1.
+    """
+    has = rep_of_account >= 0
+    owner = rep_of_account[has]
+    out = {k: np.bincount(owner, v[has], minlength=n_reps) for k, v in values.items()}
+    out["accounts"] = np.bincount(owner, minlength=n_reps).astype(float)
+    return out

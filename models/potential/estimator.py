@@ -10,6 +10,8 @@ Two objectives:
 Threads: ``num_threads=1`` by default. On this 2-core class of machine LightGBM with 2 OpenMP
 threads ran 7-15x slower than with 1 whenever any other process was busy (measured: 200 trees on
 57k rows, 3.5 s with 1 thread vs 23-52 s with 2); pass 0 (all cores) on a dedicated machine.
+Prediction and contributions take a per-call ``num_threads`` too, and ``from_model_uri`` pins it
+on a loaded model: a serving worker predicts with 1 thread whatever the model was trained with.
 """
 
 from __future__ import annotations
@@ -173,15 +175,24 @@ class PotentialModel(RegressorMixin, BaseEstimator):
         check_columns(X, self.feature_names_, self.feature_set)
         return to_matrix(X, self.feature_names_, self.categories_)
 
-    def predict_matrix(self, matrix: np.ndarray, *, raw_score: bool = False) -> np.ndarray:
-        """Predict from a matrix already in model column order (the fast, DataFrame-free path)."""
+    def _threads(self, num_threads: int | None) -> int:
+        return self.num_threads if num_threads is None else num_threads
+
+    def predict_matrix(
+        self, matrix: np.ndarray, *, raw_score: bool = False, num_threads: int | None = None
+    ) -> np.ndarray:
+        """Predict from a matrix already in model column order (the fast, DataFrame-free path).
+
+        Args:
+            num_threads: LightGBM threads for this call (default: the model's ``num_threads``).
+        """
         if self.constant_ is not None:
             return np.full(matrix.shape[0], self.constant_)
         out = self.booster_.predict(
             matrix,
             num_iteration=self.best_iteration_,
             raw_score=raw_score,
-            num_threads=self.num_threads,
+            num_threads=self._threads(num_threads),
         )
         if self.calibrator_ is not None and not raw_score:
             out = np.interp(out, *self.calibrator_)
@@ -198,8 +209,14 @@ class PotentialModel(RegressorMixin, BaseEstimator):
         p = self.predict(X)
         return np.column_stack([1 - p, p])
 
-    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Exact TreeSHAP contributions in raw (log-odds / log) units; last column = base value."""
+    def contributions(
+        self, X: pd.DataFrame | np.ndarray, *, num_threads: int | None = None
+    ) -> np.ndarray:
+        """Exact TreeSHAP contributions in raw (log-odds / log) units; last column = base value.
+
+        Args:
+            num_threads: LightGBM threads for this call (default: the model's ``num_threads``).
+        """
         matrix = X if isinstance(X, np.ndarray) else self._matrix(X)
         if self.constant_ is not None:
             out = np.zeros((matrix.shape[0], len(self.feature_names_) + 1))
@@ -209,7 +226,7 @@ class PotentialModel(RegressorMixin, BaseEstimator):
             matrix,
             num_iteration=self.best_iteration_,
             pred_contrib=True,
-            num_threads=self.num_threads,
+            num_threads=self._threads(num_threads),
         )
 
     # -- serialisation (pure: text in, text out; packaging.py does the file and MLflow work) ----
@@ -239,4 +256,20 @@ class PotentialModel(RegressorMixin, BaseEstimator):
         model.calibrator_ = tuple(state["calibrator"]) if state["calibrator"] else None
         booster = state["booster"]
         model.booster_ = lgb.Booster(model_str=booster) if booster is not None else None
+        return model
+
+    @classmethod
+    def from_model_uri(cls, model_uri: str, *, num_threads: int | None = None) -> PotentialModel:
+        """Load a model logged by `territory train` from an MLflow URI (models:/NAME@ALIAS,
+        models:/NAME/VERSION, runs:/ID/model); ModelNotFoundError names the URI and the fix.
+
+        Args:
+            num_threads: LightGBM threads for every later call (serving passes 1); default: the
+                value the model was trained with.
+        """
+        from models.potential.packaging import read_model_uri  # MLflow loads only when needed
+
+        model = read_model_uri(model_uri)
+        if num_threads is not None:
+            model.set_params(num_threads=num_threads)
         return model

@@ -49,11 +49,16 @@ class PotentialPyfunc(mlflow.pyfunc.PythonModel):
 
 
 def load_potential_model(model_uri: str) -> tuple[PotentialModel, str]:
-    """Load a registered or logged potential model by URI; returns (model, resolved version).
+    """Load a registered or logged potential model by URI; returns (model, the URI).
 
-    `models:/account-potential@champion` falls back to the latest version with a clear message
-    when no champion is set; any failure names the URI and the fix.
+    The named constructor ``PotentialModel.from_model_uri`` is the same load (and can pin the
+    thread count); this pair form is kept for callers that log the URI next to the model.
     """
+    return read_model_uri(model_uri), model_uri
+
+
+def read_model_uri(model_uri: str) -> PotentialModel:
+    """The potential model at an MLflow URI; any failure names the URI and the fix."""
     try:
         local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
     except Exception as exc:  # noqa: BLE001 - MLflow raises many types for "not there"
@@ -67,4 +72,4 @@ def load_potential_model(model_uri: str) -> tuple[PotentialModel, str]:
             f"{model_uri!r} is not a Territory potential model (no artifacts/potential_model). "
             "Point --model at a model logged by `territory train`."
         )
-    return read_model_dir(artifacts), model_uri
+    return read_model_dir(artifacts)

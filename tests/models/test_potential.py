@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from models.errors import FeatureMismatchError
-from models.potential import EmptyTrainingSetError, PotentialModel
+from models.errors import FeatureMismatchError, ModelNotFoundError
+from models.potential import EmptyTrainingSetError, PotentialModel, to_matrix, write_model_dir
 
 
 def make_frame(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -157,3 +157,29 @@ def test_same_seed_same_model(data):
     a = PotentialModel(n_estimators=30, random_state=3).fit(X, y).predict(X)
     b = PotentialModel(n_estimators=30, random_state=3).fit(X, y).predict(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_per_call_threads_give_the_same_numbers(fitted, data):
+    X, _ = data
+    matrix = to_matrix(X[:50], fitted.feature_names_, fitted.categories_)
+    np.testing.assert_array_equal(
+        fitted.predict_matrix(matrix, num_threads=1), fitted.predict_matrix(matrix, num_threads=2)
+    )
+    np.testing.assert_allclose(
+        fitted.contributions(matrix, num_threads=1), fitted.contributions(X[:50]), rtol=1e-12
+    )
+
+
+def test_from_model_uri_loads_a_logged_model_and_pins_threads(fitted, data, tmp_path):
+    X, _ = data
+    write_model_dir(fitted, tmp_path / "model" / "artifacts" / "potential_model")
+    loaded = PotentialModel.from_model_uri(str(tmp_path / "model"), num_threads=1)
+    assert loaded.num_threads == 1 and loaded.feature_names_ == fitted.feature_names_
+    np.testing.assert_allclose(loaded.predict(X[:20]), fitted.predict(X[:20]), rtol=1e-12)
+    assert PotentialModel.from_model_uri(str(tmp_path / "model")).num_threads == fitted.num_threads
+
+
+def test_from_model_uri_names_the_uri_and_the_fix(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelNotFoundError, match="not a Territory potential model"):
+        PotentialModel.from_model_uri(str(tmp_path / "empty"))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.potential import tier_of
 from serving import schemas
 from serving.auth import KeyRing, generate_keys, read_keys_file, require_role, write_keys_file
 from serving.decisions import DecisionCache, DecisionStore
@@ -21,7 +22,7 @@ from serving.errors import BadRequest, Forbidden, NotReady, Unauthenticated
 from serving.hubspot import canonical_uri, card_payload, sign_v3, verify_v3
 from serving.plans import choose_plan_dir, find_plan_dirs, plan_id_of, read_plan
 from serving.settings import ApiKeyEntry
-from serving.store import ScoreTable, tier_for
+from serving.store import ScoreTable
 
 
 # -- keys and roles -------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ def test_decision_cache_sees_writes_from_other_processes(tmp_path):
 
 # -- scores ---------------------------------------------------------------------------------------
 def test_tier_and_percentile_follow_the_batch_rules():
-    assert [tier_for(p) for p in (95, 90, 80, 50, 10)] == ["A", "B", "B", "C", "D"]
+    assert tier_of(np.array([95, 90, 80, 50, 10])).tolist() == ["A", "B", "B", "C", "D"]
     table = ScoreTable(
         pd.DataFrame(
             {
@@ -368,3 +369,47 @@ def test_serve_refuses_missing_paths(crm_dir, tmp_path):
         app, ["serve", "--data", str(crm_dir), "--scores", str(tmp_path / "nope.parquet")]
     )
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_on_request_card_runs_treeshap_once_per_account(tables, champion, monkeypatch):
+    from features.pipeline import build_account_features
+    from models.potential import PotentialModel
+    from serving.store import OnDemandScorer
+
+    model = PotentialModel.from_model_uri(champion, num_threads=1)
+    as_of = tables.default_as_of()
+    scorer = OnDemandScorer(model, build_account_features(tables, as_of), as_of, threads=1)
+    from models.explain import explainer
+
+    calls = {"explainer": 0, "other_contrib": 0, "predict": 0, "inside": False}
+    real_predict, real_contrib = model.booster_.predict, explainer.contributions
+
+    def predict(*args, **kwargs):
+        if kwargs.get("pred_contrib") and not calls["inside"]:
+            calls["other_contrib"] += 1
+        calls["predict"] += not kwargs.get("pred_contrib")
+        return real_predict(*args, **kwargs)
+
+    def contributions(*args, **kwargs):
+        calls["explainer"] += 1
+        calls["inside"] = True
+        try:
+            return real_contrib(*args, **kwargs)
+        finally:
+            calls["inside"] = False
+
+    monkeypatch.setattr(model.booster_, "predict", predict)
+    monkeypatch.setattr(explainer, "contributions", contributions)
+    table = ScoreTable(pd.DataFrame(columns=["account_id", "potential", "percentile", "tier"]))
+    account = str(scorer.features.index[0])
+    entry = scorer.score([account], table)[account]
+    assert entry.computed_on_request and entry.reasons
+    assert (calls["explainer"], calls["other_contrib"], calls["predict"]) == (1, 0, 1)
+
+
+def test_balance_totals_sum_per_rep_with_planning_metrics():
+    from models.planning import per_rep_totals
+
+    sums = per_rep_totals(np.array([0, 1, 0, -1]), 3, {"potential": np.array([1.0, 2, 3, 4])})
+    assert sums["potential"].tolist() == [4.0, 2.0, 0.0]
+    assert sums["accounts"].tolist() == [2.0, 1.0, 0.0]
