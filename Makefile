@@ -30,7 +30,7 @@ lock: ## re-resolve requirements.lock from pyproject.toml
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 demo: install ## sample world -> validate -> train -> score -> plan -> serve on :$(PORT)
-	$(PY) -m training.demo --out $(DEMO_DIR) --port $(PORT)
+	$(PY) -m training.cli.demo --out $(DEMO_DIR) --port $(PORT)
 
 test: install ## the whole suite (what .ci/run calls); "no tests collected" counts as a failure
 	@$(PY) -m pytest; rc=$$?; \

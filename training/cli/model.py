@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from training.console import console, print_frame, progress_bar
+from training.cli.console import console, print_frame, progress_bar
 
 
 class Objective(str, Enum):  # noqa: UP042 (str() of members stays as typer shows it)

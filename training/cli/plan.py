@@ -51,7 +51,7 @@ def plan(
     potential = _read_scores(scores) if scores is not None else _score_now(tables, chosen, model)
     inputs = plan_inputs(tables, potential, chosen)
     fit_fn, fit_info = _rep_fit(fit, tables, inputs.as_of)
-    from training.console import console
+    from training.cli.console import console
 
     result = plan_territories(
         inputs.accounts,
@@ -87,7 +87,7 @@ def _score_now(tables, scenario, model_uri: str | None):
     """Potential for every account from the registered model (no --scores given)."""
     from models.errors import ModelNotFoundError
     from training.batch import predict_potential
-    from training.console import console
+    from training.cli.console import console
     from training.settings import TrainingSettings
 
     as_of = scenario.as_of or tables.default_as_of()
