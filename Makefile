@@ -36,8 +36,8 @@ test: install ## the whole suite (what .ci/run calls); "no tests collected" coun
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
-test-fast: install ## unit tests only
-	$(PY) -m pytest -m "not slow and not integration and not browser"
+test-fast: install ## the unit tier: no servers, no browser, one small model per run (< 2 min)
+	$(PY) -m pytest -m "not slow and not integration and not browser and not model"
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check features models training serving tests bench
