@@ -30,14 +30,14 @@ lock: ## re-resolve requirements.lock from pyproject.toml
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 demo: install ## sample world -> validate -> train -> score -> plan -> serve on :$(PORT)
-	$(PY) -m training.demo --out $(DEMO_DIR) --port $(PORT)
+	$(PY) -m training.cli.demo --out $(DEMO_DIR) --port $(PORT)
 
 test: install ## the whole suite (what .ci/run calls); "no tests collected" counts as a failure
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
-test-fast: install ## unit tests only
-	$(PY) -m pytest -m "not slow and not integration and not browser"
+test-fast: install ## the unit tier: no servers, no browser, one small model per run (< 2 min)
+	$(PY) -m pytest -m "not slow and not integration and not browser and not model"
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check features models training serving tests bench

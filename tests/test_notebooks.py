@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import nbformat
@@ -14,20 +14,70 @@ from features.sample_world.writer import write_world
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
-pytestmark = pytest.mark.slow
+N_ACCOUNTS, N_REPS = 2500, 20
 
 
 @pytest.fixture(scope="module")
 def notebook_world(tmp_path_factory):
     out = tmp_path_factory.mktemp("nbworld")
-    write_world(generate_world(SampleConfig(n_accounts=2500, n_reps=20, years=3, seed=5)), out)
+    write_world(
+        generate_world(SampleConfig(n_accounts=N_ACCOUNTS, n_reps=N_REPS, years=3, seed=5)), out
+    )
     return out
+
+
+# A cell appended to each notebook: what it computed, as one JSON line the test then checks.
+SUMMARY = {
+    "01-explore-crm-data.ipynb": """{
+    "accounts": len(tables.accounts),
+    "active_reps": int(tables.reps["active"].sum()),
+    "share_top20": float(share_top20),
+    "years_with_wins": len(won_by_year),
+}""",
+    "02-potential-model.ipynb": """{
+    "feature_rows": len(features),
+    "capture_top20": {k: float(v) for k, v in cmp.items()},
+    "chosen": result.chosen,
+    "candidates": list(result.selection["candidate"]),
+}""",
+    "03-plan.ipynb": """{
+    "scored": len(scores),
+    "unique_scored": int(scores["account_id"].nunique()),
+    "status": metrics["status"],
+    "metrics_moves": metrics["moves"],
+    "moves_rows": len(moves),
+}""",
+}
+
+
+def check_summary(name: str, got: dict) -> None:
+    """What each notebook must have computed on the notebook world."""
+    if name.startswith("01-"):
+        # the world also holds reps who left during its history (inactive)
+        assert (got["accounts"], got["active_reps"]) == (N_ACCOUNTS, N_REPS)
+        assert 0 < got["share_top20"] <= 1
+        assert got["years_with_wins"] >= 3
+    elif name.startswith("02-"):
+        assert 0 < got["feature_rows"] <= N_ACCOUNTS
+        capture = got["capture_top20"]
+        assert capture["potential_model"] > capture["firmographic_rule"]
+        assert got["chosen"] in got["candidates"]
+    else:
+        assert got["scored"] == got["unique_scored"] > 0
+        assert got["status"] in {"optimal", "feasible"}
+        assert got["metrics_moves"] == got["moves_rows"] > 0
 
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2
 
 
+def test_every_notebook_has_a_summary_check():
+    assert sorted(SUMMARY) == [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.slow
+@pytest.mark.model  # 02 and 03 train on a 2,500-account world
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, notebook_world, monkeypatch, tmp_path):
     monkeypatch.setenv("TERRITORY_NOTEBOOK_DATA", str(notebook_world))
@@ -37,6 +87,8 @@ def test_notebook_runs(path, notebook_world, monkeypatch, tmp_path):
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         "strip outputs before committing"
     )
+    summary = f"import json as _json\nprint(_json.dumps({SUMMARY[path.name]}))"
+    nb.cells.append(nbformat.v4.new_code_cell(summary))
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
@@ -44,4 +96,5 @@ def test_notebook_runs(path, notebook_world, monkeypatch, tmp_path):
         o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
     ]
     assert not errors
-    assert os.environ["TERRITORY_NOTEBOOK_DATA"] == str(notebook_world)
+    printed = [o.text for o in nb.cells[-1].outputs if o.output_type == "stream"]
+    check_summary(path.name, json.loads(printed[-1]))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 from mlflow import MlflowClient
+from rich.console import Console
 
 from features.pipeline import build_account_features
 from features.tables import CrmTables
 from models.errors import ModelNotFoundError
 from models.explain import explain_frame
 from models.potential import PotentialModel, load_potential_model, score_frame
-from training.console import console
 from training.register import configure
 from training.settings import TrainingSettings
 
@@ -33,7 +33,8 @@ def resolve_model_uri(settings: TrainingSettings, model_uri: str | None) -> str:
             "first, or pass --model with a model URI."
         )
     latest = max(int(v.version) for v in versions)
-    console.print(f"[yellow]no 'champion' alias on {name}; using the latest version {latest}[/]")
+    # printed here, not through the CLI's console: nothing but the CLI imports training.cli
+    Console().print(f"[yellow]no 'champion' alias on {name}; using the latest version {latest}[/]")
     return f"models:/{name}/{latest}"
 
 

@@ -109,7 +109,17 @@ def test_shipped_scenarios_parse(name: str):
 
     from models.planning import scenario_from_dict
 
-    scenario_from_dict(yaml.safe_load((DOCS / name).read_text()))
+    raw = yaml.safe_load((DOCS / name).read_text())
+    scenario = scenario_from_dict(raw)
+    assert scenario.name == raw["name"] and scenario.description == raw.get("description", "")
+    # every setting the file writes reaches the scenario as written (no key silently dropped)
+    for section in ("limits", "weights", "solver"):
+        for key, value in (raw.get(section) or {}).items():
+            if not isinstance(value, dict) and key != "balance_band":
+                assert getattr(getattr(scenario, section), key) == value, (section, key)
+    assert len(scenario.locks) == len(raw.get("locks") or [])
+    assert len(scenario.add_reps) == len(raw.get("add_reps") or [])
+    assert list(scenario.remove_reps) == [str(r) for r in raw.get("remove_reps") or []]
 
 
 def test_compare_reads_plan_folders_through_the_strict_reader(tmp_path: Path):

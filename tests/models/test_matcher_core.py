@@ -87,6 +87,7 @@ def banded_instance(n: int, m: int, seed: int = 0, band: float = 0.05) -> Assign
     return AssignmentProblem(agent, value, m, rows)
 
 
+@pytest.mark.slow  # 20 LNS steps on a mid-size instance (11 s under load)
 def test_heuristic_path_reaches_a_feasible_plan_close_to_the_bound():
     problem = banded_instance(3000, 30)
     solution = solve(problem, SolverOptions(time_limit_s=30, exact_max_pairs=0, lns_steps=20))

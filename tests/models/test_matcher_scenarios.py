@@ -89,6 +89,7 @@ def test_lock_to_departing_rep_is_a_conflict(mk):
     assert any("r1 is inactive or leaves" in c for c in plan.conflicts)
 
 
+@pytest.mark.slow  # one plan per move's counterfactual (12 s under load)
 def test_reasons_add_up_to_each_moves_objective_difference(mk):
     accounts, reps = mk.random(200, 5, seed=1)
     weights = {
@@ -150,6 +151,7 @@ def test_reasons_add_up_to_each_moves_objective_difference(mk):
     assert total == pytest.approx(plan.objective, rel=1e-9)
 
 
+@pytest.mark.slow  # plans twice with the full solver (25 s under load)
 def test_same_input_gives_the_same_plan(mk):
     accounts, reps = mk.random(400, 8, seed=2)
     chosen = scenario_from_dict(

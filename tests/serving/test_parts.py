@@ -346,17 +346,17 @@ def test_every_example_request_is_valid(endpoint):
 
 # -- territory serve ------------------------------------------------------------------------------
 def test_serve_generates_keys_once_for_active_reps(crm_dir, tables, tmp_path):
+    from serving.__main__ import ensure_keys
     from serving.settings import ServingSettings
-    from training.cli_serve import _ensure_keys
 
     settings = ServingSettings(data_dir=tmp_path, api_keys={}, api_keys_file=None)
-    path = _ensure_keys(settings, str(crm_dir), None)
+    path = ensure_keys(settings, str(crm_dir), None)
     keys = json.loads(path.read_text())
     active = tables.reps.loc[tables.reps["active"].fillna(True).astype(bool), "rep_id"]
     assert sorted(e["rep_id"] for e in keys.values() if e["role"] == "rep") == sorted(active)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert (
-        _ensure_keys(settings, str(crm_dir), None) == path and json.loads(path.read_text()) == keys
+        ensure_keys(settings, str(crm_dir), None) == path and json.loads(path.read_text()) == keys
     )
 
 

@@ -14,7 +14,8 @@ from serving.hubspot import sign_v3
 from serving.plans import plan_id_of
 from serving.schemas import EXAMPLE_REQUEST
 
-pytestmark = pytest.mark.slow
+# The unit tier: one small champion per test run, in-process ASGI clients, no servers. Tests
+# that run the planner are marked slow.
 
 
 def auth(key: str) -> dict[str, str]:
@@ -550,6 +551,7 @@ def test_approve_plan_marks_it_and_audits(client, keys):
     assert entry["action"] == "plan.approve" and entry["previous_value"] == {"status": "proposed"}
 
 
+@pytest.mark.slow  # runs the planner (15 s under load)
 def test_plan_preview_runs_the_planner_without_saving(client, keys):
     before = post(client, "/plan_metrics", keys["manager"]).json()
     body = {
@@ -740,6 +742,7 @@ PLANNER_REASON_TYPES = {
 }
 
 
+@pytest.mark.slow  # `territory plan` on the served world
 def test_serves_a_plan_written_by_territory_plan(client, keys, real_plan_dir, plan_dir):
     written = pd.read_csv(real_plan_dir / "moves.csv", dtype={"account_id": str})
     status = post(

@@ -1,7 +1,8 @@
-"""The `territory` command: a thin layer over the packages.
+"""The `territory` command: a thin layer over the packages (nothing imports this package).
 
-Each group of commands lives in its own module (cli_data, cli_model, cli_plan, cli_serve) and is
-registered here. Heavy libraries are imported inside the commands so `territory --help` is quick.
+One Typer app; each verb lives in its own module here (sample, data, model, plan, serve) and is
+registered below; demo.py drives the installed command end to end (`make demo`). Heavy libraries
+are imported inside the commands so `territory --help` is quick.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from training import cli_data, cli_model, cli_plan, cli_sample, cli_serve
+    from training.cli import data, model, plan, sample, serve
 
-    for module in (cli_sample, cli_data, cli_model, cli_plan, cli_serve):
+    for module in (sample, data, model, plan, serve):
         module.register(app)
 
 

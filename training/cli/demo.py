@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 console = Console()
-SCENARIO = Path(__file__).resolve().parents[1] / "docs" / "scenarios" / "default.yaml"
+SCENARIO = Path(__file__).resolve().parents[2] / "docs" / "scenarios" / "default.yaml"
 
 
 def territory(*args: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from training.console import console, print_frame, progress_bar
+from training.cli.console import console, print_frame, progress_bar
 
 
 class Objective(str, Enum):  # noqa: UP042 (str() of members stays as typer shows it)
@@ -55,12 +55,13 @@ def train(
     import pandas as pd
 
     from features.loaders import load_crm
+
+    tables = load_crm(data).tables  # a bad --data fails before MLflow and LightGBM load (~10 s)
     from training.register import log_and_register
     from training.settings import TrainingSettings
     from training.train import TrainConfig, train_potential
 
     settings = TrainingSettings()
-    tables = load_crm(data).tables
     config = TrainConfig(
         as_of=pd.Timestamp(as_of) if as_of else None,
         horizon_days=horizon,

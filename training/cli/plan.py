@@ -48,7 +48,7 @@ def plan(
     tables = _load_tables(data)
     chosen = _read_scenario(scenario, tables, time_limit)
     potential = _read_scores(scores) if scores is not None else _score_now(tables, chosen, model)
-    from training.console import console
+    from training.cli.console import console
 
     result, setup = run_plan(
         tables,
@@ -84,7 +84,7 @@ def _score_now(tables, scenario, model_uri: str | None):
     """Potential for every account from the registered model (no --scores given)."""
     from models.errors import ModelNotFoundError
     from training.batch import predict_potential
-    from training.console import console
+    from training.cli.console import console
     from training.settings import TrainingSettings
 
     as_of = scenario.as_of or tables.default_as_of()

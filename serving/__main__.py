@@ -1,0 +1,163 @@
+"""`python -m serving`: the service's own entry point (what `territory serve` runs).
+
+It turns its options into TERRITORY_ variables, makes sure API keys exist (generated once under
+the data dir and printed), prints where everything is, and replaces itself with
+`bentoml serve serving.service:Territory`, so signals (Ctrl-C, SIGTERM) reach BentoML directly and
+its exit code is this command's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from serving.settings import ServingSettings
+
+console = Console()
+
+
+class UsageError(Exception):
+    """A bad option: printed as `error: ...` with exit code 2, like the CLI's usage errors."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options of `territory serve`, with the same names and defaults."""
+    parser = argparse.ArgumentParser(
+        prog="python -m serving",
+        description="Serve the API, the CRM widget and the manager review page (BentoML).",
+    )
+    parser.add_argument("--data", required=True, help="CRM export directory or SQLAlchemy URL")
+    parser.add_argument("--scores", type=Path, help="`territory score` output")
+    parser.add_argument("--plan", type=Path, help="`territory plan --out` directory")
+    parser.add_argument("--port", type=_port, default=3000)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--model", help="MLflow model URI")
+    parser.add_argument("--decisions", help="SQLAlchemy URL of the decisions store")
+    parser.add_argument("--keys-file", type=Path, help="API keys JSON file")
+    return parser.parse_args(argv)
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not in the range 1<=x<=65535")
+    return port
+
+
+def rep_names(data: str) -> list[tuple[str, str]]:
+    """(rep_id, name) of every active rep in the CRM source, for generated keys."""
+    from features.loaders import load_crm, read_file
+
+    folder = Path(data)
+    found = [folder / f"reps.{ext}" for ext in ("csv", "parquet")] if folder.is_dir() else []
+    found = [p for p in found if p.is_file()]
+    reps = read_file(found[0]) if found else load_crm(data).tables.reps
+    if "active" in reps:
+        inactive = (
+            reps["active"].astype(str).str.strip().str.lower().isin({"false", "0", "no", "n", "f"})
+        )
+        reps = reps[~inactive]
+    names = reps["name"] if "name" in reps else reps["rep_id"]
+    return [(str(r), str(n)) for r, n in zip(reps["rep_id"], names, strict=True)]
+
+
+def ensure_keys(settings: ServingSettings, data: str, keys_file: Path | None) -> Path | None:
+    """The keys file to use: given, configured, or generated once under the data dir (printed)."""
+    from serving.auth import generate_keys, write_keys_file
+
+    if keys_file is not None:
+        if not keys_file.is_file():
+            raise UsageError(f"--keys-file: {keys_file} does not exist")
+        return keys_file
+    if settings.api_keys or settings.api_keys_file:
+        return None
+    path = settings.data_dir / "api_keys.json"
+    if not path.is_file():
+        write_keys_file(path, generate_keys(rep_names(data)))
+        console.print(f"[green]generated API keys[/] in {path} (owner-readable only)")
+    return path
+
+
+def print_access(keys_path: Path | None, host: str, port: int) -> None:
+    """Where the API, review page and widget are, with one key per role to open them."""
+    base = f"http://{host}:{port}"
+    console.print(
+        f"API and OpenAPI docs: {base}/   readiness: {base}/readyz   metrics: {base}/metrics"
+    )
+    if keys_path is None:
+        console.print("API keys: from TERRITORY_API_KEYS / TERRITORY_API_KEYS_FILE")
+        return
+    keys = json.loads(keys_path.read_text())
+    by_role: dict[str, list[tuple[str, dict]]] = {}
+    for key, entry in keys.items():
+        by_role.setdefault(entry["role"], []).append((key, entry))
+    for key, _ in by_role.get("manager", [])[:1]:
+        console.print(f"manager review page: {base}/review/#key={key}")
+    for key, _ in by_role.get("job", [])[:1]:
+        console.print(f"job key: {key}")
+    for key, entry in by_role.get("rep", [])[:3]:
+        console.print(
+            f"rep {entry['rep_id']} ({entry['name']}) widget: "
+            f"{base}/widget/?account=ACCOUNT_ID#key={key}"
+        )
+    console.print(f"all keys: {keys_path}")
+
+
+def server_env(opts: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]:
+    """The server's environment: `environ` plus the options as TERRITORY_ variables and keys."""
+    for path, option in ((opts.scores, "--scores"), (opts.plan, "--plan")):
+        if path is not None and not path.exists():
+            raise UsageError(f"{option}: {path} does not exist")
+    settings = ServingSettings()
+    env = dict(environ)
+    env["TERRITORY_CRM_SOURCE"] = opts.data
+    for name, value in (
+        ("SCORES_PATH", opts.scores),
+        ("PLAN_DIR", opts.plan),
+        ("MODEL_URI", opts.model),
+        ("DECISIONS_URL", opts.decisions),
+    ):
+        if value is not None:
+            env[f"TERRITORY_{name}"] = (
+                str(Path(value).resolve()) if isinstance(value, Path) else value
+            )
+    keys_path = ensure_keys(settings, opts.data, opts.keys_file)
+    if keys_path is not None:
+        env["TERRITORY_API_KEYS_FILE"] = str(keys_path.resolve())
+    env["TERRITORY_DATA_DIR"] = str(settings.data_dir.resolve())
+    env.setdefault("OMP_NUM_THREADS", "1")  # see STYLE.md: OpenMP threads fight the server's
+    print_access(keys_path, opts.host, opts.port)
+    return env
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse, prepare the environment, then become `bentoml serve` (never returns on success)."""
+    opts = parse_args(argv)
+    try:
+        env = server_env(opts, dict(os.environ))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    command = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:Territory",
+        "--host",
+        opts.host,
+        "--port",
+        str(opts.port),
+    ]
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""CLI command: serve (registered by training.cli).
+
+`territory serve` checks its options and replaces itself with `python -m serving` (the service's
+own entry point: API keys, settings, then `bentoml serve serving.service:Territory`). Exec, not a
+child process: signals (Ctrl-C, SIGTERM) reach the server directly, its output is this command's
+and its exit code is this command's. Nothing here imports `serving`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def serving_command(
+    data: str,
+    *,
+    scores: Path | None = None,
+    plan: Path | None = None,
+    port: int = 3000,
+    host: str = "127.0.0.1",
+    model: str | None = None,
+    decisions: str | None = None,
+    keys_file: Path | None = None,
+) -> list[str]:
+    """`python -m serving` with the same options, as an argv for this interpreter."""
+    command = [sys.executable, "-m", "serving", "--data", data]
+    for option, value in (
+        ("--scores", scores),
+        ("--plan", plan),
+        ("--model", model),
+        ("--decisions", decisions),
+        ("--keys-file", keys_file),
+    ):
+        if value is not None:
+            command += [option, str(value)]
+    return [*command, "--host", host, "--port", str(port)]
+
+
+def serve(
+    data: Annotated[str, typer.Option("--data", help="CRM export directory or SQLAlchemy URL")],
+    scores: Annotated[
+        Path | None, typer.Option("--scores", help="`territory score` output")
+    ] = None,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="`territory plan --out` directory")
+    ] = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 3000,
+    host: Annotated[str, typer.Option("--host", help="interface to listen on")] = "127.0.0.1",
+    model: Annotated[str | None, typer.Option("--model", help="MLflow model URI")] = None,
+    decisions: Annotated[
+        str | None, typer.Option("--decisions", help="SQLAlchemy URL of the decisions store")
+    ] = None,
+    keys_file: Annotated[
+        Path | None, typer.Option("--keys-file", help="API keys JSON file")
+    ] = None,
+) -> None:
+    """Serve the API, the CRM widget and the manager review page (BentoML)."""
+    checks = ((scores, "--scores", Path.exists), (plan, "--plan", Path.exists))
+    for path, hint, present in (*checks, (keys_file, "--keys-file", Path.is_file)):
+        if path is not None and not present(path):
+            raise typer.BadParameter(f"{path} does not exist", param_hint=hint)
+    command = serving_command(
+        data,
+        scores=scores,
+        plan=plan,
+        port=port,
+        host=host,
+        model=model,
+        decisions=decisions,
+        keys_file=keys_file,
+    )
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command()(serve)
