@@ -18,7 +18,7 @@ from training.settings import TrainingSettings
 from training.train import TrainConfig
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
-CONFIG = TrainConfig(horizon_days=180)
+CONFIG = TrainConfig()
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_first_run_promotes_and_records_lineage(tables, small_world_dir, territo
     champion = current_champion(settings)
     assert champion.version == outcome.version
     assert champion.lineage.data_source == source
-    assert champion.lineage.horizon_days == 180
+    assert champion.lineage.horizon_days == 365
     run = MlflowClient().get_run(outcome.run_id)
     assert run.data.tags["retrain.decision"] == "promoted"
     assert (settings.data_dir / "monitoring" / "drift.json").exists()
