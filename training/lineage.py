@@ -58,15 +58,20 @@ def data_source_id(data: str) -> str:
     return str(Path(data).expanduser().resolve())
 
 
+def unknown_lineage_note(model_uri: str, data_source: str) -> str:
+    """The warning for a model that records no training data (registered before lineage)."""
+    return (
+        f"{model_uri} records no training data (registered before lineage was kept), so it "
+        f"cannot be matched to {data_source}; retrain on this data to be sure: "
+        f"`territory retrain --data {data_source}`."
+    )
+
+
 def check_lineage(lineage: Lineage | None, data_source: str, model_uri: str) -> None:
-    """Raise ``LineageError`` unless the model was trained on ``data_source``."""
+    """Raise ``LineageError`` when the model records training data other than ``data_source``
+    (a model that records none passes; callers warn with ``unknown_lineage_note``)."""
     if lineage is None:
-        raise LineageError(
-            f"{model_uri} records no training data (it was registered before lineage was "
-            f"kept), so it cannot be matched to {data_source}. Retrain on this data: "
-            f"`territory retrain --data {data_source}` (or `territory train --data "
-            f"{data_source} --promote`), or pass --ignore-lineage to use it anyway."
-        )
+        return
     if lineage.data_source != data_source:
         raise LineageError(
             f"{model_uri} was trained on {lineage.data_source} (as of {lineage.as_of}), not on "
@@ -74,3 +79,21 @@ def check_lineage(lineage: Lineage | None, data_source: str, model_uri: str) -> 
             f"{data_source}`, point TERRITORY_DATA_DIR / MLFLOW_TRACKING_URI at this dataset's "
             "own store, or pass --ignore-lineage to use it anyway."
         )
+
+
+def registered_lineage(model_uri: str) -> tuple[bool, Lineage | None]:
+    """(is a registry URI, its lineage) for ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``;
+    (False, None) for any other URI (a run or a path records no lineage)."""
+    if not model_uri.startswith("models:/"):
+        return False, None
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    ref = model_uri.removeprefix("models:/")
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        version = client.get_model_version_by_alias(name, alias)
+    else:
+        name, number = ref.rsplit("/", 1)
+        version = client.get_model_version(name, number)
+    return True, Lineage.from_tags(dict(version.tags))

@@ -163,3 +163,40 @@ def test_planted_drift_is_detected():
     assert by_column["industry"]["new_categories"] == ["biotech"]
     assert report["status"] == "alert"
     assert any(w.startswith("industry (warning)") for w in report["warnings"])
+
+
+def test_cli_retrain_exit_codes_and_score_refusing_other_data(
+    small_world_dir, territory_home, tmp_path
+):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["retrain", "--data", str(small_world_dir)])
+    assert first.exit_code == 0, first.output
+    assert "promoted v1" in first.output and "beats_baselines" in first.output
+    again = runner.invoke(app, ["retrain", "--data", str(small_world_dir)])
+    assert again.exit_code == 3 and "exactly this data" in again.output
+
+    scored = runner.invoke(
+        app, ["score", "--data", str(small_world_dir), "--out", str(tmp_path / "s.csv")]
+    )
+    assert scored.exit_code == 0, scored.output
+    other = tmp_path / "other_export"
+    shutil.copytree(small_world_dir, other)
+    refused = runner.invoke(app, ["score", "--data", str(other), "--out", str(tmp_path / "o.csv")])
+    assert refused.exit_code != 0
+    message = str(refused.exception) + refused.output
+    assert f"was trained on {small_world_dir.resolve()}" in message
+    assert f"territory retrain --data {other.resolve()}" in message
+    forced = runner.invoke(
+        app,
+        ["score", "--data", str(other), "--out", str(tmp_path / "o.csv"), "--ignore-lineage"],
+    )
+    assert forced.exit_code == 0, forced.output
+
+    by_hand = runner.invoke(app, ["promote", "1"])
+    assert by_hand.exit_code == 2 and "without comparing" in by_hand.output
