@@ -11,6 +11,7 @@ from features.tables import CrmTables
 from models.errors import ModelNotFoundError
 from models.explain import explain_frame
 from models.potential import PotentialModel, load_potential_model, score_frame
+from training.lineage import check_lineage, registered_lineage, unknown_lineage_note
 from training.register import configure
 from training.settings import TrainingSettings
 
@@ -38,10 +39,21 @@ def resolve_model_uri(settings: TrainingSettings, model_uri: str | None) -> str:
     return f"models:/{name}/{latest}"
 
 
-def load_model(settings: TrainingSettings, model_uri: str | None) -> tuple[PotentialModel, str]:
-    """Configure MLflow and load the potential model to score with."""
+def load_model(
+    settings: TrainingSettings, model_uri: str | None, data_source: str | None = None
+) -> tuple[PotentialModel, str]:
+    """Configure MLflow and load the potential model to score with.
+
+    With ``data_source``, a registered model trained on other data is refused (LineageError)."""
     configure(settings)
     uri = resolve_model_uri(settings, model_uri)
+    if data_source is not None:
+        registered, lineage = registered_lineage(uri)
+        check_lineage(lineage, data_source, uri)
+        if registered and lineage is None:
+            Console(stderr=True).print(
+                f"[yellow]warning:[/] {unknown_lineage_note(uri, data_source)}"
+            )
     model, _ = load_potential_model(uri)
     return model, uri
 
@@ -52,12 +64,13 @@ def predict_potential(
     settings: TrainingSettings,
     *,
     model_uri: str | None = None,
+    data_source: str | None = None,
     progress=lambda _stage: None,
 ) -> tuple[PotentialModel, pd.DataFrame, pd.DataFrame, str]:
     """Model, features, scores (account_id, potential, percentile, tier) and the model's URI;
     no explanations (what a plan needs)."""
     progress("loading the model")
-    model, uri = load_model(settings, model_uri)
+    model, uri = load_model(settings, model_uri, data_source)
     extra = [c for c in model.feature_names_ if c in tables.extra_account_columns]
     progress("building features")
     features = build_account_features(tables, as_of, extra_columns=extra)
@@ -72,6 +85,7 @@ def score_accounts(
     *,
     model_uri: str | None = None,
     previous: pd.DataFrame | None = None,
+    data_source: str | None = None,
     progress=lambda _stage: None,
 ) -> tuple[pd.DataFrame, str]:
     """Scores (account_id, potential, percentile, tier, top_reasons, narrative, as_of) per account.
@@ -80,7 +94,7 @@ def score_accounts(
     later run reuse unchanged accounts' explanations (explain_frame's `previous`).
     """
     model, features, scores, uri = predict_potential(
-        tables, as_of, settings, model_uri=model_uri, progress=progress
+        tables, as_of, settings, model_uri=model_uri, data_source=data_source, progress=progress
     )
     progress("explaining")
     explained = explain_frame(

@@ -14,6 +14,7 @@ from mlflow.models import infer_signature
 
 from models.potential import PYFUNC_MODEL_FILE, write_model_dir
 from training import plots
+from training.lineage import Lineage
 from training.settings import TrainingSettings
 from training.train import BaselineGateError, TrainingResult
 
@@ -31,7 +32,14 @@ def configure(settings: TrainingSettings) -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    outside = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(settings.tracking_uri)
+    # MLflow exports the URI as MLFLOW_TRACKING_URI for child processes; undo that, so the next
+    # TrainingSettings() in this process reads the environment it was really given.
+    if outside is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = outside
     if mlflow.get_experiment_by_name(settings.mlflow_experiment) is None:
         mlflow.create_experiment(
             settings.mlflow_experiment, artifact_location=settings.artifact_location
@@ -92,9 +100,14 @@ def _log_figures(result: TrainingResult) -> None:
 
 
 def log_and_register(
-    result: TrainingResult, settings: TrainingSettings, *, promote: bool, force: bool = False
+    result: TrainingResult,
+    settings: TrainingSettings,
+    *,
+    promote: bool,
+    force: bool = False,
+    lineage: Lineage | None = None,
 ) -> tuple[str, str]:
-    """Log params, metrics, tables, figures and the model; register it.
+    """Log params, metrics, tables, figures and the model; register it with its lineage tags.
 
     A model that did not beat the baselines on the later validation period is logged but not
     registered (BaselineGateError) unless `force`.
@@ -141,6 +154,8 @@ def log_and_register(
             )
         version = mlflow.register_model(info.model_uri, settings.model_name).version
     client = MlflowClient()
+    for key, value in (lineage.tags() if lineage else {}).items():
+        client.set_model_version_tag(settings.model_name, version, key, value)
     client.set_registered_model_alias(settings.model_name, "challenger", version)
     if promote:
         client.set_registered_model_alias(settings.model_name, "champion", version)

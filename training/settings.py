@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_NAME = "account-potential"
@@ -17,7 +17,10 @@ class TrainingSettings(BaseSettings):
 
     data_dir: Path = Field(default=Path("data"), description="root of everything Territory writes")
     mlflow_tracking_uri: str | None = Field(
-        default=None, description="any MLflow tracking URI; default sqlite:///<data_dir>/mlflow.db"
+        default=None,
+        # TERRITORY_ first, then MLflow's own variable; default sqlite:///<data_dir>/mlflow.db
+        validation_alias=AliasChoices("TERRITORY_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="any MLflow tracking URI; default sqlite:///<data_dir>/mlflow.db",
     )
     mlflow_experiment: str = "territory"
     model_name: str = MODEL_NAME

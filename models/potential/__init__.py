@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.potential.baselines import firmographic_rule, last_12_month_revenue, linear_model
+from models.potential.behaviour import BehaviourCheck, behaviour_checks
 from models.potential.calibration import (
     TOTAL_TOLERANCE,
     TotalCalibration,
@@ -48,6 +49,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "BehaviourCheck",
+    "behaviour_checks",
     "PYFUNC_MODEL_FILE",
     "firmographic_rule",
     "last_12_month_revenue",

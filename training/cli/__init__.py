@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from training.cli import data, model, plan, sample, serve
+    from training.cli import data, model, plan, retrain, sample, serve
 
-    for module in (sample, data, model, plan, serve):
+    for module in (sample, data, model, retrain, plan, serve):
         module.register(app)
 
 

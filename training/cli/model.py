@@ -24,19 +24,21 @@ AsOfOpt = Annotated[
         "--as-of",
         formats=["%Y-%m-%d"],
         help="use data strictly before this date "
-        "(default: the day after the latest date in the data)",
+        "(default: the day after the latest opportunity date)",
     ),
 ]
 
 
-def _oracle(data: str):
-    """For a sample world (DATA/truth exists): window -> each account's true expected revenue."""
+def _oracle(data: str, tables):
+    """For a sample world (DATA/truth exists): window -> each account's expected won revenue in
+    it under the owners of that time (the ceiling the quality table compares with)."""
     truth_dir = Path(data) / "truth"
     if not truth_dir.is_dir():
         return None
+    from features.sample_world import window_oracle
     from features.sample_world.writer import load_truth
 
-    return load_truth(truth_dir).oracle_potential
+    return window_oracle(load_truth(truth_dir), tables)
 
 
 def train(
@@ -45,19 +47,39 @@ def train(
     horizon: Annotated[int, typer.Option("--horizon", min=7, help="label horizon in days")] = 365,
     objective: Annotated[Objective, typer.Option("--objective")] = Objective.revenue,
     promote: Annotated[
-        bool, typer.Option("--promote", help="also set alias `champion` (demo)")
+        bool,
+        typer.Option(
+            "--promote", help="also set alias `champion` if the gates pass (docs/retraining.md)"
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="register and (with --promote) promote even when a gate fails",
+        ),
+    ] = False,
+    allow_leakage: Annotated[
+        bool,
+        typer.Option("--allow-leakage", help="train even when a feature looks too good to be true"),
     ] = False,
     extra_feature: Annotated[
         list[str], typer.Option("--extra-feature", help="extra account column to use as a feature")
     ] = [],  # noqa: B006 - typer needs a literal default
 ) -> None:
-    """Train the potential model, evaluate it against baselines, log and register it in MLflow."""
+    """Train the potential model, evaluate it against baselines, log and register it in MLflow.
+
+    Exit 3 when --promote was asked but a gate kept the champion (the model stays `challenger`).
+    """
     import pandas as pd
 
     from features.loaders import load_crm
 
     tables = load_crm(data).tables  # a bad --data fails before MLflow and LightGBM load (~10 s)
+    from training.gates import GatePolicy, all_gates
+    from training.lineage import data_source_id
     from training.register import log_and_register
+    from training.retrain import current_champion, planned_lineage
     from training.settings import TrainingSettings
     from training.train import TrainConfig, train_potential
 
@@ -70,10 +92,24 @@ def train(
     )
     with console.status("training") as status:
         result = train_potential(
-            tables, config, oracle=_oracle(data), progress=lambda m: status.update(m)
+            tables,
+            config,
+            oracle=_oracle(data, tables),
+            allow_leakage=allow_leakage,
+            progress=lambda m: status.update(m),
         )
+        lineage = planned_lineage(
+            tables, data_source_id(data), result.config, result.dataset_digest
+        )
+        gates = []
+        if promote:
+            status.update("judging against the champion")
+            gates = all_gates(result, current_champion(settings), lineage, GatePolicy())
+        passed = all(g.passed for g in gates)
         status.update("logging to MLflow")
-        run_id, version = log_and_register(result, settings, promote=promote)
+        run_id, version = log_and_register(
+            result, settings, promote=promote and (passed or force), force=force, lineage=lineage
+        )
     for note in result.warnings:
         console.print(f"[yellow]warning:[/] {note}")
     console.print(
@@ -96,11 +132,37 @@ def train(
         title=f"holdout as_of {result.plan.holdout.date()}, horizon {horizon} d",
     )
     _print_targets(result.comparison)
-    aliases = "challenger, champion" if promote else "challenger"
+    if gates:
+        print_gates(gates)
+    promoted = promote and (passed or force)
+    aliases = "challenger, champion" if promoted else "challenger"
     console.print(
         f"run id [bold]{run_id}[/]; registered {settings.model_name} v{version} ({aliases})"
     )
     console.print(f"MLflow UI: mlflow ui --backend-store-uri {settings.tracking_uri}")
+    if promote and not promoted:
+        failed = ", ".join(g.name for g in gates if not g.passed)
+        console.print(
+            f"[yellow]not promoted:[/] gate(s) {failed} failed; the champion is unchanged. "
+            "Fix the data or add --force to promote anyway."
+        )
+        raise typer.Exit(3)
+
+
+def print_gates(gates) -> None:
+    """The promotion gates as a table (name, pass/fail, the numbers)."""
+    import pandas as pd
+
+    print_frame(
+        pd.DataFrame(
+            {
+                "gate": [g.name for g in gates],
+                "result": ["pass" if g.passed else "FAIL" for g in gates],
+                "detail": [g.detail for g in gates],
+            }
+        ),
+        title="promotion gates",
+    )
 
 
 def _print_targets(comparison) -> None:
@@ -122,12 +184,17 @@ def score(
             "--previous", help="an earlier scores file: unchanged accounts keep their reasons"
         ),
     ] = None,
+    ignore_lineage: Annotated[
+        bool,
+        typer.Option("--ignore-lineage", help="score even with a model trained on other data"),
+    ] = False,
 ) -> None:
     """Score every active account: potential, percentile, tier and top reasons."""
     import pandas as pd
 
     from features.loaders import load_crm
     from training.batch import score_accounts
+    from training.lineage import data_source_id
     from training.settings import TrainingSettings
 
     if out.suffix not in {".csv", ".parquet"}:
@@ -150,7 +217,13 @@ def score(
             bar.update(task, completed=stages.index(stage), description=stage)
 
         scores, used = score_accounts(
-            tables, cut, settings, model_uri=model, previous=earlier, progress=step
+            tables,
+            cut,
+            settings,
+            model_uri=model,
+            previous=earlier,
+            data_source=None if ignore_lineage else data_source_id(data),
+            progress=step,
         )
         bar.update(task, completed=len(stages), description="done")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -168,8 +241,20 @@ def score(
 
 def promote(
     version: Annotated[str, typer.Argument(help="registered version to make champion")],
+    force: Annotated[
+        bool, typer.Option("--force", help="confirm: this moves `champion` without any gate")
+    ] = False,
 ) -> None:
-    """Set alias `champion` on a registered version of the potential model."""
+    """Set alias `champion` on a registered version by hand (no gates: needs --force).
+
+    `territory retrain` and `territory train --promote` promote through the gates instead."""
+    if not force:
+        raise typer.BadParameter(
+            f"promote moves `champion` to v{version} without comparing it with the current "
+            "champion or the baselines. Use `territory retrain --data DIR` (or `train "
+            "--promote`) to promote through the gates, or add --force to do it by hand.",
+            param_hint="--force",
+        )
     from mlflow import MlflowClient
 
     from training.register import configure

@@ -47,7 +47,9 @@ def plan(
         raise typer.BadParameter(f"--fit {fit!r}: use one of {FIT_CHOICES}", param_hint="'--fit'")
     tables = _load_tables(data)
     chosen = _read_scenario(scenario, tables, time_limit)
-    potential = _read_scores(scores) if scores is not None else _score_now(tables, chosen, model)
+    potential = (
+        _read_scores(scores) if scores is not None else _score_now(tables, chosen, model, data)
+    )
     from training.cli.console import console
 
     result, setup = run_plan(
@@ -80,18 +82,20 @@ def _load_tables(data: str):
     return load_crm(data).tables
 
 
-def _score_now(tables, scenario, model_uri: str | None):
-    """Potential for every account from the registered model (no --scores given)."""
+def _score_now(tables, scenario, model_uri: str | None, data: str):
+    """Potential for every account from the registered model (no --scores given); a model
+    trained on other data is refused (lineage)."""
     from models.errors import ModelNotFoundError
     from training.batch import predict_potential
     from training.cli.console import console
+    from training.lineage import data_source_id
     from training.settings import TrainingSettings
 
     as_of = scenario.as_of or tables.default_as_of()
     console.print(f"no --scores: scoring {len(tables.accounts):,} accounts as of {as_of.date()}")
     try:
         _, _, scores, uri = predict_potential(
-            tables, as_of, TrainingSettings(), model_uri=model_uri
+            tables, as_of, TrainingSettings(), model_uri=model_uri, data_source=data_source_id(data)
         )
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(f"{exc} Or pass --scores FILE from `territory score`.") from exc
