@@ -40,6 +40,14 @@ SUMMARY = {
     "chosen": result.chosen,
     "candidates": list(result.selection["candidate"]),
 }""",
+    "04-retraining-report.ipynb": """{
+    "first": first.decision,
+    "gates": len(first.gates),
+    "failed_gates": [g.name for g in first.gates if not g.passed],
+    "again": again.decision,
+    "drift_columns": len(drift),
+    "planted_status": report["status"],
+}""",
     "03-plan.ipynb": """{
     "scored": len(scores),
     "unique_scored": int(scores["account_id"].nunique()),
@@ -62,6 +70,12 @@ def check_summary(name: str, got: dict) -> None:
         capture = got["capture_top20"]
         assert capture["potential_model"] > capture["firmographic_rule"]
         assert got["chosen"] in got["candidates"]
+    elif name.startswith("04-"):
+        assert got["first"] == "promoted", got["failed_gates"]
+        assert got["gates"] >= 6 and got["failed_gates"] == []
+        assert got["again"] == "kept"
+        assert got["drift_columns"] > 10
+        assert got["planted_status"] == "alert"
     else:
         assert got["scored"] == got["unique_scored"] > 0
         assert got["status"] in {"optimal", "feasible"}

@@ -427,17 +427,47 @@ def guard_leakage(
     return [f"leakage check overridden (allow_leakage): {message}"]
 
 
+def trend_holds(
+    model: PotentialModel, train: pd.DataFrame, valid: pd.DataFrame, columns: list[str]
+) -> bool:
+    """Whether extrapolating the training snapshots' growth brings the later validation period's
+    total closer to its actual total than the level alone does (chosen forward, like the model:
+    a noisy trend on a young or small export must not inflate every prediction)."""
+    if model.objective != "revenue" or not CALIBRATE_TOTALS or valid["label"].sum() <= 0:
+        return True
+    X_tr, _ = _xy(train, columns)
+    X_va, y_va = _xy(valid, columns)
+    in_sample, later = model.predict(X_tr), model.predict(X_va)
+    target = pd.Timestamp(valid["as_of"].max())
+
+    def miss(use_growth: bool) -> float:
+        factor = fit_total_calibration(
+            train["as_of"], train["label"], in_sample, target, use_growth=use_growth
+        ).factor
+        return abs(np.log(max(total_ratio(y_va, later * factor), 1e-9)))
+
+    return miss(True) <= miss(False)
+
+
 def calibrate_totals(
-    model: PotentialModel, frame: pd.DataFrame, columns: list[str], target: pd.Timestamp
+    model: PotentialModel,
+    frame: pd.DataFrame,
+    columns: list[str],
+    target: pd.Timestamp,
+    *,
+    use_growth: bool = True,
 ) -> TotalCalibration | None:
-    """Fold the trend-aware total factor into a revenue model (see models.potential.calibration).
+    """Fold the total factor into a revenue model (see models.potential.calibration), with the
+    trend when ``use_growth`` (decided forward by ``trend_holds``).
 
     Conversion models are left alone: their probabilities are already isotonic-calibrated.
     """
     if model.objective != "revenue" or not CALIBRATE_TOTALS:
         return None
     X, _ = _xy(frame, columns)
-    calibration = fit_total_calibration(frame["as_of"], frame["label"], model.predict(X), target)
+    calibration = fit_total_calibration(
+        frame["as_of"], frame["label"], model.predict(X), target, use_growth=use_growth
+    )
     if model.constant_ is not None:
         model.constant_ *= calibration.factor
     else:
@@ -493,7 +523,8 @@ def train_potential(
         eval_model = fitted[chosen]
         gate, gate_notes = baseline_gate(eval_model, train, valid, columns)
         notes += gate_notes
-        calibrate_totals(eval_model, train, columns, plan.holdout)
+        trend = trend_holds(eval_model, train, valid, columns)
+        calibrate_totals(eval_model, train, columns, plan.holdout, use_growth=trend)
         progress("scoring holdout and baselines")
         window = (plan.holdout, plan.holdout + pd.Timedelta(days=config.horizon_days))
         truth = oracle(*window) if oracle is not None else None
@@ -503,7 +534,8 @@ def train_potential(
         progress(f"refitting '{chosen}' on {len(plan.refit)} snapshots ({trees} trees)")
         X_all, y_all = _xy(frames[frames["as_of"].isin(plan.refit)], columns)
         model = _make_model(config, chosen, columns, n_estimators=trees).fit(X_all, y_all)
-        served = calibrate_totals(model, frames[frames["as_of"].isin(plan.refit)], columns, as_of)
+        refit = frames[frames["as_of"].isin(plan.refit)]
+        served = calibrate_totals(model, refit, columns, as_of, use_growth=trend)
     calibration = calibration_by_decile(holdout["label"].to_numpy(), predicted)
     ratio = total_ratio(holdout["label"], predicted)
     if config.objective == "revenue" and abs(ratio - 1) > TOTAL_TOLERANCE:

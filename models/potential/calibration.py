@@ -49,9 +49,15 @@ def growth_per_year(as_of: pd.Series, label: pd.Series) -> float:
 
 
 def fit_total_calibration(
-    as_of: pd.Series, label: pd.Series, predicted: np.ndarray, target: pd.Timestamp
+    as_of: pd.Series,
+    label: pd.Series,
+    predicted: np.ndarray,
+    target: pd.Timestamp,
+    *,
+    use_growth: bool = True,
 ) -> TotalCalibration:
-    """The factor that carries in-sample totals to the level expected at `target`."""
+    """The factor that carries in-sample totals to the level expected at `target` (the level
+    alone when ``use_growth`` is off: the trend did not hold on a later period)."""
     fitted = float(np.sum(predicted))
     level = float(label.sum()) / fitted if fitted > 0 else 1.0
     weights = label.groupby(as_of).size()
@@ -59,7 +65,7 @@ def fit_total_calibration(
     offsets = (weights.index - first) / pd.Timedelta(days=1)
     mean_date = first + pd.Timedelta(days=float(np.average(offsets, weights=weights.to_numpy())))
     ahead = (pd.Timestamp(target) - mean_date) / pd.Timedelta(days=DAYS_PER_YEAR)
-    growth = growth_per_year(as_of, label)
+    growth = growth_per_year(as_of, label) if use_growth else 0.0
     factor = float(np.clip(level * np.exp(growth * ahead), *FACTOR_RANGE))
     return TotalCalibration(level, growth, float(ahead), factor)
 
