@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from difflib import get_close_matches
 from numbers import Integral
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import pandas as pd
 
@@ -169,111 +170,196 @@ _TOP_KEYS = {
 
 
 def scenario_from_dict(data: Mapping[str, Any] | None) -> Scenario:
-    """Build a Scenario from parsed YAML; raise ScenarioError naming any bad key or value."""
+    """Build a Scenario from parsed YAML; raise ScenarioError naming every bad key or value.
+
+    Each problem names its key path (``limits.balance_band``), the value, what is allowed and,
+    for a misspelled key, the closest allowed one. All problems are reported at once.
+    """
+    problems: list[str] = []
+    if data is not None and not isinstance(data, Mapping):
+        raise ScenarioError(
+            f"a scenario file must be a mapping of sections (limits:, weights:, ...), not "
+            f"{type(data).__name__} {data!r}. See docs/scenarios/default.yaml."
+        )
     data = dict(data or {})
-    _reject_unknown("scenario", data, _TOP_KEYS)
-    limits = _limits(dict(data.get("limits") or {}))
-    return Scenario(
+    _reject_unknown("", data, _TOP_KEYS, problems)
+    limits = _limits(_section(data, "limits", problems), problems)
+    scenario = Scenario(
         name=str(data.get("name", "default")),
         description=str(data.get("description", "")),
-        as_of=_date(data.get("as_of"), "as_of"),
+        as_of=_date(data.get("as_of"), "as_of", problems),
         limits=limits,
-        weights=_build(Weights, dict(data.get("weights") or {}), "weights"),
-        solver=_build(SolverSettings, dict(data.get("solver") or {}), "solver"),
-        locks=tuple(_lock(item, i) for i, item in enumerate(data.get("locks") or [])),
-        add_reps=tuple(_new_rep(item, i) for i, item in enumerate(data.get("add_reps") or [])),
-        remove_reps=tuple(str(r) for r in data.get("remove_reps") or []),
+        weights=_build(Weights, _section(data, "weights", problems), "weights", problems),
+        solver=_build(SolverSettings, _section(data, "solver", problems), "solver", problems),
+        locks=tuple(
+            _lock(item, i, problems) for i, item in enumerate(_items(data, "locks", problems))
+        ),
+        add_reps=tuple(
+            _new_rep(item, i, problems) for i, item in enumerate(_items(data, "add_reps", problems))
+        ),
+        remove_reps=tuple(str(r) for r in _items(data, "remove_reps", problems)),
     )
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise ScenarioError(
+            f"the scenario has {len(problems)} problem(s):\n{listed}\n"
+            "See docs/matcher.md (scenario format) and docs/scenarios/default.yaml."
+        )
+    return scenario
 
 
-def _limits(raw: dict[str, Any]) -> Limits:
+def _section(data: dict[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
+    raw = data.get(key)
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.append(f"{key}: expected a mapping of settings, got {raw!r}")
+        return {}
+    return dict(raw)
+
+
+def _items(data: dict[str, Any], key: str, problems: list[str]) -> list[Any]:
+    raw = data.get(key)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"{key}: expected a list (one `- ` item per entry), got {raw!r}")
+        return []
+    return raw
+
+
+def _limits(raw: dict[str, Any], problems: list[str]) -> Limits:
     band = raw.pop("balance_band", None)
-    if band is not None:
+    if band is not None and _number("limits.balance_band", band, 0.0, 1.0, problems):
         raw.setdefault("workload_band", band)
         raw.setdefault("potential_band", band)
     expertise = raw.pop("expertise", None)
-    limits = _build(Limits, raw, "limits")
     for key in ("workload_band", "potential_band", "max_moved_share", "max_moved_potential_share"):
-        _check_range(f"limits.{key}", getattr(limits, key), 0.0, 1.0)
-    _check_range("limits.max_travel_km", limits.max_travel_km, 0.0, float("inf"))
+        if key in raw and not _number(f"limits.{key}", raw[key], 0.0, 1.0, problems):
+            raw.pop(key)
+    if "max_travel_km" in raw and not _number(
+        "limits.max_travel_km", raw["max_travel_km"], 0.0, float("inf"), problems
+    ):
+        raw.pop("max_travel_km")
+    limits = _build(Limits, raw, "limits", problems)
     if expertise is not None:
-        limits = replace(
-            limits, expertise=_build(ExpertiseRule, dict(expertise), "limits.expertise")
-        )
+        if not isinstance(expertise, Mapping):
+            problems.append(f"limits.expertise: expected a mapping, got {expertise!r}")
+        else:
+            rule = _build(ExpertiseRule, dict(expertise), "limits.expertise", problems)
+            limits = replace(limits, expertise=rule)
     return limits
 
 
-def _build(cls: type, raw: dict[str, Any], where: str):
+def _build(cls: type, raw: dict[str, Any], where: str, problems: list[str]):
     names = {f.name for f in fields(cls)}
-    _reject_unknown(where, raw, names)
+    _reject_unknown(where, raw, names, problems)
+    hints = get_type_hints(cls)
+    kept = {}
+    for key, value in raw.items():
+        if key not in names:
+            continue
+        if _numeric(hints[key]) and value is not None and not _is_number(value):
+            problems.append(f"{where}.{key}={value!r} is not a number; write a number")
+            continue
+        kept[key] = _cast(value)
     try:
-        return cls(**{k: _cast(v) for k, v in raw.items()})
+        return cls(**kept)
     except (TypeError, ValueError) as exc:
-        raise ScenarioError(
-            f"scenario {where}: {exc}. See docs/matcher.md for the format."
-        ) from exc
+        problems.append(f"{where}: {exc}")
+        return cls()
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is a plain number (optionally None); fields that also take a word
+    (``int | Literal["auto"]``) check themselves."""
+    args = set(get_args(annotation)) or {annotation}
+    words = any(get_origin(a) is Literal for a in args)
+    return bool(args & {int, float}) and str not in args and not words
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(where: str, value: Any, low: float, high: float, problems: list[str]) -> bool:
+    """Check a numeric setting; record a problem and return False when it is not one in range."""
+    if value is None:
+        return True
+    if not _is_number(value):
+        problems.append(
+            f"{where}={value!r} is not a number; allowed {low:g} to {high:g} "
+            "(fractions as 0.10 for 10%)"
+        )
+        return False
+    if not low <= float(value) <= high:
+        problems.append(
+            f"{where}={value} is outside [{low:g}, {high:g}]; fractions are written 0.05 for 5%"
+        )
+        return False
+    return True
 
 
 def _cast(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _lock(item: Mapping[str, Any], i: int) -> Lock:
+def _lock(item: Any, i: int, problems: list[str]) -> Lock | None:
+    if not isinstance(item, Mapping):
+        problems.append(f"locks[{i}]: expected account_id/rep_id, got {item!r}")
+        return None
     item = dict(item)
-    _reject_unknown(f"locks[{i}]", item, {"account_id", "rep_id", "reason", "expires"})
-    for key in ("account_id", "rep_id"):
-        if not item.get(key):
-            raise ScenarioError(
-                f"scenario locks[{i}] has no {key}: {item}. Give both account_id "
-                "and rep_id (reason and expires are optional)."
-            )
+    _reject_unknown(f"locks[{i}]", item, {"account_id", "rep_id", "reason", "expires"}, problems)
+    missing = [key for key in ("account_id", "rep_id") if not item.get(key)]
+    if missing:
+        problems.append(
+            f"locks[{i}] has no {' or '.join(missing)}: {item}. Give both account_id and rep_id "
+            "(reason and expires are optional)"
+        )
+        return None
     return Lock(
         str(item["account_id"]),
         str(item["rep_id"]),
         str(item.get("reason", "")),
-        _date(item.get("expires"), f"locks[{i}].expires"),
+        _date(item.get("expires"), f"locks[{i}].expires", problems),
     )
 
 
-def _new_rep(item: Mapping[str, Any], i: int) -> NewRep:
+def _new_rep(item: Any, i: int, problems: list[str]) -> NewRep | None:
+    if not isinstance(item, Mapping):
+        problems.append(f"add_reps[{i}]: expected a mapping (rep_id, city, ...), got {item!r}")
+        return None
     item = dict(item)
     item.setdefault("rep_id", f"NEW-{i + 1:03d}")
     rep = _build(
         NewRep,
         {k: str(v) if k in ("rep_id", "name") else v for k, v in item.items()},
         f"add_reps[{i}]",
+        problems,
     )
     if rep.city is None and (rep.latitude is None or rep.longitude is None):
-        raise ScenarioError(
-            f"scenario add_reps[{i}] ({rep.rep_id}) has no home: give `city` or "
-            "both `latitude` and `longitude`."
+        problems.append(
+            f"add_reps[{i}] ({rep.rep_id}) has no home: give `city` or both `latitude` and "
+            "`longitude`"
         )
     return replace(rep, industries=tuple(str(x).strip().lower() for x in rep.industries))
 
 
-def _date(value: Any, where: str) -> pd.Timestamp | None:
+def _date(value: Any, where: str, problems: list[str]) -> pd.Timestamp | None:
     if value is None or value == "":
         return None
     try:
         return pd.Timestamp(value).normalize()
-    except (TypeError, ValueError) as exc:
-        raise ScenarioError(
-            f"scenario {where}={value!r} is not a date; use ISO 8601 (2025-01-31)."
-        ) from exc
+    except (TypeError, ValueError):
+        problems.append(f"{where}={value!r} is not a date; use ISO 8601 (2025-01-31)")
+        return None
 
 
-def _reject_unknown(where: str, raw: Mapping[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ScenarioError(
-            f"scenario {where} has unknown key(s) {unknown}; allowed: "
-            f"{sorted(allowed)}. See docs/matcher.md."
-        )
-
-
-def _check_range(where: str, value: float | None, low: float, high: float) -> None:
-    if value is not None and not (low <= float(value) <= high):
-        raise ScenarioError(
-            f"scenario {where}={value} is outside [{low}, {high}]; "
-            "fractions are written 0.05 for 5%."
-        )
+def _reject_unknown(
+    where: str, raw: Mapping[str, Any], allowed: set[str], problems: list[str]
+) -> None:
+    for key in sorted(set(raw) - allowed, key=str):
+        close = get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+        hint = f"; did you mean `{close[0]}`?" if close else f"; allowed: {sorted(allowed)}"
+        path = f"{where}.{key}" if where else str(key)
+        problems.append(f"{path}: unknown key{hint}")

@@ -196,6 +196,40 @@ def test_scenario_errors_name_the_key():
         scenario_from_dict({"solver": {"candidate_pair_budget": 0}})
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"limits": {"balance_band": "ten percent"}},
+            "limits.balance_band='ten percent' is not a number; allowed 0 to 1",
+        ),
+        ({"limits": {"balance_band": -0.1}}, "limits.balance_band=-0.1 is outside [0, 1]"),
+        ({"limts": {"balance_band": 0.1}}, "limts: unknown key; did you mean `limits`?"),
+        (
+            {"limits": {"workload_bnad": 0.1}},
+            "limits.workload_bnad: unknown key; did you mean `workload_band`?",
+        ),
+        ({"solver": {"time_limit_s": "fast"}}, "solver.time_limit_s='fast' is not a number"),
+        ({"locks": {"account_id": "A1"}}, "locks: expected a list"),
+    ],
+)
+def test_scenario_problems_name_the_path_value_and_fix(raw, message):
+    with pytest.raises(ScenarioError) as error:
+        scenario_from_dict(raw)
+    assert message in str(error.value)
+    assert "Traceback" not in str(error.value)
+
+
+def test_every_scenario_problem_is_reported_at_once():
+    with pytest.raises(ScenarioError) as error:
+        scenario_from_dict({"limits": {"balance_band": 2, "max_travel_km": "far"}, "wieghts": {}})
+    text = str(error.value)
+    assert "the scenario has 3 problem(s)" in text
+    assert "limits.balance_band=2 is outside" in text
+    assert "limits.max_travel_km='far' is not a number" in text
+    assert "wieghts: unknown key; did you mean `weights`?" in text
+
+
 def test_auto_candidates_list_every_rep_within_the_pair_budget(mk):
     from models.planning import build_plan_model
     from models.repfit import fallback_fit
