@@ -117,7 +117,9 @@ NOTEBOOKS = {
         new_code_cell(
             SETUP + "import tempfile\n"
             "# a private MLflow store, so the notebook never touches your champion\n"
-            "os.environ['TERRITORY_DATA_DIR'] = tempfile.mkdtemp(prefix='territory-nb-')"
+            "os.environ['TERRITORY_DATA_DIR'] = tempfile.mkdtemp(prefix='territory-nb-')\n"
+            "for name in ('MLFLOW_TRACKING_URI', 'TERRITORY_MLFLOW_TRACKING_URI'):\n"
+            "    os.environ.pop(name, None)"
         ),
         new_code_cell(
             "from features.loaders import load_crm\nfrom training.lineage import data_source_id\n"

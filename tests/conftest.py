@@ -48,3 +48,11 @@ def postgres_url() -> str:
             "set TERRITORY_TEST_POSTGRES_URL"
         )
     return url
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_mlflow_uri(monkeypatch):
+    """MLflow exports MLFLOW_TRACKING_URI whenever any code calls `mlflow.set_tracking_uri`, and
+    Territory honours that variable: without this, one test's store would leak into the next
+    test's settings (and into notebook kernels it starts)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
