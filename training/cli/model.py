@@ -18,6 +18,8 @@ class Objective(str, Enum):  # noqa: UP042 (str() of members stays as typer show
 
 
 DataOpt = Annotated[str, typer.Option("--data", help="CRM export directory or SQLAlchemy URL")]
+HorizonOpt = Annotated[int, typer.Option("--horizon", min=7, help="label horizon in days")]
+ObjectiveOpt = Annotated[Objective, typer.Option("--objective")]
 AsOfOpt = Annotated[
     datetime | None,
     typer.Option(
@@ -44,8 +46,8 @@ def _oracle(data: str, tables):
 def train(
     data: DataOpt,
     as_of: AsOfOpt = None,
-    horizon: Annotated[int, typer.Option("--horizon", min=7, help="label horizon in days")] = 365,
-    objective: Annotated[Objective, typer.Option("--objective")] = Objective.revenue,
+    horizon: HorizonOpt = 365,
+    objective: ObjectiveOpt = Objective.revenue,
     promote: Annotated[
         bool,
         typer.Option(

@@ -8,14 +8,22 @@ from typing import Annotated
 import typer
 
 from training.cli.console import console
-from training.cli.model import AsOfOpt, DataOpt, Objective, _oracle, print_gates
+from training.cli.model import (
+    AsOfOpt,
+    DataOpt,
+    HorizonOpt,
+    Objective,
+    ObjectiveOpt,
+    _oracle,
+    print_gates,
+)
 
 
 def retrain(
     data: DataOpt,
     as_of: AsOfOpt = None,
-    horizon: Annotated[int, typer.Option("--horizon", min=7, help="label horizon in days")] = 365,
-    objective: Annotated[Objective, typer.Option("--objective")] = Objective.revenue,
+    horizon: HorizonOpt = 365,
+    objective: ObjectiveOpt = Objective.revenue,
     max_drop: Annotated[
         float,
         typer.Option(
