@@ -56,4 +56,3 @@ def test_without_tolerance_the_same_problem_has_no_plan():
     solution = solve(_problem(0.999), SolverOptions(time_limit_s=5, exact_max_pairs=0))
     assert solution.status in ("infeasible", "unknown")
     assert (solution.choice < 0).all()
-
