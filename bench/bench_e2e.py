@@ -57,18 +57,20 @@ def timed(args: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
         "peak_gb": round(int(rss.group(1)) / 1024**2, 2) if rss else None,
         "exit": done.returncode,
         "last": lines[-1][:160] if lines else "",
+        "load": round(os.getloadavg()[0], 1),
     }
 
 
 def render(results: dict[str, dict]) -> str:
     """The markdown table of every world measured."""
     lines = [
-        "### End to end: the README's commands",
+        "# End to end: the README's commands",
         "",
         "Measured by `python -m bench.bench_e2e` on "
         f"{os.cpu_count()} CPU(s), {platform.machine()}, Python {platform.python_version()}; "
-        "each step is its own `territory` process (wall time, peak RSS from GNU time); the "
-        "machine was shared with other work, so the times are upper figures. Plan: "
+        "each step is its own `territory` process (wall time, peak RSS from GNU time, the "
+        "1-minute load average at its end: on 2 cores anything above 2 means other work shared "
+        "the machine, so those times are upper figures). Plan: "
         "`docs/scenarios/default.yaml` with the scores from `territory score`.",
         "",
         "| world | " + " | ".join(STEPS) + " |",
@@ -83,14 +85,10 @@ def render(results: dict[str, dict]) -> str:
             elif got["exit"] != 0:
                 cells.append(f"failed ({got['seconds']:.0f} s)")
             else:
-                cells.append(f"{got['seconds']:,.0f} s, {got['peak_gb']:.1f} GB")
+                load = f", load {got['load']}" if "load" in got else ""
+                cells.append(f"{got['seconds']:,.0f} s, {got['peak_gb']:.1f} GB{load}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    notes = [
-        f"- {name}, {step}: {got['last']}"
-        for name, entry in results.items()
-        for step, got in entry["steps"].items()
-        if got.get("note")
-    ]
+    notes = [f"- {name}: {entry['note']}" for name, entry in results.items() if entry.get("note")]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
