@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from models.planning.match_data import MatchData, PairFit
 from models.planning.metrics import assignment_metrics
 from models.planning.plan import Move, Plan
 from models.planning.reasons import move_reasons, summary
-from models.solver import Solution, relative_gap
+from models.solver import Solution, WithinTolerance, relative_gap
 
 
 def infeasible_plan(
@@ -136,11 +137,12 @@ def _region_moves(data: MatchData, model, solution: Solution) -> list[Move]:
     rep_ids = data.reps["rep_id"].astype(str).to_numpy()
     account_ids = data.accounts["account_id"].astype(str).to_numpy()
     owners = data.accounts["current_rep"].astype("string").to_numpy(dtype=object, na_value=None)
+    transferred = np.isin(rows, model.region.transfers)  # the split moved it: a move by choice
     out = []
     for i, why in zip(changed, reasons, strict=True):
         to_rep = rep_ids[model.region.reps[cand.rep[i, choice[i]]]]
         from_rep = owners[rows[i]]
-        kind = "move" if current[i] >= 0 else ("forced" if had[i] else "new")
+        kind = "move" if current[i] >= 0 or transferred[i] else ("forced" if had[i] else "new")
         out.append(
             Move(account_ids[rows[i]], from_rep, to_rep, kind, why, summary(why, to_rep, from_rep))
         )
@@ -172,3 +174,21 @@ def _metrics(
         "before": assignment_metrics(data, before_rep, before_fit, before_km),
         "after": assignment_metrics(data, after_rep, after_fit, after_km, current=before_rep),
     }
+
+
+def with_tolerance_notes(plan: Plan, model, solutions: list[Solution]) -> Plan:
+    """The plan with ``metrics["within_tolerance"]``: one line per band a rep misses within the
+    rounding tolerance (an empty list when every band holds exactly)."""
+    notes: list[str] = []
+    rep_ids = model.data.reps["rep_id"].astype(str).to_numpy()
+    for region_model, solution in zip(model.models, solutions, strict=True):
+        for found in solution.findings:
+            if not isinstance(found, WithinTolerance):
+                continue
+            for row in found.rows:
+                rep = rep_ids[region_model.region.reps[row.agent]]
+                notes.append(
+                    f"rep {rep}: {row.row.replace('_', ' ')} {row.value:,.1f} vs {row.side} "
+                    f"{row.bound:,.1f}, within the {found.rtol:.1%} rounding tolerance"
+                )
+    return replace(plan, metrics={**plan.metrics, "within_tolerance": notes})

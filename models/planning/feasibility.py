@@ -16,6 +16,7 @@ import numpy as np
 
 from models.planning.candidates import Candidates
 from models.planning.match_data import MatchData
+from models.planning.regions import Region, team_budget, transfer_use
 from models.solver import (
     AssignmentProblem,
     BrokenRow,
@@ -76,6 +77,28 @@ def capacity_conflicts(
         out.append(
             f"rep {data.reps['rep_id'].iloc[r]} has locked workload {load[r]:,.1f} above "
             f"its capacity {capacity[r]:,.1f}; unlock some accounts or raise its capacity."
+        )
+    return out
+
+
+def transfer_conflicts(data: MatchData, regions: tuple[Region, ...], limits) -> list[str]:
+    """The regional split's own moves above the disruption budget."""
+    moved, moved_potential = team_budget(data, limits)
+    used, used_potential = transfer_use(data, regions)
+    out = []
+    if moved is not None and used > moved:
+        out.append(
+            f"balancing {len(regions)} regions to their capacity share moves {used:,} accounts "
+            f"across region borders, above the budget of {moved:,.0f} "
+            f"(max_moved_share {limits.max_moved_share:g}); raise `limits.max_moved_share`, "
+            "widen the bands or set `solver.decompose: none`."
+        )
+    if moved_potential is not None and used_potential > moved_potential:
+        out.append(
+            f"balancing {len(regions)} regions to their capacity share moves {used_potential:,.0f} "
+            f"potential across region borders, above the budget of {moved_potential:,.0f} "
+            f"(max_moved_potential_share {limits.max_moved_potential_share:g}); raise "
+            "`limits.max_moved_potential_share`, widen the bands or set `solver.decompose: none`."
         )
     return out
 

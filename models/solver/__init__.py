@@ -27,10 +27,12 @@ from models.solver.findings import (
     UnassignedItems,
     Verdict,
     Widening,
+    WithinTolerance,
 )
 from models.solver.lagrangian import DualResult, dual_bound, priced_scores, solve_dual
 from models.solver.lns import lns, resolve_items
 from models.solver.lp_relaxation import solve_lp, widening
+from models.solver.tolerance import within_tolerance
 
 __all__ = [
     "AgentRows",
@@ -48,6 +50,7 @@ __all__ = [
     "UnassignedItems",
     "Verdict",
     "Widening",
+    "WithinTolerance",
     "dual_bound",
     "is_feasible",
     "lns",
@@ -61,4 +64,5 @@ __all__ = [
     "solve_exact",
     "solve_lp",
     "widening",
+    "within_tolerance",
 ]

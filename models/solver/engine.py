@@ -11,8 +11,8 @@ optimum becomes the plan. Everything is deterministic for a given problem and op
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -30,11 +30,12 @@ from models.solver.core import (
     row_violations,
 )
 from models.solver.cpsat_engine import solve_exact
-from models.solver.findings import Finding, Verdict, Widening
+from models.solver.findings import Finding, Verdict, Widening, WithinTolerance
 from models.solver.lagrangian import DualResult, priced_scores, solve_dual
 from models.solver.lns import lns, repair_neighbourhood
 from models.solver.lp_relaxation import LpResult, solve_lp, widening
 from models.solver.repair import improve, repair
+from models.solver.tolerance import total_violation, within_tolerance
 
 BAND_MARGINS = (0.3, 0.6, 0.9)
 OPTIMAL_GAP = 1e-9
@@ -87,6 +88,10 @@ class SolverOptions:
         seed: random seed of CP-SAT and of the neighbourhood choice.
         exact_engine: a specialised exact phase used instead of CP-SAT when it applies (the
             capacity-only engine in ``models.capacity_exact``; never set on the product path).
+        tolerance: relative slack per agent-row name (share of each row's bound) a plan may miss
+            that row by when the heuristic finds no plan keeping it exactly: such a plan is kept
+            (status "feasible", a ``WithinTolerance`` finding names the rows) instead of going
+            to the LP rescue. Rows not named get none.
     """
 
     time_limit_s: float = 60.0
@@ -97,6 +102,7 @@ class SolverOptions:
     deterministic: bool = True
     seed: int = 0
     exact_engine: ExactEngine | None = None
+    tolerance: Mapping[str, float] = field(default_factory=dict)
 
 
 def solve(
@@ -126,8 +132,14 @@ def solve(
     if exact_fits and not options.deterministic:
         heuristic_end = start + HEURISTIC_SHARE_BEFORE_EXACT * options.time_limit_s
     say("rounding and repairing at the bound's prices")
-    choice, findings = _heuristic(problem, dual, start, min(deadline, heuristic_end))
+    choice, findings, attempt = _heuristic(problem, dual, start, min(deadline, heuristic_end))
     method, bound, exact_status = "lagrangian+repair", dual.bound, None
+    tolerated = within_tolerance(problem, attempt, options.tolerance) if choice is None else None
+    if tolerated is not None and not exact_fits:
+        say("kept the best attempt: it misses rows only within the rounding tolerance")
+        return _finish(
+            problem, attempt, bound, method + "+tolerance", None, dual, [tolerated], start
+        )
     engine = options.exact_engine
     if exact_fits and choice is not None and engine is not None and engine.applies(problem):
         found = engine.solve(
@@ -154,6 +166,8 @@ def solve(
     if choice is None and exact_status == "INFEASIBLE":
         named = _widenings(problem, min(options.time_limit_s, deadline - time.monotonic()))
         findings = [Verdict("cpsat_infeasible"), *(named or findings)]
+    if choice is None and tolerated is not None:
+        choice, method, findings = attempt, method + "+tolerance", [tolerated]
     if choice is None and exact_status != "INFEASIBLE":
         say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
         choice, lp_status, lp_findings, bound = _lp_rescue(
@@ -215,16 +229,21 @@ def _finish(problem, choice, bound, method, exact_status, dual, findings, start)
         )
     value = objective_value(problem, choice)
     bound = max(bound, value) if exact_status == "OPTIMAL" else bound
-    proven = exact_status == "OPTIMAL" or relative_gap(value, bound) <= OPTIMAL_GAP
+    tolerated = any(isinstance(f, WithinTolerance) for f in findings)
+    proven = not tolerated and (
+        exact_status == "OPTIMAL" or relative_gap(value, bound) <= OPTIMAL_GAP
+    )
     status = "optimal" if proven else "feasible"
     return Solution(status, choice, value, bound, method, seconds, dual.prices, tuple(findings))
 
 
 def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadline: float):
-    """Round at prices of ever more tightly banded copies until repair reaches feasibility."""
+    """Round at prices of ever more tightly banded copies until repair reaches feasibility.
+
+    Returns (feasible choice or None, findings, the least-violating attempt or None)."""
     findings: list[Finding] = []
     budget = deadline - start
-    choice = None
+    choice = best = None
     for margin in BAND_MARGINS:
         tighter = shrink_bands(problem, margin)
         prices = solve_dual(tighter, start=dual.prices, temperatures=(0.002,), max_iter=40).prices
@@ -235,14 +254,16 @@ def _heuristic(problem: AssignmentProblem, dual: DualResult, start: float, deadl
             choice = _exact_repair(problem, choice, deadline)
         if is_feasible(problem, choice):
             improve_deadline = min(deadline, time.monotonic() + 0.3 * budget)
-            return improve(problem, choice, improve_deadline), findings
+            return improve(problem, choice, improve_deadline), findings, None
+        if best is None or total_violation(problem, choice) < total_violation(problem, best):
+            best = choice
         if time.monotonic() >= deadline:
             break
     if dual.saturated:
         findings.append(Verdict("diverged"))
-    if choice is not None:
-        findings.extend(row_violations(problem, choice))
-    return None, findings
+    if best is not None:
+        findings.extend(row_violations(problem, best))
+    return None, findings, best
 
 
 def _lp_rescue(

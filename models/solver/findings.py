@@ -85,4 +85,13 @@ class Verdict:
     value: float = float("nan")
 
 
-Finding = BrokenRow | MoreBrokenRows | UnassignedItems | Widening | Verdict
+@dataclass(frozen=True)
+class WithinTolerance:
+    """The plan misses these rows, each by at most ``rtol`` of its bound (the stated rounding
+    tolerance), where no plan keeping them exactly was found: kept, never thrown away."""
+
+    rows: tuple[BrokenRow, ...]
+    rtol: float
+
+
+Finding = BrokenRow | MoreBrokenRows | UnassignedItems | Widening | Verdict | WithinTolerance

@@ -113,7 +113,7 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
 
     # the default world's balanced.yaml is the real case (bench_plan_value); here the heuristic
     # is switched off so the rescue path runs on a small instance
-    monkeypatch.setattr(solver, "_heuristic", lambda *args: (None, [Verdict("diverged")]))
+    monkeypatch.setattr(solver, "_heuristic", lambda *args: (None, [Verdict("diverged")], None))
     problem = banded_instance(seed=4)
     heard: list[str] = []
     solution = solver.solve(problem, NO_EXACT, progress=heard.append)

@@ -1,0 +1,112 @@
+"""The regional split: regions balanced to their capacity share, transfers spend the budget."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.planning import scenario_from_dict
+from models.planning.match_data import prepare
+from models.planning.region_balance import Goal, balance_regions
+from models.planning.regions import region_budgets, split_regions
+from tests.models.conftest import make_accounts, make_reps
+
+
+def test_balance_moves_the_nearest_accounts_until_each_region_is_in_range():
+    home = np.array([0] * 14 + [1] * 6)
+    distance = np.zeros((20, 2))
+    distance[:14, 1] = np.arange(14, 0, -1)  # account 13 is nearest region 1
+    distance[14:, 0] = 5.0
+    goal = Goal(np.ones(20), lower=np.array([9.0, 9.0]), upper=np.array([11.0, 11.0]))
+    region = balance_regions(home, distance, [goal])
+    assert np.bincount(region, minlength=2).tolist() == [11, 9]
+    assert np.flatnonzero(region != home).tolist() == [11, 12, 13]  # the three nearest
+
+
+def test_balance_never_overshoots_and_never_moves_unmovable_accounts():
+    home = np.array([0, 0, 0, 0, 1])
+    distance = np.array([[0, 1.0], [0, 2.0], [0, np.inf], [0, 3.0], [1.0, 0]])
+    values = np.array([10.0, 1.0, 1.0, 1.0, 1.0])
+    goal = Goal(values, lower=np.array([0.0, 2.0]), upper=np.array([np.inf, 3.0]))
+    region = balance_regions(home, distance, [goal])
+    # account 0 (10 units) would overshoot region 1's upper end: skipped; 2 is locked (inf)
+    assert region.tolist() == [0, 1, 0, 0, 1]
+
+
+def test_balance_keeps_home_without_goals_or_when_already_in_range():
+    home = np.array([0, 1, 1])
+    distance = np.zeros((3, 2))
+    assert balance_regions(home, distance, []).tolist() == [0, 1, 1]
+    goal = Goal(np.ones(3), lower=np.array([1.0, 1.0]), upper=np.array([2.0, 2.0]))
+    assert balance_regions(home, distance, [goal]).tolist() == [0, 1, 1]
+
+
+def _two_regions(n_west: int, n_east: int):
+    """Two reps a region, equal capacity; west owns n_west accounts, east n_east (lon -110..-70)."""
+    west = [(40.0, -110.0 + 0.1 * i) for i in range(n_west)]
+    east = [(40.0, -70.0 - 0.1 * i) for i in range(n_east)]
+    owners = ["r0", "r1"] * (n_west // 2) + ["r2", "r3"] * (n_east // 2)
+    accounts = make_accounts([100.0] * (n_west + n_east), positions=west + east, current=owners)
+    reps = make_reps(
+        [40.0] * 4, positions=[(40.0, -110.0), (40.0, -105.0), (40.0, -70.0), (40.0, -75.0)]
+    ).assign(region=["west", "west", "east", "east"])
+    return accounts, reps
+
+
+def test_split_moves_border_accounts_to_the_region_short_of_its_share_and_counts_them():
+    accounts, reps = _two_regions(60, 20)  # west holds 75% of the work on 50% of the capacity
+    scenario = scenario_from_dict(
+        {
+            "limits": {"balance_band": 0.2, "max_moved_share": 0.5},
+            "solver": {"decompose": "region"},
+        }
+    )
+    data = prepare(accounts, reps, scenario)
+    east, west = split_regions(data, scenario.solver, scenario.limits)
+    # each region within +-10% (half the band) of 40 accounts: west gives up 16 to 20
+    assert (east.name, west.name) == ("east", "west")
+    assert 36 <= east.accounts.size <= 44 and 36 <= west.accounts.size <= 44
+    assert east.transfers.size == 80 - 20 - west.accounts.size
+    # the accounts whose move adds least distance (to the nearest east rep, from the nearest west)
+    lon = accounts["longitude"].to_numpy()
+    east_km = np.minimum(abs(lon + 70), abs(lon + 75))
+    added = east_km - np.minimum(abs(lon + 110), abs(lon + 105))
+    assert added[east.transfers].max() <= added[west.accounts].min() + 1e-9
+    assert west.transfers.size == 0
+    # the team may move 40; what the transfers leave is shared by account count
+    budgets = region_budgets(data, (east, west), scenario.limits)
+    left = 40 - east.transfers.size
+    assert budgets[0][0] == np.floor(left * east.accounts.size / 80)
+    assert budgets[1][0] == np.floor(left * west.accounts.size / 80)
+
+
+def test_split_without_bands_only_relieves_capacity():
+    accounts, reps = _two_regions(60, 20)
+    scenario = scenario_from_dict(
+        {
+            "limits": {"workload_band": None, "potential_band": None},
+            "solver": {"decompose": "region"},
+        }
+    )
+    data = prepare(accounts, reps, scenario)
+    east, west = split_regions(data, scenario.solver, scenario.limits)
+    # capacity 80 a region, team fill 50%: each region at most 80 * 75% = 60 workload
+    assert west.accounts.size == 60 and east.transfers.size == 0
+
+
+def test_plan_counts_the_splits_transfers_as_moves_and_refuses_them_over_budget():
+    from models.planning import plan_territories
+
+    accounts, reps = _two_regions(60, 20)
+    document = {"limits": {"balance_band": 0.2}, "solver": {"decompose": "region"}}
+    plan = plan_territories(accounts, reps, scenario_from_dict(document))
+    assert plan.feasible and plan.regions == 2
+    kinds = {m.kind for m in plan.moves}
+    assert kinds == {"move"}  # crossing the border is a move by choice, never "forced"
+    loads = {}
+    for rep in plan.rep_by_account.values():
+        loads[rep] = loads.get(rep, 0) + 1
+    assert all(16 <= v <= 24 for v in loads.values())  # the team's +-20% band around 20
+    document["limits"]["max_moved_share"] = 0.1  # 8 moves, the split alone needs 16+
+    refused = plan_territories(accounts, reps, scenario_from_dict(document))
+    assert refused.status == "infeasible"
+    assert any("across region borders, above the budget of 8" in c for c in refused.conflicts)
