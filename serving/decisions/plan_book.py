@@ -76,7 +76,8 @@ class PlanBook(ContestQueue):
         effective = (effective_date or now().date()).isoformat()
 
         def work(conn: sa.Connection) -> PlanRecord:
-            row = self._plan_row(conn, plan_id, lock=True)
+            self._lock_plans(conn)
+            row = self._plan_row(conn, plan_id)
             if row is None:
                 raise NotFound(
                     f"plan {plan_id!r} was never loaded by this service; reload it first."
@@ -124,6 +125,7 @@ class PlanBook(ContestQueue):
         (default: the last superseded), effective today; returns the restored plan's record."""
 
         def work(conn: sa.Connection) -> PlanRecord:
+            self._lock_plans(conn)
             current = self._with_status(conn, "approved")
             earlier = self._with_status(conn, "superseded")
             if to_plan_id is not None:
@@ -156,18 +158,22 @@ class PlanBook(ContestQueue):
         )
 
     # -- helpers -------------------------------------------------------------------------------
-    def _plan_row(self, conn: sa.Connection, plan_id: str, *, lock: bool = False):
+    def _lock_plans(self, conn: sa.Connection) -> None:
+        """Lock every plan row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes): two
+        approvals or rollbacks on two replicas take turns, so one plan is approved at a time, and
+        decisions (which share-lock their plan's row) wait for the status change. The reads that
+        follow are new statements, so they see what a previous holder committed."""
+        if conn.dialect.name == "postgresql":
+            plans = self.t["plans"]
+            conn.execute(sa.select(plans.c.plan_id).with_for_update()).all()
+
+    def _plan_row(self, conn: sa.Connection, plan_id: str):
         plans = self.t["plans"]
-        query = sa.select(plans).where(plans.c.plan_id == plan_id)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return conn.execute(query).mappings().first()
+        return conn.execute(sa.select(plans).where(plans.c.plan_id == plan_id)).mappings().first()
 
     def _with_status(self, conn: sa.Connection, status: str) -> list:
         plans = self.t["plans"]
         query = sa.select(plans).where(plans.c.status == status)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
         return list(conn.execute(query).mappings().all())
 
     def _summary(self, conn: sa.Connection) -> str:
