@@ -5,11 +5,12 @@ EXAMPLE_REQUEST holds one valid body per endpoint; tests and docs/serving.md reu
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.decisions.records import Action, AuditEntry, Contest, DecisionSummary
+from serving.decisions.records import Action, AuditEntry, Contest, DecisionSummary, PlanRecord
 
 AccountId = str
 MoveStatus = Literal["proposed", "approved", "rejected", "overridden"]
@@ -56,6 +57,15 @@ class MovesRequest(_Strict):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
+IDEMPOTENCY_KEY_FIELD = Field(
+    default=None,
+    min_length=1,
+    max_length=128,
+    description="a unique key per write (or the Idempotency-Key header): a retry with the same key "
+    "and body answers as the first call did and writes nothing; another body is refused (422)",
+)
+
+
 class DecisionRequest(_Strict):
     account_id: AccountId = Field(min_length=1, max_length=128)
     action: Action
@@ -64,19 +74,23 @@ class DecisionRequest(_Strict):
     expected_decision_id: int | None = Field(
         default=None,
         ge=0,
-        description="decision id you saw (0 = none); 409 if someone decided since",
+        description="decision id you saw (0 = none); 409 with the current state if someone "
+        "decided since",
     )
+    idempotency_key: str | None = IDEMPOTENCY_KEY_FIELD
 
 
 class BulkDecisionRequest(_Strict):
     account_ids: list[AccountId] = Field(min_length=1, max_length=1000)
     action: Literal["approve", "reject"]
     note: str = Field(default="", max_length=2000)
+    idempotency_key: str | None = IDEMPOTENCY_KEY_FIELD
 
 
 class ContestRequest(_Strict):
     account_id: AccountId = Field(min_length=1, max_length=128)
     reason: str = Field(min_length=5, max_length=2000, description="why the move is wrong")
+    idempotency_key: str | None = IDEMPOTENCY_KEY_FIELD
 
 
 class ContestsRequest(_Strict):
@@ -101,6 +115,23 @@ class ExportRequest(_Strict):
 
 class ApprovePlanRequest(_Strict):
     note: str = Field(default="", max_length=2000)
+    confirm: bool = Field(
+        default=False,
+        description="false: only show what approving applies (nothing written); true: approve",
+    )
+    effective_date: date | None = Field(
+        default=None, description="when the plan takes effect (default: today)"
+    )
+    idempotency_key: str | None = IDEMPOTENCY_KEY_FIELD
+
+
+class RollbackPlanRequest(_Strict):
+    note: str = Field(min_length=1, max_length=2000, description="why the plan is rolled back")
+    confirm: bool = Field(default=False, description="must be true: rolling back is deliberate")
+    to_plan_id: str | None = Field(
+        default=None, description="the earlier approved plan to restore (default: the last one)"
+    )
+    idempotency_key: str | None = IDEMPOTENCY_KEY_FIELD
 
 
 class ReloadRequest(_Strict):
@@ -249,6 +280,32 @@ class DecisionResponse(BaseModel):
 class BulkDecisionResponse(BaseModel):
     decided: int
     moves: list[MoveOut]
+    skipped: list[MoveOut] = Field(
+        default=[], description="moves someone had already decided: left as they were"
+    )
+
+
+class Applied(BaseModel):
+    approved: list[str]
+    overridden: list[str]
+    rejected: list[str]
+    undecided: list[str]
+    undecided_become: str
+    owner_changes: int
+
+
+class PlanApproval(BaseModel):
+    plan_id: str
+    approved: bool = Field(description="false: a preview (confirm was false), nothing written")
+    plan_status: str
+    effective_date: str | None
+    applies: Applied
+    message: str
+
+
+class PlanRollback(BaseModel):
+    rolled_back: list[str]
+    restored: PlanRecord
 
 
 class ContestsResponse(BaseModel):
@@ -317,7 +374,13 @@ EXAMPLE_REQUEST: dict[str, dict[str, Any]] = {
     "score": {"account_ids": ["A00001", "A00002"]},
     "explain": {"account_ids": ["A00001"], "top_k": 3},
     "moves": {"region": None, "rep_id": None, "reason_type": None, "offset": 0, "limit": 50},
-    "decide": {"account_id": "A00001", "action": "approve", "note": "agreed with the plan"},
+    "decide": {
+        "account_id": "A00001",
+        "action": "approve",
+        "note": "agreed with the plan",
+        "expected_decision_id": 0,
+        "idempotency_key": "3f1c9a52-6a0e-4d39-9c1b-2f0c3b7d9e41",
+    },
     "bulk_decide": {"account_ids": ["A00001", "A00002"], "action": "approve", "note": "batch"},
     "contest": {"account_id": "A00001", "reason": "I am closing a renewal with them next month"},
     "contests": {"status": "open"},
@@ -332,6 +395,7 @@ EXAMPLE_REQUEST: dict[str, dict[str, Any]] = {
         "top_moves": 10,
     },
     "export_plan": {"only_changes": True},
-    "approve_plan": {"note": "Q3 territories"},
+    "approve_plan": {"note": "Q3 territories", "confirm": True, "effective_date": "2026-07-01"},
+    "rollback_plan": {"note": "the Q3 plan broke the enterprise team", "confirm": True},
     "reload": {"reload_model": True},
 }

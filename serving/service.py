@@ -15,12 +15,12 @@ from typing import Annotated
 import anyio
 import bentoml
 from bentoml.validators import ContentType
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from serving import cards, export, views
 from serving.auth import KeyRing, Principal, require_role
-from serving.decisions import DecisionCache, DecisionStore, rules
-from serving.errors import NotReady, answers_errors
+from serving.decisions import DecisionCache, DecisionConflict, DecisionStore, WriteKey, rules
+from serving.errors import BadRequest, NotReady, answers_errors
 from serving.loading import check_reload_paths, load_everything
 from serving.schemas import (
     AccountCard,
@@ -39,12 +39,15 @@ from serving.schemas import (
     ExportRequest,
     MovesRequest,
     MovesResponse,
+    PlanApproval,
     PlanMetrics,
     PlanPreview,
     PlanPreviewRequest,
+    PlanRollback,
     ReloadRequest,
     RepView,
     RepViewRequest,
+    RollbackPlanRequest,
     ScoreRequest,
     ScoreResponse,
     Status,
@@ -131,6 +134,18 @@ class Territory:
         self.cache.invalidate()
         decisions_total.labels(action=action).inc()
 
+    def _write_key(
+        self, ctx: bentoml.Context, body_key: str | None, endpoint: str, who: Principal, **body
+    ) -> WriteKey | None:
+        """The request's idempotency key (header or body field), bound to what it asks."""
+        header = ctx.request.headers.get("idempotency-key")
+        if header and body_key and header != body_key:
+            raise BadRequest(
+                f"the Idempotency-Key header ({header!r}) and the body's idempotency_key "
+                f"({body_key!r}) differ; send one of them."
+            )
+        return WriteKey.of(header or body_key, endpoint, who.actor, body)
+
     def card_dict(self, account_id: str) -> dict:
         """The card of an account (shared by /card and the HubSpot card)."""
         card, source = cards.card(self._state(), account_id, self._view())
@@ -163,11 +178,16 @@ class Territory:
 
     @bentoml.api(route="/contest", input_spec=ContestRequest)
     @answers_errors
-    def contest(self, account_id: str, reason: str, ctx: bentoml.Context) -> ContestOut:
+    def contest(
+        self, account_id: str, reason: str, idempotency_key, ctx: bentoml.Context
+    ) -> ContestOut:
         """A rep contests a proposed move of their account; it lands in the manager's queue."""
         who = self._who(ctx)
         require_role(who, "rep", action="contesting a move")
-        record = rules.contest(self.store, who, self._state(), account_id, reason)
+        key = self._write_key(
+            ctx, idempotency_key, "contest", who, account_id=account_id, reason=reason
+        )
+        record = rules.contest(self.store, who, self._state(), account_id, reason, key)
         self._wrote("contest")
         return record
 
@@ -202,22 +222,35 @@ class Territory:
         rep_id,
         note: str,
         expected_decision_id,
+        idempotency_key,
         ctx: bentoml.Context,
     ) -> DecisionResponse:
-        """Approve, reject or override (pick another rep for) one move, with a note."""
+        """Approve, reject or override (pick another rep for) one move, with a note; 409 with the
+        move as it is now when someone decided since `expected_decision_id`."""
         who = self._who(ctx)
         require_role(who, "manager", action="deciding a move")
         state = self._state()
-        rules.decide(
-            self.store,
-            who,
-            state,
-            account_id,
-            action,
-            rep_id=rep_id,
-            note=note,
-            expected_decision_id=expected_decision_id,
+        body = {"account_id": account_id, "action": action, "rep_id": rep_id, "note": note}
+        key = self._write_key(
+            ctx, idempotency_key, "decide", who, **body, expected=expected_decision_id
         )
+        try:
+            rules.decide(
+                self.store,
+                who,
+                state,
+                account_id,
+                action,
+                rep_id=rep_id,
+                note=note,
+                expected_decision_id=expected_decision_id,
+                key=key,
+            )
+        except DecisionConflict as exc:
+            self.cache.invalidate()
+            move = views.move_out(state, views.require_move(state, account_id), self._view())
+            ctx.response.status_code = 409
+            return JSONResponse({"error": str(exc), "status": 409, "move": move}, status_code=409)
         self._wrote(action)
         move = views.move_out(state, views.require_move(state, account_id), self._view())
         return DecisionResponse.model_validate({"move": move})
@@ -225,16 +258,24 @@ class Territory:
     @bentoml.api(route="/bulk_decide", input_spec=BulkDecisionRequest)
     @answers_errors
     def bulk_decide(
-        self, account_ids: list[str], action: str, note: str, ctx: bentoml.Context
+        self, account_ids: list[str], action: str, note: str, idempotency_key, ctx: bentoml.Context
     ) -> BulkDecisionResponse:
-        """Approve or reject many moves at once (all ids are checked before anything is written)."""
+        """Approve or reject many moves at once, all or nothing; moves someone already decided
+        are skipped and listed, never overwritten."""
         who = self._who(ctx)
         require_role(who, "manager", action="deciding moves")
         state = self._state()
-        decided = rules.decide_many(self.store, who, state, account_ids, action, note)
+        key = self._write_key(
+            ctx, idempotency_key, "bulk_decide", who, ids=account_ids, action=action, note=note
+        )
+        result = rules.decide_many(self.store, who, state, account_ids, action, note, key)
         self._wrote(action)
-        moves = [views.move_out(state, m, self._view()) for m in decided]
-        return BulkDecisionResponse.model_validate({"decided": len(moves), "moves": moves})
+        plan, view = views.require_plan(state), self._view()
+        moves = [views.move_out(state, plan.moves[d.account_id], view) for d in result.decided]
+        skipped = [views.move_out(state, plan.moves[d.account_id], view) for d in result.skipped]
+        return BulkDecisionResponse.model_validate(
+            {"decided": len(moves), "moves": moves, "skipped": skipped}
+        )
 
     @bentoml.api(route="/contests", input_spec=ContestsRequest)
     @answers_errors
@@ -254,13 +295,53 @@ class Territory:
 
     @bentoml.api(route="/approve_plan", input_spec=ApprovePlanRequest)
     @answers_errors
-    def approve_plan(self, note: str, ctx: bentoml.Context) -> Status:
-        """Mark the loaded plan approved as a whole (moves keep their own decisions)."""
+    def approve_plan(
+        self, note: str, confirm: bool, effective_date, idempotency_key, ctx: bentoml.Context
+    ) -> PlanApproval:
+        """What approving the loaded plan applies (confirm false), or approve it (confirm true):
+        it becomes immutable, effective on `effective_date`; open contests close."""
         who = self._who(ctx)
         require_role(who, "manager", action="approving the plan")
-        rules.approve_plan(self.store, who, self._state(), note)
+        state = self._state()
+        plan = views.require_plan(state)
+        if not confirm:
+            applies = rules.approval_summary(state, self.store.decisions(plan.plan_id))
+            record = self.store.plan(plan.plan_id)
+            return PlanApproval.model_validate(
+                rules.approval_view(plan.plan_id, record, applies, confirmed=False)
+            )
+        key = self._write_key(
+            ctx, idempotency_key, "approve_plan", who, note=note, date=effective_date
+        )
+        record = rules.approve_plan(
+            self.store, who, state, note, effective_date=effective_date, key=key
+        )
         self.cache.invalidate()
-        return self._status()
+        return PlanApproval.model_validate(
+            rules.approval_view(plan.plan_id, record, record.applied, confirmed=True)
+        )
+
+    @bentoml.api(route="/rollback_plan", input_spec=RollbackPlanRequest)
+    @answers_errors
+    def rollback_plan(
+        self, note: str, confirm: bool, to_plan_id, idempotency_key, ctx: bentoml.Context
+    ) -> PlanRollback:
+        """Withdraw the approved plan and restore (and serve) the one approved before it."""
+        who = self._who(ctx)
+        require_role(who, "manager", action="rolling back the plan")
+        if not confirm:
+            raise BadRequest("rolling back withdraws the approved plan; send confirm: true.")
+        before = self.store.plans()
+        key = self._write_key(ctx, idempotency_key, "rollback_plan", who, note=note, to=to_plan_id)
+        restored = rules.rollback_plan(
+            self.store, who, self._state(), note, to_plan_id=to_plan_id, key=key
+        )
+        with self._reload_lock:
+            self._load(plan=restored.path, reload_model=False)
+        rolled = [
+            p.plan_id for p in before if p.status == "approved" and p.plan_id != restored.plan_id
+        ]
+        return PlanRollback(rolled_back=rolled, restored=restored)
 
     @bentoml.api(route="/export_plan", input_spec=ExportRequest)
     @answers_errors

@@ -1,7 +1,8 @@
 """A plan's presentation: report.md and map.png, written beside the plan folder's data.
 
 The folder itself (metrics.json, assignments.csv, moves.csv, report.md) is written by
-models.planning's one writer (``write_plan_folder``); this module renders the report and the map.
+models.planning's one writer, as a new immutable version under the --out root
+(``write_plan_version``: ROOT/v0003, ROOT/current); this module renders the report and the map.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.planning import Plan, metrics_document, write_plan_folder
+from models.planning import Plan, PlanVersion, metrics_document, write_plan_version
 
 
 def write_plan(
@@ -22,14 +23,17 @@ def write_plan(
     extra: dict[str, Any],
     reps: pd.DataFrame | None,
     accounts: pd.DataFrame | None,
-) -> list[Path]:
-    """Write the plan folder into ``out`` through its one writer, then the map; return the paths
-    written."""
+) -> PlanVersion:
+    """Write the plan as the next version under ``out`` (with its map), never rewriting an
+    earlier one; ``out/current`` moves to it when it is feasible."""
     doc = metrics_document(plan, scenario_name, extra)
-    written = write_plan_folder(plan, out, doc, report_markdown(doc, plan))
-    if plan.assignments is not None and reps is not None and accounts is not None:
-        written.append(write_map(plan, accounts, reps, out / "map.png"))
-    return written
+
+    def with_map(folder: Path) -> list[Path]:
+        if plan.assignments is None or reps is None or accounts is None:
+            return []
+        return [write_map(plan, accounts, reps, folder / "map.png")]
+
+    return write_plan_version(plan, out, doc, report_markdown(doc, plan), with_map)
 
 
 def _row(label: str, before: Any, after: Any, fmt: str) -> str:

@@ -20,7 +20,14 @@ from models.planning.plan_files import (
     plan_id_of,
     read_plan_folder,
     read_plan_metrics,
+    resolve_plan_folder,
     write_plan_folder,
+)
+from models.planning.plan_versions import (
+    PlanVersion,
+    plan_versions,
+    point_current,
+    write_plan_version,
 )
 from models.planning.reasons import (
     KIND_REASONS,
@@ -69,6 +76,11 @@ __all__ = [
     "prepare_plan",
     "read_plan_folder",
     "read_plan_metrics",
+    "resolve_plan_folder",
+    "PlanVersion",
+    "plan_versions",
+    "point_current",
+    "write_plan_version",
     "reasons_from_terms",
     "rep_frame",
     "resolve_new_reps",

@@ -4,7 +4,9 @@ A plan folder holds ``metrics.json`` (the verdict, metrics before/after, run det
 folder's ``schema_version``), ``assignments.csv`` (one planned owner per account), ``moves.csv``
 (one row per move: its money terms, their sums and a one-line summary) and ``report.md``;
 ``territory plan`` adds ``map.png``. An infeasible plan's folder holds only metrics.json and
-report.md. The reader is strict: a missing file, column or value is an error naming the file, the
+report.md. ``territory plan`` keeps each run as an immutable version folder under one root with a
+``current`` link (plan_versions.py); every reader handed such a root reads ``current``. The reader
+is strict: a missing file, column or value is an error naming the file, the
 column and the fix, never a guess.
 """
 
@@ -32,6 +34,7 @@ METRICS = "metrics.json"
 ASSIGNMENTS = "assignments.csv"
 MOVES = "moves.csv"
 REPORT = "report.md"
+CURRENT = "current"
 ASSIGNMENT_COLUMNS = (
     "account_id",
     "rep_id",
@@ -183,9 +186,21 @@ def write_plan_folder(
 
 
 # -- reader ---------------------------------------------------------------------------------------
+def resolve_plan_folder(folder: Path) -> Path:
+    """The folder to read: the version ``folder/current`` points at when ``folder`` is a root of
+    plan versions, else ``folder`` itself."""
+    folder = Path(folder)
+    pointer = folder / CURRENT
+    if pointer.is_symlink() or pointer.is_dir():
+        return pointer.resolve()
+    return folder
+
+
 def read_plan_metrics(folder: Path) -> dict[str, Any]:
-    """metrics.json of a plan folder, checked for this schema version."""
-    path = Path(folder) / METRICS
+    """metrics.json of a plan folder (or a root's current version), checked for this schema
+    version."""
+    folder = resolve_plan_folder(folder)
+    path = folder / METRICS
     rerun = RERUN.format(folder=folder)
     if not path.is_file():
         raise PlanFolderError(f"no {METRICS} in {folder}: every plan folder has one; {rerun}.")
@@ -205,7 +220,7 @@ def read_plan_metrics(folder: Path) -> dict[str, Any]:
 
 def plan_id_of(folder: Path) -> str:
     """metrics.json's plan_id if it has one, else a content hash of assignments.csv."""
-    folder = Path(folder)
+    folder = resolve_plan_folder(folder)
     plan_id = read_plan_metrics(folder).get("plan_id")
     if isinstance(plan_id, str) and plan_id:
         return plan_id
@@ -296,8 +311,8 @@ def _plan(doc: Mapping[str, Any], assignments: pd.DataFrame, moves: tuple[Move, 
 
 def read_plan_folder(folder: Path, current_owner: Mapping[str, str] | None = None) -> PlanFolder:
     """Read a plan folder written by ``write_plan_folder``; ``current_owner`` (the CRM's) is
-    updated by the plan's own ``current_rep``."""
-    folder = Path(folder)
+    updated by the plan's own ``current_rep``. A root of versions reads its ``current``."""
+    folder = resolve_plan_folder(folder)
     path = folder / ASSIGNMENTS
     if not path.is_file():
         raise PlanFolderError(

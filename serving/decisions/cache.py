@@ -58,7 +58,7 @@ class DecisionCache:
 
     def _audit_high_water(self) -> int:
         a = self.store.t["audit"]
-        with self.store.engine.connect() as conn:
-            return int(
-                conn.execute(sa.select(sa.func.coalesce(sa.func.max(a.c.audit_id), 0))).scalar_one()
-            )
+        query = sa.select(sa.func.coalesce(sa.func.max(a.c.audit_id), 0))
+        return int(
+            self.store.read(lambda conn: conn.execute(query).scalar_one(), what="reading decisions")
+        )

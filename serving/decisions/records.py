@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 Action = Literal["approve", "reject", "override"]
 ACTIONS: tuple[str, ...] = ("approve", "reject", "override")
-PLAN_STATUSES = ("proposed", "approved", "superseded")
+PLAN_STATUSES = ("proposed", "approved", "superseded", "rolled_back")
+"""proposed: open for decisions; approved: the effective plan, immutable; superseded: an approved
+plan replaced by a later approval; rolled_back: an approved plan withdrawn by a rollback."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Stored:
 
 # Field types: the Python type a record holds and its SQL column (timestamps travel as ISO text).
 RowId = Annotated[int, Stored("int", primary_key=True)]
+RowRef = Annotated[int, Stored("int")]  # the id of another row (0: none)
 PlanKey = Annotated[str, Stored("str", 64, primary_key=True)]
 PlanId = Annotated[str, Stored("str", 64)]
 EntityId = Annotated[str, Stored("str", 128)]  # account and rep ids
@@ -50,6 +53,8 @@ class PlanRecord(Record):
     registered_at: Time
     approved_by: Text | None
     approved_at: Time | None
+    effective_date: Annotated[str, Stored("str", 10)] | None = None
+    applied: Json | None = None
 
 
 class DecisionSummary(Record):
@@ -71,6 +76,9 @@ class Decision(DecisionSummary):
     account_id: EntityId
     from_rep_id: EntityId | None
     proposed_rep_id: EntityId
+    supersedes: RowRef | None = None
+    """The decision this one replaced (0: the first on the move). Unique per move, so two writers
+    that saw the same version cannot both append: the database refuses the second."""
 
 
 class Contest(Record):
@@ -104,6 +112,18 @@ class AuditEntry(Record):
     previous_value: Json | None
     new_value: Json | None
     note: Text
+
+
+class IdempotentWrite(Record):
+    """A write done under an Idempotency-Key: a retry with the same key and body gets `result`
+    back instead of writing again; the same key with another body is refused."""
+
+    key: Annotated[str, Stored("str", 128, primary_key=True)]
+    endpoint: Annotated[str, Stored("str", 32)]
+    actor: Text
+    request_hash: Annotated[str, Stored("str", 64)]
+    result: Json
+    created_at: Time
 
 
 def as_dicts(records) -> list[dict]:

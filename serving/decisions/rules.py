@@ -4,9 +4,12 @@ the endpoints apply. Each function checks first and writes once (through the Dec
 
 from __future__ import annotations
 
+from datetime import date
+
 from serving.auth import Principal
+from serving.decisions.idempotency import WriteKey
 from serving.decisions.records import Contest, Decision, PlanRecord
-from serving.decisions.store import DecisionStore
+from serving.decisions.store import BatchResult, DecisionStore, MoveChoice
 from serving.errors import BadRequest, Forbidden
 from serving.plans import Move
 from serving.store import ServingState
@@ -37,7 +40,12 @@ def check_rep_view(who: Principal, rep_id: str) -> None:
 
 
 def contest(
-    store: DecisionStore, who: Principal, state: ServingState, account_id: str, reason: str
+    store: DecisionStore,
+    who: Principal,
+    state: ServingState,
+    account_id: str,
+    reason: str,
+    key: WriteKey | None = None,
 ) -> Contest:
     """A rep contests a move into or out of their book; it waits in the manager's queue."""
     move = require_move(state, account_id)
@@ -53,6 +61,7 @@ def contest(
         reason=reason.strip(),
         actor=who.actor,
         model_version=state.model_version,
+        key=key,
     )
 
 
@@ -81,6 +90,7 @@ def decide(
     rep_id: str | None = None,
     note: str = "",
     expected_decision_id: int | None = None,
+    key: WriteKey | None = None,
 ) -> Decision:
     """Approve, reject or override one move; Conflict if decided since `expected_decision_id`."""
     move = require_move(state, account_id)
@@ -96,6 +106,7 @@ def decide(
         role=who.role,
         model_version=state.model_version,
         expected_decision_id=expected_decision_id,
+        key=key,
     )
 
 
@@ -106,8 +117,10 @@ def decide_many(
     account_ids: list[str],
     action: str,
     note: str,
-) -> list[Move]:
-    """Approve or reject many moves; every id is checked before anything is written."""
+    key: WriteKey | None = None,
+) -> BatchResult:
+    """Approve or reject many moves in one transaction (all or nothing); every id is checked
+    before anything is written, and moves already decided are skipped, never overwritten."""
     plan = require_plan(state)
     unknown = [a for a in account_ids if a not in plan.moves]
     if unknown:
@@ -115,22 +128,111 @@ def decide_many(
             f"{len(unknown)} id(s) are not moves of plan {plan.plan_id}: {unknown[:5]}; "
             "nothing was written. Remove them and retry."
         )
-    unique = list(dict.fromkeys(account_ids))
-    for account_id in unique:
-        decide(store, who, state, account_id, action, note=note)
-    return [plan.moves[a] for a in unique]
+    choices = []
+    for account_id in dict.fromkeys(account_ids):
+        move = plan.moves[account_id]
+        final = final_owner(state, move, action, None)
+        choices.append(MoveChoice(account_id, move.from_rep_id, move.to_rep_id, final))
+    return store.decide_many(
+        plan_id=plan.plan_id,
+        choices=choices,
+        action=action,
+        note=note.strip(),
+        actor=who.actor,
+        role=who.role,
+        model_version=state.model_version,
+        key=key,
+    )
+
+
+UNDECIDED_FATE = "stay with their current owner (the plan's proposal is not applied)"
+
+
+def approval_summary(state: ServingState, decisions: dict[str, Decision]) -> dict:
+    """What approving the plan applies: approved and overridden moves change owner; rejected and
+    undecided moves stay with their current owner."""
+    plan = require_plan(state)
+    by_action: dict[str, list[str]] = {"approve": [], "override": [], "reject": []}
+    undecided = []
+    for account_id in plan.moves:
+        decision = decisions.get(account_id)
+        if decision is None:
+            undecided.append(account_id)
+        else:
+            by_action[decision.action].append(account_id)
+    return {
+        "approved": by_action["approve"],
+        "overridden": by_action["override"],
+        "rejected": by_action["reject"],
+        "undecided": undecided,
+        "undecided_become": UNDECIDED_FATE,
+        "owner_changes": len(by_action["approve"]) + len(by_action["override"]),
+    }
+
+
+def approval_view(
+    plan_id: str, record: PlanRecord | None, applies: dict, *, confirmed: bool
+) -> dict:
+    """The answer of /approve_plan: what the approval applies, and whether it happened."""
+    n = {k: len(applies[k]) for k in ("approved", "overridden", "rejected", "undecided")}
+    what = (
+        f"{n['approved']} approved and {n['overridden']} overridden move(s) change owner; "
+        f"{n['rejected']} rejected and {n['undecided']} undecided move(s) {UNDECIDED_FATE}"
+    )
+    if confirmed:
+        message = f"plan {plan_id} approved, effective {record.effective_date}: {what}."
+    else:
+        message = f"approving plan {plan_id} would apply: {what}. Send confirm: true to approve."
+    return {
+        "plan_id": plan_id,
+        "approved": confirmed,
+        "plan_status": record.status if record else "proposed",
+        "effective_date": record.effective_date if record else None,
+        "applies": applies,
+        "message": message,
+    }
 
 
 def approve_plan(
-    store: DecisionStore, who: Principal, state: ServingState, note: str
+    store: DecisionStore,
+    who: Principal,
+    state: ServingState,
+    note: str,
+    *,
+    effective_date: date | None = None,
+    key: WriteKey | None = None,
 ) -> PlanRecord:
-    """Mark the loaded plan approved as a whole (moves keep their own decisions)."""
+    """Approve the loaded plan as a whole (immutable from then on); its record's `applied`
+    says what the approval applies."""
     return store.approve_plan(
         require_plan(state).plan_id,
         actor=who.actor,
         role=who.role,
         model_version=state.model_version,
         note=note,
+        effective_date=effective_date,
+        summarize=lambda decisions: approval_summary(state, decisions),
+        key=key,
+    )
+
+
+def rollback_plan(
+    store: DecisionStore,
+    who: Principal,
+    state: ServingState,
+    note: str,
+    *,
+    to_plan_id: str | None = None,
+    key: WriteKey | None = None,
+) -> PlanRecord:
+    """Withdraw the approved plan and restore the one approved before it (or `to_plan_id`)."""
+    return store.rollback_plan(
+        actor=who.actor,
+        role=who.role,
+        model_version=state.model_version,
+        note=note,
+        to_plan_id=to_plan_id,
+        key=key,
     )
 
 

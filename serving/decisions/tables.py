@@ -11,7 +11,15 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 
-from serving.decisions.records import AuditEntry, Contest, Decision, PlanRecord, Record, Stored
+from serving.decisions.records import (
+    AuditEntry,
+    Contest,
+    Decision,
+    IdempotentWrite,
+    PlanRecord,
+    Record,
+    Stored,
+)
 
 _NONE = type(None)
 
@@ -61,7 +69,8 @@ def _sql_type(stored: Stored) -> sa.types.TypeEngine:
 
 
 def table_of(record: type[Record], name: str, metadata: sa.MetaData, *indexes: str) -> sa.Table:
-    """The table that stores `record`; `indexes` are "ix_name:col,col" specs."""
+    """The table that stores `record`; `indexes` are "ix_name:col,col" specs (a name starting
+    with ux_ is a unique index)."""
     columns = [
         sa.Column(
             field,
@@ -73,13 +82,15 @@ def table_of(record: type[Record], name: str, metadata: sa.MetaData, *indexes: s
         for field, (stored, nullable) in fields(record).items()
     ]
     index_objects = [
-        sa.Index(ix, *cols.split(",")) for ix, cols in (spec.split(":") for spec in indexes)
+        sa.Index(ix, *cols.split(","), unique=ix.startswith("ux_"))
+        for ix, cols in (spec.split(":") for spec in indexes)
     ]
     return sa.Table(name, metadata, *columns, *index_objects)
 
 
 def build_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
-    """The four tables of the decisions store (names and indexes as every release has had)."""
+    """The tables of the decisions store (names and indexes as every release has had, plus the
+    unique index that makes a decision's version check atomic and the idempotency keys)."""
     return {
         "plans": table_of(PlanRecord, "territory_plans", metadata),
         "decisions": table_of(
@@ -87,6 +98,7 @@ def build_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             "territory_decisions",
             metadata,
             "ix_territory_decisions_plan_account:plan_id,account_id",
+            "ux_territory_decisions_version:plan_id,account_id,supersedes",
         ),
         "contests": table_of(
             Contest,
@@ -100,7 +112,28 @@ def build_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             metadata,
             "ix_territory_audit_plan_account:plan_id,account_id",
         ),
+        "idempotency": table_of(IdempotentWrite, "territory_idempotency", metadata),
     }
+
+
+def upgrade(engine: sa.Engine, metadata: sa.MetaData) -> list[str]:
+    """Create what is missing: tables, and columns and indexes added since a table was created
+    (always nullable, so old rows stay valid); returns what it added."""
+    metadata.create_all(engine)
+    added = []
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        missing = [c for c in table.columns if c.name not in have]
+        with engine.begin() as conn:
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                name = table.fullname if table.schema is None else f'"{table.schema}".{table.name}'
+                conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+                added.append(f"{table.name}.{column.name}")
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
+    return added
 
 
 _RecordT = typing.TypeVar("_RecordT", bound=Record)

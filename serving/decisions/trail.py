@@ -1,5 +1,5 @@
 """The audit trail (append-only) and reps' contests of moves: the parts of DecisionStore that
-every other write builds on. Subclasses provide `engine` and the tables `t` (tables.py).
+every other write builds on (on the Database's atomic writes, db.py).
 """
 
 from __future__ import annotations
@@ -9,15 +9,37 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from serving.decisions.db import Database
+from serving.decisions.idempotency import WriteKey
 from serving.decisions.records import AuditEntry, Contest
 from serving.decisions.tables import iso, now, record_of
+from serving.errors import Conflict, NotFound
 
 
-class AuditTrail:
+def require_open_plan(conn: sa.Connection, plans: sa.Table, plan_id: str, doing: str):
+    """The plan's row, share-locked for this transaction (an approval waits for it); NotFound
+    when the plan was never registered, Conflict unless it is still open (proposed)."""
+    query = sa.select(plans).where(plans.c.plan_id == plan_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(
+            f"plan {plan_id!r} is not registered in the decisions store, so {doing} would point "
+            "at no plan version; POST /reload to load and register it."
+        )
+    if row["status"] != "proposed":
+        when = iso(row["approved_at"]) or "earlier"
+        raise Conflict(
+            f"plan {plan_id} is {row['status']} (approved by {row['approved_by']} at {when}, "
+            f"effective {row['effective_date']}); an approved plan is immutable, so {doing} is "
+            "refused. Run `territory plan` for a new version, or roll back."
+        )
+    return row
+
+
+class AuditTrail(Database):
     """Writes and reads audit rows; every write of the store appends one in its transaction."""
-
-    engine: sa.Engine
-    t: dict[str, sa.Table]
 
     def _audit(
         self,
@@ -64,8 +86,8 @@ class AuditTrail:
         note: str = "",
     ) -> None:
         """Append an audit row for an event that changes no other table (reloads, exports)."""
-        with self.engine.begin() as conn:
-            self._audit(
+        self.write(
+            lambda conn: self._audit(
                 conn,
                 actor=actor,
                 role=role,
@@ -76,7 +98,9 @@ class AuditTrail:
                 previous=previous,
                 new=new,
                 note=note,
-            )
+            ),
+            what=f"recording {action}",
+        )
 
     def audit(
         self, *, plan_id: str | None = None, account_id: str | None = None, limit: int = 200
@@ -88,8 +112,10 @@ class AuditTrail:
             query = query.where(a.c.plan_id == plan_id)
         if account_id is not None:
             query = query.where(a.c.account_id == account_id)
-        with self.engine.connect() as conn:
-            return [record_of(AuditEntry, row) for row in conn.execute(query).mappings()]
+        return self.read(
+            lambda conn: [record_of(AuditEntry, row) for row in conn.execute(query).mappings()],
+            what="reading the audit trail",
+        )
 
 
 class ContestQueue(AuditTrail):
@@ -104,39 +130,76 @@ class ContestQueue(AuditTrail):
         reason: str,
         actor: str,
         model_version: str,
+        key: WriteKey | None = None,
     ) -> Contest:
-        """Append a rep's contest of a move; it waits (status open) until a manager decides."""
-        with self.engine.begin() as conn:
-            stamp = now()
-            values = {
-                "plan_id": plan_id,
-                "account_id": account_id,
-                "rep_id": rep_id,
-                "reason": reason,
-                "status": "open",
-                "actor": actor,
-            }
-            inserted = conn.execute(self.t["contests"].insert().values(**values, created_at=stamp))
-            record = Contest(
-                contest_id=int(inserted.inserted_primary_key[0]),
-                created_at=iso(stamp) or "",
-                resolved_by=None,
-                resolved_at=None,
-                resolution=None,
-                **values,
+        """Append a rep's contest of a move; it waits (status open) until a manager decides.
+        Conflict when the plan is no longer open or this rep already has one open on the move."""
+
+        def work(conn: sa.Connection) -> Contest:
+            require_open_plan(conn, self.t["plans"], plan_id, "a contest")
+            c = self.t["contests"]
+            already = conn.execute(
+                sa.select(c.c.contest_id, c.c.created_at).where(
+                    c.c.plan_id == plan_id,
+                    c.c.account_id == account_id,
+                    c.c.rep_id == rep_id,
+                    c.c.status == "open",
+                )
+            ).first()
+            if already is not None:
+                raise Conflict(
+                    f"you already contested the move of {account_id} (contest "
+                    f"{already.contest_id}, {iso(already.created_at)}); it is open in the "
+                    "manager's queue. Wait for the decision."
+                )
+            return self._open_contest(
+                conn, plan_id, account_id, rep_id, reason, actor, model_version
             )
-            self._audit(
-                conn,
-                actor=actor,
-                role="rep",
-                action="contest.open",
-                plan_id=plan_id,
-                account_id=account_id,
-                model_version=model_version,
-                previous=None,
-                new={"contest_id": record.contest_id, "reason": reason},
-                note=reason,
-            )
+
+        return self.write_once(
+            key, work, what="a contest", dump=lambda r: r.model_dump(), load=Contest.model_validate
+        )
+
+    def _open_contest(
+        self,
+        conn: sa.Connection,
+        plan_id: str,
+        account_id: str,
+        rep_id: str,
+        reason: str,
+        actor: str,
+        model_version: str,
+    ) -> Contest:
+        stamp = now()
+        values = {
+            "plan_id": plan_id,
+            "account_id": account_id,
+            "rep_id": rep_id,
+            "reason": reason,
+            "status": "open",
+            "actor": actor,
+        }
+        inserted = conn.execute(self.t["contests"].insert().values(**values, created_at=stamp))
+        record = Contest(
+            contest_id=int(inserted.inserted_primary_key[0]),
+            created_at=iso(stamp) or "",
+            resolved_by=None,
+            resolved_at=None,
+            resolution=None,
+            **values,
+        )
+        self._audit(
+            conn,
+            actor=actor,
+            role="rep",
+            action="contest.open",
+            plan_id=plan_id,
+            account_id=account_id,
+            model_version=model_version,
+            previous=None,
+            new={"contest_id": record.contest_id, "reason": reason},
+            note=reason,
+        )
         return record
 
     def contests(
@@ -155,8 +218,10 @@ class ContestQueue(AuditTrail):
             query = query.where(c.c.account_id == account_id)
         if rep_id is not None:
             query = query.where(c.c.rep_id == rep_id)
-        with self.engine.connect() as conn:
-            return [record_of(Contest, row) for row in conn.execute(query).mappings()]
+        return self.read(
+            lambda conn: [record_of(Contest, row) for row in conn.execute(query).mappings()],
+            what="reading contests",
+        )
 
     def open_contest_counts(self, plan_id: str) -> dict[str, int]:
         c = self.t["contests"]
@@ -165,30 +230,28 @@ class ContestQueue(AuditTrail):
             .where(c.c.plan_id == plan_id, c.c.status == "open")
             .group_by(c.c.account_id)
         )
-        with self.engine.connect() as conn:
-            return {account: int(n) for account, n in conn.execute(query).all()}
+        return self.read(
+            lambda conn: {account: int(n) for account, n in conn.execute(query).all()},
+            what="reading contests",
+        )
 
     def _resolve_contests(
         self,
         conn: sa.Connection,
         plan_id: str,
-        account_id: str,
+        account_id: str | None,
         *,
         actor: str,
         role: str,
         model_version: str,
         resolution: str,
     ) -> None:
+        """Close the open contests of one account (None: of the whole plan) with `resolution`."""
         c = self.t["contests"]
-        open_ids = (
-            conn.execute(
-                sa.select(c.c.contest_id).where(
-                    c.c.plan_id == plan_id, c.c.account_id == account_id, c.c.status == "open"
-                )
-            )
-            .scalars()
-            .all()
-        )
+        which = sa.select(c.c.contest_id).where(c.c.plan_id == plan_id, c.c.status == "open")
+        if account_id is not None:
+            which = which.where(c.c.account_id == account_id)
+        open_ids = conn.execute(which).scalars().all()
         if not open_ids:
             return
         conn.execute(

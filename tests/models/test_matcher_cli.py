@@ -45,11 +45,11 @@ def test_plan_writes_every_file_and_compare_shows_both(tmp_path: Path, scores: P
     )
     assert first.exit_code == 0, first.output
     for name in ("assignments.csv", "moves.csv", "metrics.json", "report.md", "map.png"):
-        assert (tmp_path / "a" / name).is_file(), name
-    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+        assert (tmp_path / "a" / "current" / name).is_file(), name
+    metrics = json.loads((tmp_path / "a" / "current" / "metrics.json").read_text())
     assert metrics["status"] in {"optimal", "feasible"}
     assert metrics["fit_method"] == "fallback"
-    assignments = pd.read_csv(tmp_path / "a" / "assignments.csv")
+    assignments = pd.read_csv(tmp_path / "a" / "current" / "assignments.csv")
     assert len(assignments) == 12 and assignments["rep_id"].notna().all()
     scenario = tmp_path / "tight.yaml"
     scenario.write_text("name: tight\nlimits:\n  balance_band: 0.5\n  max_moved_share: 0.2\n")
@@ -100,7 +100,8 @@ def test_infeasible_scenario_is_explained_not_a_traceback(tmp_path: Path, scores
     )
     assert isinstance(result.exception, InfeasiblePlanError)
     assert "max_travel_km=1" in str(result.exception)
-    assert "Why no plan" in (tmp_path / "report.md").read_text()
+    assert "Why no plan" in (tmp_path / "v0001" / "report.md").read_text()
+    assert not (tmp_path / "current").exists()  # an infeasible run never becomes current
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("*.yaml")))

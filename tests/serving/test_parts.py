@@ -263,6 +263,7 @@ def test_sqlite_store_is_append_only_with_audit_and_survives_reopen(tmp_path, ex
 def test_decision_cache_sees_writes_from_other_processes(tmp_path):
     url = f"sqlite:///{tmp_path / 'd.db'}"
     ours, theirs = DecisionStore(url), DecisionStore(url)
+    ours.register_plan("p1", "/plans/p1")
     cache = DecisionCache(ours, "p1", check_every_s=0.0)
     assert cache.view().decisions == {}
     decide(theirs)
@@ -331,6 +332,7 @@ REQUEST_MODELS = {
     "plan_preview": schemas.PlanPreviewRequest,
     "export_plan": schemas.ExportRequest,
     "approve_plan": schemas.ApprovePlanRequest,
+    "rollback_plan": schemas.RollbackPlanRequest,
     "reload": schemas.ReloadRequest,
 }
 

@@ -362,6 +362,8 @@ def test_approve_then_conflicting_decision_and_audit(client, keys, moves):
         {"account_id": account, "action": "reject", "expected_decision_id": 0},
     )
     assert "changed since you loaded it" in error_of(stale, 409)
+    current = stale.json()["move"]  # the 409 carries the move as it is now
+    assert current["status"] == "approved" and current["decision"] == first["decision"]
     second = post(
         client,
         "/decide",
@@ -461,6 +463,37 @@ def test_bulk_approve_checks_every_id_first(client, keys, moves):
         {"account_ids": ids, "action": "approve", "note": "batch"},
     ).json()
     assert done["decided"] == 2 and {m["status"] for m in done["moves"]} == {"approved"}
+    rejected = moves[9]["account_id"]
+    post(client, "/decide", keys["manager"], {"account_id": rejected, "action": "reject"})
+    again = post(
+        client,
+        "/bulk_decide",
+        keys["manager"],
+        {"account_ids": [*ids, rejected], "action": "approve"},
+    ).json()
+    assert again["decided"] == 0 and [m["account_id"] for m in again["skipped"]] == [*ids, rejected]
+    card = post(client, "/card", keys["manager"], {"account_id": rejected}).json()
+    assert card["owner"]["move"]["status"] == "rejected"  # a bulk approve never overwrites
+
+
+def test_idempotency_key_makes_a_retry_answer_without_writing_again(client, keys, moves):
+    account = moves[11]["account_id"]
+    body = {"account_id": account, "action": "approve", "note": "once"}
+    headers = {**auth(keys["manager"]), "Idempotency-Key": "retry-test-0001"}
+    first = client.post("/decide", json=body, headers=headers)
+    retry = client.post("/decide", json=body, headers=headers)
+    assert first.status_code == retry.status_code == 200, retry.text
+    assert retry.json()["move"]["decision"] == first.json()["move"]["decision"]
+    trail = post(client, "/audit", keys["manager"], {"account_id": account}).json()["entries"]
+    assert [e["action"] for e in trail] == ["decision.approve"]
+    other = client.post("/decide", json={**body, "action": "reject"}, headers=headers)
+    assert "already used for a different request" in error_of(other, 422)
+    in_body = {**body, "account_id": moves[12]["account_id"], "idempotency_key": "k-body-1"}
+    assert post(client, "/decide", keys["manager"], in_body).status_code == 200
+    again = post(client, "/decide", keys["manager"], in_body).json()["move"]
+    assert again["decision"]["note"] == "once"
+    entries = post(client, "/audit", keys["manager"], {"account_id": moves[12]["account_id"]})
+    assert len(entries.json()["entries"]) == 1
 
 
 def test_rep_contest_lands_in_queue_and_decision_resolves_it(client, keys, moves):
@@ -542,13 +575,6 @@ def test_plan_metrics_balance_before_proposed_decided(client, keys, moves, table
     to_rep = {r["rep_id"]: r for r in metrics["reps"]}[moves[6]["to_rep_id"]]
     assert to_rep["decided"]["accounts"] >= to_rep["before"]["accounts"]
     assert metrics["moves"]["approved"] >= 1
-
-
-def test_approve_plan_marks_it_and_audits(client, keys):
-    status = post(client, "/approve_plan", keys["manager"], {"note": "Q3"}).json()
-    assert status["plan_status"] == "approved"
-    entry = post(client, "/audit", keys["manager"], {"limit": 1}).json()["entries"][0]
-    assert entry["action"] == "plan.approve" and entry["previous_value"] == {"status": "proposed"}
 
 
 @pytest.mark.slow  # runs the planner (15 s under load)
@@ -768,3 +794,55 @@ def test_serves_a_plan_written_by_territory_plan(client, keys, real_plan_dir, pl
     finally:
         post(client, "/reload", keys["job"], {"plan_dir": str(plan_dir), "reload_model": False})
     assert post(client, "/status", keys["job"]).json()["plan_id"] == plan_id_of(plan_dir)
+
+
+# -- plan approval and rollback (last: an approved plan takes no more decisions) -----------------
+def test_approve_plan_needs_confirmation_then_is_immutable_and_rolls_back(
+    client, keys, moves, tables, scores_path, plan_dir, tmp_path
+):
+    from tests.serving.fixtures.plans import write_plan
+
+    preview = post(client, "/approve_plan", keys["manager"], {"note": "Q3"}).json()
+    assert preview["approved"] is False and preview["plan_status"] == "proposed"
+    applies = preview["applies"]
+    assert applies["undecided"] and set(applies["approved"]) >= {moves[2]["account_id"]} - set(
+        applies["rejected"]
+    )
+    assert "Send confirm: true" in preview["message"]
+    assert post(client, "/status", keys["job"]).json()["plan_status"] == "proposed"
+    done = post(
+        client,
+        "/approve_plan",
+        keys["manager"],
+        {"note": "Q3", "confirm": True, "effective_date": "2026-07-01"},
+    ).json()
+    assert done["approved"] is True and done["plan_status"] == "approved"
+    assert done["effective_date"] == "2026-07-01" and done["applies"] == applies
+    assert "plan.approve" in [
+        e["action"] for e in post(client, "/audit", keys["manager"], {"limit": 5}).json()["entries"]
+    ]
+    late = post(
+        client,
+        "/decide",
+        keys["manager"],
+        {"account_id": moves[13]["account_id"], "action": "approve"},
+    )
+    assert "immutable" in error_of(late, 409)
+    first_id = post(client, "/status", keys["job"]).json()["plan_id"]
+    # a second plan version, approved, then rolled back: the first is served and approved again
+    second = write_plan(
+        tmp_path / "second", tables, pd.read_csv(scores_path, dtype={"account_id": str}), seed=99
+    )
+    reloaded = post(
+        client, "/reload", keys["job"], {"plan_dir": str(second), "reload_model": False}
+    )
+    assert reloaded.json()["plan_status"] == "proposed", reloaded.text
+    post(client, "/approve_plan", keys["manager"], {"note": "Q4", "confirm": True})
+    assert "confirm: true" in error_of(
+        post(client, "/rollback_plan", keys["manager"], {"note": "wrong"}), 400
+    )
+    rolled = post(client, "/rollback_plan", keys["manager"], {"note": "wrong", "confirm": True})
+    assert rolled.status_code == 200, rolled.text
+    assert rolled.json()["restored"]["plan_id"] == first_id
+    status = post(client, "/status", keys["job"]).json()
+    assert status["plan_id"] == first_id and status["plan_status"] == "approved"

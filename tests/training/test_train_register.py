@@ -112,7 +112,7 @@ def test_cli_train_then_score(small_world_dir, territory_home):
     )
     assert planned.exit_code == 0, planned.output
     assert "no --scores" in planned.output
-    assignments = pd.read_csv(plan_dir / "assignments.csv", dtype={"account_id": "str"})
+    assignments = pd.read_csv(plan_dir / "current" / "assignments.csv", dtype={"account_id": "str"})
     merged = assignments.merge(scores.astype({"account_id": "str"}), on="account_id")
     assert len(merged) == len(scores)
     assert np.allclose(merged["potential_x"], merged["potential_y"], rtol=1e-6)

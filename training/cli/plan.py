@@ -18,7 +18,14 @@ def register(app: typer.Typer) -> None:
 
 def plan(
     data: Annotated[str, typer.Option("--data", help="CRM export directory, SQLite file or URL.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the plan's files.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Root of the plan's versions: each run writes OUT/v0001, OUT/v0002, ... (never "
+            "rewriting one) and points OUT/current at the newest feasible one.",
+        ),
+    ],
     scenario: Annotated[
         Path | None, typer.Option("--scenario", help="Scenario YAML (docs/scenarios/*.yaml).")
     ] = None,
@@ -38,7 +45,8 @@ def plan(
         float | None, typer.Option(help="Solver seconds (overrides the scenario).")
     ] = None,
 ) -> None:
-    """Plan who should own each account and write assignments, moves, metrics, report and map."""
+    """Plan who should own each account; write assignments, moves, metrics, report and map as a
+    new plan version under --out."""
     from models.errors import InfeasiblePlanError
     from models.planning import run_plan
     from training.plan_outputs import write_plan
@@ -66,13 +74,14 @@ def plan(
         "unscored_accounts": inputs.unscored_accounts,
         "unknown_scores": inputs.unknown_scores,
     }
-    written = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
-    _print_summary(result, written)
+    version = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
+    _print_summary(result, version)
     if not result.feasible:
         details = "\n  - ".join(result.conflicts)
         raise InfeasiblePlanError(
             f"no plan meets every limit of scenario {chosen.name!r}:\n  - "
-            f"{details}\n(details in {out / 'report.md'})"
+            f"{details}\n(details in {version.folder / 'report.md'}; {out / 'current'} still "
+            "points at the last feasible version)"
         )
 
 
@@ -154,7 +163,7 @@ def _rep_fit(choice: str, tables, as_of) -> tuple[Any, dict[str, Any]]:
     return choose_rep_fit(tables, as_of)
 
 
-def _print_summary(result, written: list[Path]) -> None:
+def _print_summary(result, version) -> None:
     from rich.console import Console
 
     console = Console()
@@ -164,8 +173,10 @@ def _print_summary(result, written: list[Path]) -> None:
         f"{result.objective:,.0f}, gap {100 * result.gap:.2f}% (fit: {result.fit_method}, "
         f"solver: {result.solver}, {result.timings.get('total_s', 0):.1f} s)"
     )
-    for path in written:
+    for path in version.written:
         console.print(f"  wrote {path}")
+    where = "now current" if version.current else "not made current (no feasible plan)"
+    console.print(f"plan version v{version.version:04d} ({version.plan_id}): {where}")
 
 
 COMPARE_ROWS = (

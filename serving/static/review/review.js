@@ -205,7 +205,8 @@
   async function bulk(action) {
     try {
       const result = await api("/bulk_decide", { account_ids: [...selected], action, note: $("bulk-note").value });
-      banner(`${result.decided} move(s) ${action === "approve" ? "approved" : "rejected"}.`, "ok");
+      const skipped = result.skipped.length ? ` ${result.skipped.length} already decided by someone, left as they were.` : "";
+      banner(`${result.decided} move(s) ${action === "approve" ? "approved" : "rejected"}.${skipped}`, "ok");
       selected.clear();
       updateBulk();
       await loadMoves();
@@ -265,7 +266,13 @@
   $("bulk-reject").addEventListener("click", () => bulk("reject"));
   $("export").addEventListener("click", exportCsv);
   $("approve-plan").addEventListener("click", async () => {
-    try { await api("/approve_plan", { note: "" }); refreshSide(); } catch (err) { banner(err.message); }
+    try {
+      const preview = await api("/approve_plan", { note: "", confirm: false });
+      if (!window.confirm(preview.message)) return;
+      const done = await api("/approve_plan", { note: "", confirm: true });
+      banner(done.message, "ok");
+      refreshSide();
+    } catch (err) { banner(err.message); }
   });
   $("preview").addEventListener("click", async () => {
     $("comparison").replaceChildren(el("p", { class: "muted" }, "Planning…"));
