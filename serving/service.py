@@ -17,6 +17,7 @@ import bentoml
 from bentoml.validators import ContentType
 from starlette.responses import JSONResponse, Response
 
+from models.planning import make_current
 from serving import cards, export, views
 from serving.auth import KeyRing, Principal, require_role
 from serving.decisions import DecisionCache, DecisionConflict, DecisionStore, WriteKey, rules
@@ -338,6 +339,7 @@ class Territory:
         )
         with self._reload_lock:
             self._load(plan=restored.path, reload_model=False)
+        make_current(restored.path)  # a restart serves the restored plan too
         rolled = [
             p.plan_id for p in before if p.status == "approved" and p.plan_id != restored.plan_id
         ]

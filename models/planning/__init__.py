@@ -25,6 +25,7 @@ from models.planning.plan_files import (
 )
 from models.planning.plan_versions import (
     PlanVersion,
+    make_current,
     plan_versions,
     point_current,
     write_plan_version,
@@ -78,6 +79,7 @@ __all__ = [
     "read_plan_metrics",
     "resolve_plan_folder",
     "PlanVersion",
+    "make_current",
     "plan_versions",
     "point_current",
     "write_plan_version",

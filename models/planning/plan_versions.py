@@ -94,6 +94,16 @@ def point_current(root: Path, folder: Path) -> None:
     os.replace(link, Path(root) / CURRENT)
 
 
+def make_current(folder: Path) -> bool:
+    """Point its root's ``current`` at a version ``folder`` (a rollback restoring it), so a
+    restart serves the same plan; False (nothing done) for a folder that is not a version."""
+    folder = Path(folder)
+    if not VERSION.fullmatch(folder.name) or not (folder.parent / CURRENT).is_symlink():
+        return False
+    point_current(folder.parent, folder)
+    return True
+
+
 def _refuse_unversioned(root: Path) -> None:
     if (root / ASSIGNMENTS).is_file() or (root / METRICS).is_file():
         raise PlanFolderError(

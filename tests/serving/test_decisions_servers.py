@@ -258,3 +258,4 @@ def test_a_replan_never_touches_the_approved_plan_and_rollback_restores_it(
         status = http.post("/status", headers=job).json()
         assert status["plan_id"] == first_id and status["plan_status"] == "approved"
     assert digests(first) == kept
+    assert (out / "current").resolve() == first  # a restart with --plan OUT serves it too
