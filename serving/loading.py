@@ -76,6 +76,18 @@ def forget_mlflow_stores() -> None:
         cached = getattr(registry, "_get_store_with_resolved_uri", None)
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()
+    # Each SQLAlchemy store class also keeps one engine per URI, shared by every store object.
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    for store_class in (RegistryStore, TrackingStore):
+        engines = getattr(store_class, "_engine_map", None)
+        if not isinstance(engines, dict):
+            continue
+        with store_class._engine_map_lock:
+            for engine in engines.values():
+                engine.dispose()
+            engines.clear()
 
 
 def readable_roots(settings: ServingSettings) -> list[Path]:

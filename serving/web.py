@@ -318,6 +318,10 @@ def _client_error(exc: BaseException) -> str | None:
         return f"{type(exc).__name__} {int(exc.error_code)}: {exc}"
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         return f"unreadable body: {exc}"
+    from starlette.requests import ClientDisconnect
+
+    if isinstance(exc, ClientDisconnect):
+        return "body not read to the end (client gone, or over TERRITORY_MAX_BODY_BYTES: 413)"
     return None
 
 
