@@ -193,3 +193,101 @@ def answers_errors(func):
             return error_response(translated, kwargs.get("ctx"))
 
     return sync_wrapper
+
+
+# -- the OpenAPI document: every status the API answers, in the shape it answers -------------------
+_ERROR_SCHEMA = {
+    "type": "object",
+    "title": "Error",
+    "required": ["error", "status"],
+    "properties": {
+        "error": {"type": "string", "description": "what happened, the values, what to do"},
+        "status": {"type": "integer", "description": "the HTTP status, repeated"},
+    },
+}
+# BentoML's own 400s: a validation failure with pydantic's detail list, or a one-element list.
+_BAD_REQUEST_SCHEMA = {
+    "title": "BadRequestError",
+    "anyOf": [
+        {"$ref": "#/components/schemas/Error"},
+        {
+            "type": "object",
+            "required": ["error", "detail"],
+            "properties": {
+                "error": {"type": "string"},
+                "detail": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        {
+            "type": "array",
+            "items": {"type": "object", "properties": {"error": {"type": "string"}}},
+        },
+    ],
+}
+ERROR_STATUSES = {
+    "400": ("Invalid JSON, a failed validation or an impossible ask", "BadRequestError"),
+    "401": ("No API key, or a key nobody issued", "Error"),
+    "403": ("The key's role or rep may not do this", "Error"),
+    "404": ("An id (account, rep, move, plan) that does not exist here", "Error"),
+    "409": ("The decision changed since the caller read it", "Error"),
+    "413": ("The body is over TERRITORY_MAX_BODY_BYTES", "Error"),
+    "422": ("The data or model cannot answer this request", "Error"),
+    "500": ("A bug: see the server log", "Error"),
+    "503": ("Not ready, or the decisions database is down: retry after Retry-After", "Error"),
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
+}
+_PROBES = {"/livez", "/healthz", "/readyz", "/metrics"}
+
+
+def document_errors(spec: dict) -> dict:
+    """`spec` (BentoML's OpenAPI document) with every error status of every endpoint described
+    as this service answers it ({"error", "status"}; BentoML's 400 shapes), and readiness's 503."""
+    _nullable(spec)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = _ERROR_SCHEMA
+    schemas["BadRequestError"] = _BAD_REQUEST_SCHEMA
+    for path, item in spec.get("paths", {}).items():
+        if path in _PROBES:
+            continue
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for code, (description, schema) in ERROR_STATUSES.items():
+                responses[code] = {
+                    "description": description,
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+                    },
+                    **({"headers": _RETRY_AFTER} if code == "503" else {}),
+                }
+    ready = spec.get("paths", {}).get("/readyz", {}).get("get")
+    if ready is not None:
+        ready["responses"]["503"] = {
+            "description": "Not ready: the reason (nothing loaded, no plan, the database down)",
+            "headers": _RETRY_AFTER,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    return spec
+
+
+def _nullable(node) -> None:
+    """OpenAPI 3.0 has no {"type": "null"}: `anyOf: [X, null]` (pydantic's `X | None`) becomes
+    X with `nullable: true`, so clients and validators accept the nulls the API sends."""
+    if isinstance(node, list):
+        for item in node:
+            _nullable(item)
+        return
+    if not isinstance(node, dict):
+        return
+    options = node.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        del node["anyOf"]
+        if len(rest) == 1 and "$ref" not in rest[0]:
+            node.update(rest[0])
+        else:
+            node["anyOf"] = rest
+        node["nullable"] = True
+    for value in list(node.values()):
+        _nullable(value)
