@@ -1,15 +1,17 @@
 """`python -m serving`: the service's own entry point (what `territory serve` runs).
 
 It turns its options into TERRITORY_ variables, makes sure API keys exist (generated once under
-the data dir and printed), prints where everything is, and replaces itself with
+the data dir, owner-readable, never printed), prints where everything is, and replaces itself with
 `bentoml serve serving.service:Territory`, so signals (Ctrl-C, SIGTERM) reach BentoML directly and
 its exit code is this command's.
+
+`python -m serving keys create --role rep --rep R0001` adds one key to the keys file and prints it,
+once, to the person creating it (`territory keys create` runs this).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -80,33 +82,32 @@ def ensure_keys(settings: ServingSettings, data: str, keys_file: Path | None) ->
     path = settings.data_dir / "api_keys.json"
     if not path.is_file():
         write_keys_file(path, generate_keys(rep_names(data)))
-        console.print(f"[green]generated API keys[/] in {path} (owner-readable only)")
+        console.print(
+            f"[green]generated API keys[/] in {path} (owner-readable only; keys are never "
+            "printed or logged)"
+        )
     return path
 
 
 def print_access(keys_path: Path | None, host: str, port: int) -> None:
-    """Where the API, review page and widget are, with one key per role to open them."""
+    """Where the API, review page and widget are, and how to get a key: never a key itself
+    (stdout ends up in logs; `keys create` shows a new key once, to whoever asked for it)."""
+    from serving.auth import key_counts
+
     base = f"http://{host}:{port}"
     console.print(
         f"API and OpenAPI docs: {base}/   readiness: {base}/readyz   metrics: {base}/metrics"
     )
+    console.print(f"manager review page: {base}/review/   rep widget: {base}/widget/?account=ID")
+    console.print(
+        "a key for yourself (shown once): territory keys create --role manager --name NAME "
+        "(or --role rep --rep REP_ID, --role job)"
+    )
     if keys_path is None:
         console.print("API keys: from TERRITORY_API_KEYS / TERRITORY_API_KEYS_FILE")
         return
-    keys = json.loads(keys_path.read_text())
-    by_role: dict[str, list[tuple[str, dict]]] = {}
-    for key, entry in keys.items():
-        by_role.setdefault(entry["role"], []).append((key, entry))
-    for key, _ in by_role.get("manager", [])[:1]:
-        console.print(f"manager review page: {base}/review/#key={key}")
-    for key, _ in by_role.get("job", [])[:1]:
-        console.print(f"job key: {key}")
-    for key, entry in by_role.get("rep", [])[:3]:
-        console.print(
-            f"rep {entry['rep_id']} ({entry['name']}) widget: "
-            f"{base}/widget/?account=ACCOUNT_ID#key={key}"
-        )
-    console.print(f"all keys: {keys_path}")
+    counts = ", ".join(f"{n} {role}" for role, n in sorted(key_counts(keys_path).items()))
+    console.print(f"API keys: {keys_path} ({counts}; not printed)")
 
 
 def server_env(opts: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]:
@@ -136,8 +137,52 @@ def server_env(opts: argparse.Namespace, environ: dict[str, str]) -> dict[str, s
     return env
 
 
+def parse_keys_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The options of `keys create`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m serving keys",
+        description="Create an API key and print it once (it is not shown again).",
+    )
+    sub = parser.add_subparsers(dest="verb", required=True)
+    create = sub.add_parser("create", help="add a key to the keys file and print it once")
+    create.add_argument("--role", required=True, choices=["rep", "manager", "job"])
+    create.add_argument("--rep", dest="rep_id", help="the CRM rep_id (rep keys only)")
+    create.add_argument("--name", help="who holds the key (default: the role or rep id)")
+    create.add_argument(
+        "--keys-file", type=Path, help="default: TERRITORY_API_KEYS_FILE or DATA_DIR/api_keys.json"
+    )
+    return parser.parse_args(argv)
+
+
+def keys_main(argv: Sequence[str]) -> None:
+    """`keys create`: the new key on stdout (alone on its line, for scripts); the rest on stderr."""
+    from serving.auth import create_key
+    from serving.errors import BadRequest
+
+    opts = parse_keys_args(argv)
+    settings = ServingSettings()
+    path = opts.keys_file or settings.api_keys_file or settings.data_dir / "api_keys.json"
+    try:
+        key = create_key(
+            path, role=opts.role, name=opts.name or opts.rep_id or opts.role, rep_id=opts.rep_id
+        )
+    except BadRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(
+        f"new {opts.role} key added to {path}; it is shown only now, store it in your password "
+        "manager (a running service accepts it on first use):",
+        file=sys.stderr,
+    )
+    print(key)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse, prepare the environment, then become `bentoml serve` (never returns on success)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["keys"]:
+        keys_main(argv[1:])
+        return
     opts = parse_args(argv)
     try:
         env = server_env(opts, dict(os.environ))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -51,7 +52,18 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
 class KeyRing:
     """Issued API keys by digest. Build it with from_settings() at the service edge."""
 
-    def __init__(self, entries: Mapping[str, ApiKeyEntry]) -> None:
+    def __init__(
+        self, entries: Mapping[str, ApiKeyEntry], *, keys_file: Path | None = None
+    ) -> None:
+        self._inline = dict(entries)
+        self._keys_file = keys_file
+        self._file_mtime = _mtime(keys_file)
+        if keys_file is not None:
+            entries = {**entries, **read_keys_file(keys_file)}
+        self._by_digest = self._index(entries)
+
+    @staticmethod
+    def _index(entries: Mapping[str, ApiKeyEntry]) -> dict[str, Principal]:
         for key, entry in entries.items():
             if entry.role == "rep" and not entry.rep_id:
                 raise BadRequest(
@@ -63,18 +75,28 @@ class KeyRing:
                     f"API key for {entry.name!r} is {len(key)} characters; use at least 16 "
                     "(`territory serve` generates 32-byte keys when none are configured)."
                 )
-        self._by_digest = {
+        return {
             _digest(key): Principal(entry.name, entry.role, entry.rep_id)
             for key, entry in entries.items()
         }
 
+    def _refresh(self) -> bool:
+        """Re-read the keys file when it changed (`territory keys create` adds keys while the
+        service runs); True when it did. A broken file keeps the keys already loaded."""
+        mtime = _mtime(self._keys_file)
+        if self._keys_file is None or mtime == self._file_mtime:
+            return False
+        try:
+            self._by_digest = self._index({**self._inline, **read_keys_file(self._keys_file)})
+        except (BadRequest, ValueError):
+            return False
+        self._file_mtime = mtime
+        return True
+
     @classmethod
     def from_sources(cls, inline: Mapping[str, ApiKeyEntry], keys_file: Path | None) -> KeyRing:
         """Keys from settings (inline JSON) merged with a keys file in the same shape."""
-        entries = dict(inline)
-        if keys_file is not None:
-            entries.update(read_keys_file(keys_file))
-        return cls(entries)
+        return cls(inline, keys_file=keys_file)
 
     def __len__(self) -> int:
         return len(self._by_digest)
@@ -88,11 +110,20 @@ class KeyRing:
                 "ask your Territory admin for a key with the role you need."
             )
         principal = self._by_digest.get(_digest(key))
+        if principal is None and self._refresh():
+            principal = self._by_digest.get(_digest(key))
         if principal is None:
             raise Unauthenticated(
                 "API key not recognised: check for a typo or ask your admin whether it was rotated."
             )
         return principal
+
+
+def _mtime(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime_ns if path is not None else None
+    except OSError:
+        return None
 
 
 def require_role(principal: Principal, *roles: Role, action: str) -> None:
@@ -130,8 +161,37 @@ def generate_keys(reps: Iterable[tuple[str, str]]) -> dict[str, dict]:
 
 
 def write_keys_file(path: Path, keys: Mapping[str, dict]) -> Path:
-    """Write keys readable by the owner only."""
+    """Write keys readable by the owner only (never world-readable, not even for a moment)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(keys, indent=1))
-    path.chmod(0o600)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(keys, indent=1))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
     return path
+
+
+def create_key(path: Path, *, role: Role, name: str, rep_id: str | None = None) -> str:
+    """Add one new random key to the keys file (created when missing) and return it: the only
+    time the key is shown. A running service picks it up on its first use (KeyRing._refresh)."""
+    if role not in ROLES:
+        raise BadRequest(f"role {role!r} is not one of {', '.join(ROLES)}; pick one of those.")
+    if role == "rep" and not rep_id:
+        raise BadRequest("a rep key needs --rep REP_ID: the CRM rep_id whose accounts it reads.")
+    if role != "rep" and rep_id:
+        raise BadRequest(f"--rep is only for rep keys (got role {role}); leave it out.")
+    keys = json.loads(path.read_text()) if path.is_file() else {}
+    key = secrets.token_urlsafe(32)
+    entry = ApiKeyEntry(name=name, role=role, rep_id=rep_id)
+    keys[key] = entry.model_dump(exclude_none=True)
+    write_keys_file(path, keys)
+    return key
+
+
+def key_counts(path: Path) -> dict[str, int]:
+    """How many keys of each role a keys file holds (what start-up prints instead of keys)."""
+    counts: dict[str, int] = {}
+    for entry in read_keys_file(path).values():
+        counts[entry.role] = counts.get(entry.role, 0) + 1
+    return counts

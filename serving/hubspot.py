@@ -78,7 +78,9 @@ def verify_v3(
             "replay; check the server clock if HubSpot's requests all fail this way."
         )
     expected = sign_v3(secret, method, uri, body, timestamp)
-    if not hmac.compare_digest(expected, signature):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text, and a header is
+    # whatever the caller sent (latin-1 decoded).
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise Unauthenticated(
             "HubSpot signature does not match: check TERRITORY_HUBSPOT_CLIENT_SECRET and, behind "
             "a proxy, TERRITORY_PUBLIC_BASE_URL (the URL HubSpot calls, scheme and host)."

@@ -9,6 +9,7 @@ Run it with `territory serve` (docs/serving.md).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Annotated
 
@@ -20,9 +21,23 @@ from starlette.responses import JSONResponse, Response
 from models.planning import make_current
 from serving import cards, export, views
 from serving.auth import KeyRing, Principal, require_role
-from serving.decisions import DecisionCache, DecisionConflict, DecisionStore, WriteKey, rules
-from serving.errors import BadRequest, NotReady, answers_errors
-from serving.loading import check_reload_paths, load_everything
+from serving.decisions import (
+    DecisionCache,
+    DecisionConflict,
+    DecisionStore,
+    DecisionView,
+    WriteKey,
+    rules,
+)
+from serving.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    NotReady,
+    answers_errors,
+    database_down,
+)
+from serving.loading import StoreLink, check_reload_paths, load_everything
 from serving.schemas import (
     AccountCard,
     ApprovePlanRequest,
@@ -56,7 +71,16 @@ from serving.schemas import (
 )
 from serving.settings import ServingSettings
 from serving.store import ServingState
-from serving.web import CrmCorsMiddleware, crm_app, review_app, widget_app
+from serving.web import (
+    CrmCorsMiddleware,
+    GuardMiddleware,
+    crm_app,
+    install_log_hygiene,
+    review_app,
+    widget_app,
+)
+
+log = logging.getLogger(__name__)
 
 TRACING_EXCLUDED = ["/card", "/widget/", "/review/", "/livez", "/readyz", "/metrics"]
 
@@ -89,14 +113,67 @@ class Territory:
     """Potential, explanations, the plan and decisions for the CRM widget, review page and jobs."""
 
     def __init__(self) -> None:
+        install_log_hygiene()
         self.settings = ServingSettings()
         self.keys = KeyRing.from_sources(self.settings.api_keys, self.settings.api_keys_file)
-        self.store = DecisionStore(self.settings.database_url)
+        # The decisions store is reached through a link that never blocks start-up for long and
+        # reconnects in the background: cards need no database (docs/serving.md, health).
+        self.link = StoreLink(
+            self.settings.database_url, timeout_s=self.settings.database_timeout_s
+        )
+        self.link.check()
         self.state: ServingState | None = None
-        self.cache: DecisionCache | None = None
+        self._cache: DecisionCache | None = None
+        self._registered: tuple[int, str] | None = None
+        self._snapshot: DecisionView | None = None
         self.problems: list[str] = []
         self._reload_lock = threading.Lock()
         self._load()
+        self._stopped = threading.Event()
+        threading.Thread(target=self._watch, name="territory-health", daemon=True).start()
+
+    # -- the decisions store: reached through the link, checked in the background -------------
+    @property
+    def store(self) -> DecisionStore:
+        """The decisions store; Unavailable (503 with Retry-After) while the database is down."""
+        return self.link.get()
+
+    @property
+    def cache(self) -> DecisionCache | None:
+        """The loaded plan's decision cache (its plan registered first); None without a plan."""
+        plan = self.state.plan if self.state else None
+        if plan is None:
+            return None
+        store = self.store
+        if self._registered != (id(store), plan.plan_id):
+            store.register_plan(plan.plan_id, str(plan.path))
+            self._registered = (id(store), plan.plan_id)
+        cache = self._cache
+        if cache is None or cache.store is not store or cache.plan_id != plan.plan_id:
+            cache = self._cache = DecisionCache(store, plan.plan_id)
+        return cache
+
+    def store_failed(self, reason: str) -> None:
+        """A request saw the database fail (errors.answers_errors): /readyz says so at once."""
+        self.link.failed(reason)
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(self.settings.health_check_s):
+            self._check_store()
+
+    def _check_store(self) -> None:
+        """Ping (or reconnect) the store and refresh the cards' decision snapshot."""
+        if not self.link.check():
+            return
+        try:
+            cache = self.cache
+            self._snapshot = cache.view() if cache is not None else None
+        except Exception as exc:  # noqa: BLE001 - the watcher must outlive any failure
+            reason = database_down(exc)
+            if reason is None:
+                log.warning("decision snapshot refresh failed: %s", exc)
+            else:
+                self.link.failed(reason)
 
     # -- loading -------------------------------------------------------------------------------
     def _load(
@@ -104,7 +181,7 @@ class Territory:
     ) -> None:
         loaded = load_everything(
             self.settings,
-            self.store,
+            self.link._store if self.link.healthy else None,
             scores_override=scores,
             plan_override=plan,
             previous=self.state,
@@ -113,11 +190,50 @@ class Territory:
         self.problems = loaded.problems
         if loaded.state is not None:
             self.state = loaded.state  # one reference swap: requests see old or new, never a mix
-            plan_obj = loaded.state.plan
-            self.cache = DecisionCache(self.store, plan_obj.plan_id) if plan_obj else None
+            self._snapshot = None
+            if self.link.healthy:
+                self._check_store()
+
+    def _reload_checked(self, *, scores: str | None, plan: str | None, reload_model: bool) -> None:
+        """Load as /reload asks, keeping the working state when the new one is worse: a bad
+        plan_dir or scores file is the caller's mistake (400), a model or CRM source that will
+        not load is a dependency down (503); either way the service keeps serving what it had."""
+        loaded = load_everything(
+            self.settings,
+            self.link._store if self.link.healthy else None,
+            scores_override=scores,
+            plan_override=plan,
+            previous=self.state,
+            reload_model=reload_model,
+        )
+        kept = "; the service keeps serving the plan and scores it had"
+        if loaded.state is None:
+            if self.state is None:
+                self.problems = loaded.problems
+            raise NotReady("reload failed: " + "; ".join(loaded.problems) + kept)
+        if plan and loaded.state.plan is None:
+            raise BadRequest(
+                f"plan_dir {plan} is not a plan: " + "; ".join(loaded.problems) + kept + "."
+            )
+        self.problems = loaded.problems
+        self.state = loaded.state
+        self._snapshot = None
+        if self.link.healthy:
+            self._check_store()
 
     def __is_ready__(self) -> bool:
-        return self.state is not None and self.state.plan is not None
+        return self.state is not None and self.state.plan is not None and self.link.healthy
+
+    def health(self) -> tuple[bool, str]:
+        """(ready, reason) for /readyz: no I/O, only what loading and the watcher last saw."""
+        if self.state is None:
+            return False, "nothing loaded: " + "; ".join(self.problems or ["starting"])
+        if self.state.plan is None:
+            return False, "no plan loaded: " + "; ".join(self.problems or ["none found"])
+        problem = self.link.describe()
+        if problem:
+            return False, problem
+        return True, "ready"
 
     # -- helpers -------------------------------------------------------------------------------
     def _who(self, ctx: bentoml.Context) -> Principal:
@@ -128,12 +244,49 @@ class Territory:
             raise NotReady("nothing loaded yet: " + "; ".join(self.problems or ["starting"]))
         return self.state
 
-    def _view(self):
-        return self.cache.view() if self.cache is not None else None
+    def _view(self) -> DecisionView | None:
+        """The decisions as of now, read through the store (sync endpoints: worker threads)."""
+        cache = self.cache
+        view = cache.view() if cache is not None else None
+        self._snapshot = view
+        return view
+
+    def _card_view(self) -> DecisionView | None:
+        """The decisions as the watcher last read them (at most health_check_s old): no I/O, so
+        cards never wait on the database and keep serving while it is down."""
+        view = self._snapshot
+        plan = self.state.plan if self.state else None
+        if view is None or plan is None or view.plan_id != plan.plan_id:
+            return None
+        return view
 
     def _wrote(self, action: str) -> None:
-        self.cache.invalidate()
         decisions_total.labels(action=action).inc()
+        cache = self.cache
+        if cache is not None:
+            cache.invalidate()
+            try:
+                self._snapshot = cache.view()
+            except Exception as exc:  # noqa: BLE001 - the write is done; the watcher retries
+                if database_down(exc) is None:
+                    raise
+                self.link.failed(database_down(exc) or str(exc))
+
+    def _check_card_access(self, who: Principal, state: ServingState, account_id: str) -> None:
+        """Managers see every account; reps their book and moves into or out of it, and get the
+        same 404 for another rep's account as for a missing id (no probing which ids exist)."""
+        require_role(who, "rep", "manager", action="account cards")
+        if who.role != "rep":
+            state.require_account(account_id)
+            return
+        try:
+            state.require_account(account_id)
+            rules.check_rep_may_see(who, state, account_id)
+        except (NotFound, Forbidden):
+            raise NotFound(
+                f"account {account_id!r} is not among the accounts your key can see (your book "
+                "and moves into or out of it); check the id, or ask your manager."
+            ) from None
 
     def _write_key(
         self, ctx: bentoml.Context, body_key: str | None, endpoint: str, who: Principal, **body
@@ -149,7 +302,7 @@ class Territory:
 
     def card_dict(self, account_id: str) -> dict:
         """The card of an account (shared by /card and the HubSpot card)."""
-        card, source = cards.card(self._state(), account_id, self._view())
+        card, source = cards.card(self._state(), account_id, self._card_view())
         card_source_total.labels(source=source).inc()
         return card
 
@@ -160,8 +313,7 @@ class Territory:
         """Account card: potential, owner and recommended owner with reasons, drivers, freshness."""
         who = self._who(ctx)
         state = self._state()
-        state.require_account(account_id)
-        rules.check_rep_may_see(who, state, account_id)
+        self._check_card_access(who, state, account_id)
         if state.entry(account_id) is None:  # the rare, slower path runs off the event loop
             return AccountCard.model_validate(
                 await anyio.to_thread.run_sync(self.card_dict, account_id)
@@ -175,7 +327,8 @@ class Territory:
         who = self._who(ctx)
         require_role(who, "rep", "manager", action="the rep view")
         rules.check_rep_view(who, rep_id)
-        return RepView.model_validate(views.rep_view(self._state(), rep_id, limit, self._view()))
+        view = self._card_view()  # like cards: served while the database is down
+        return RepView.model_validate(views.rep_view(self._state(), rep_id, limit, view))
 
     @bentoml.api(route="/contest", input_spec=ContestRequest)
     @answers_errors
@@ -420,10 +573,11 @@ class Territory:
         """Reload data, scores, plan (and the model) after a new scoring or planning run."""
         who = self._who(ctx)
         require_role(who, "job", action="reloading")
-        check_reload_paths(scores_path=scores_path, plan_dir=plan_dir)
+        check_reload_paths(self.settings, scores_path=scores_path, plan_dir=plan_dir)
+        self.store  # noqa: B018 - 503 before anything changes when the audit trail is down
         before = self._status()
         with self._reload_lock:
-            self._load(scores=scores_path, plan=plan_dir, reload_model=reload_model)
+            self._reload_checked(scores=scores_path, plan=plan_dir, reload_model=reload_model)
         after = self._status()
         rules.record_reload(self.store, who, before.model_dump(), after.model_dump())
         return after
@@ -441,14 +595,26 @@ class Territory:
     async def status(self, ctx: bentoml.Context) -> Status:
         """What is loaded (model, scores, plan) and what is missing, for any key."""
         self._who(ctx)
-        return self._status()
+        return await anyio.to_thread.run_sync(self._status)  # reads the store: off the loop
 
     def _status(self) -> Status:
         plan = self.state.plan if self.state else None
-        record = self.store.plan(plan.plan_id) if plan else None
+        record = None
+        if plan is not None and self.link.healthy:
+            try:
+                record = self.store.plan(plan.plan_id)
+            except Exception as exc:  # noqa: BLE001 - status must answer while the store is down
+                reason = database_down(exc)
+                if reason is None:
+                    raise
+                self.link.failed(reason)
+        problems = [*self.problems, *filter(None, [self.link.describe()])]
         return Status.model_validate(
-            views.status(self.state, record, self.problems, ready=self.__is_ready__())
+            views.status(self.state, record, problems, ready=self.__is_ready__())
         )
 
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)
+# Added last, so it runs first: liveness, readiness, the key check and the size limit all come
+# before BentoML reads a byte of the body (web.GuardMiddleware).
+Territory.add_asgi_middleware(GuardMiddleware)

@@ -84,6 +84,20 @@ class ServingSettings(BaseSettings):
         default=1, ge=1, description="LightGBM threads per prediction call"
     )
     plan_preview_time_limit_s: float = Field(default=20.0, gt=0, le=120)
+    database_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="connect and statement timeout of the decisions database (PostgreSQL)",
+    )
+    health_check_s: float = Field(
+        default=2.0, gt=0, le=60, description="how often the decisions store is pinged"
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="largest request body accepted (413 above it); bulk decisions fit easily",
+    )
 
     @property
     def tracking_uri(self) -> str:

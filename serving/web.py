@@ -7,6 +7,8 @@ and keep every script and style same-origin (there is no CDN to reach anyway).
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -21,7 +23,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import TerritoryError
-from serving.errors import NotFound, error_response
+from serving.errors import (
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+    document_errors,
+    error_response,
+)
 from serving.hubspot import card_payload, verify_v3
 from serving.settings import ServingSettings
 
@@ -156,3 +165,222 @@ async def hubspot_card(request: Request) -> JSONResponse:
 
 
 crm_app = Starlette(routes=[Route("/hubspot/card", hubspot_card, methods=["GET", "POST"])])
+
+
+# -- the guard in front of everything: probes, the key check and the size limit -------------------
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class GuardMiddleware:
+    """Runs before BentoML touches a request:
+
+    - /livez answers at once (the process is up; it never waits on a dependency);
+    - /readyz answers from what loading and the store watcher last saw, with the reason and a
+      Retry-After when not ready (no I/O, so a slow database cannot hang the probe);
+    - every API call (POST outside /crm, which HubSpot signs instead) must carry a known key
+      before its body is read, so a caller without a key cannot make the server parse anything;
+    - bodies over TERRITORY_MAX_BODY_BYTES are refused with 413, whether announced by
+      Content-Length or streamed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/livez":
+            await _json(200, {"alive": True})(scope, receive, send)
+            return
+        service = _current_service_or_none()
+        if path == "/readyz":
+            await _readiness(service)(scope, receive, send)
+            return
+        if path == "/docs.json":
+            await self.app(scope, receive, _documented(send))
+            return
+        if method != "POST" or service is None:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        limit = service.settings.max_body_bytes
+        refused = _refuse_early(service, path, headers, limit)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        await self.app(scope, _limited(receive, limit, state := {}), _swap_if_over(send, state))
+
+
+def _documented(send: Send) -> Send:
+    """Rewrite BentoML's OpenAPI document on its way out (errors.document_errors)."""
+    start: dict = {}
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = b"".join(chunks)
+        if start.get("status") == 200:
+            body = json.dumps(document_errors(json.loads(body))).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
+
+
+def _current_service_or_none():
+    try:
+        return _service()
+    except Exception:  # noqa: BLE001 - not started yet (lifespan still running)
+        return None
+
+
+def _readiness(service) -> JSONResponse:
+    if service is None:
+        ready, reason = False, "starting: the service instance is not built yet"
+    else:
+        ready, reason = service.health()
+    if ready:
+        return _json(200, {"ready": True})
+    retry = {"Retry-After": str(Unavailable.retry_after_s)}
+    return _json(503, {"error": f"not ready: {reason}", "status": 503}, retry)
+
+
+def _refuse_early(service, path: str, headers: dict[str, str], limit: int) -> JSONResponse | None:
+    """401 without a known key (API calls), 413 when Content-Length is over the limit."""
+    if not path.startswith("/crm/"):
+        try:
+            service.keys.authenticate(headers)
+        except Unauthenticated as exc:
+            return error_response(exc)
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return error_response(_too_large(limit, int(length)))
+    return None
+
+
+def _too_large(limit: int, size: int | None = None) -> TooLarge:
+    sent = f"{size} bytes" if size is not None else "more than that"
+    return TooLarge(
+        f"request body is {sent}; the limit is {limit} bytes (TERRITORY_MAX_BODY_BYTES). "
+        "Send fewer ids per call (bulk endpoints take up to 500)."
+    )
+
+
+def _limited(receive: Receive, limit: int, state: dict) -> Receive:
+    """`receive` that stops reading once a streamed body passes the limit (the app then sees a
+    disconnect, and _swap_if_over answers 413 in place of whatever it says)."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        if state.get("over"):
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                state["over"] = limit
+                return {"type": "http.disconnect"}
+        return message
+
+    return wrapped
+
+
+def _swap_if_over(send: Send, state: dict) -> Send:
+    async def wrapped(message: Message) -> None:
+        if "over" not in state:
+            await send(message)
+            return
+        if message["type"] == "http.response.start":
+            exc = _too_large(state["over"])
+            body = json.dumps({"error": str(exc), "status": 413}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+    return wrapped
+
+
+# -- logs: one line per event, nothing a caller sends can start a line ---------------------------
+class OneLineLogs(logging.Filter):
+    """Client mistakes (validation errors, bad JSON) as one WARNING line without a traceback; CR
+    and LF in any message escaped, so a JSON key with a newline cannot forge a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        summary = _client_error(exc) if exc is not None else None
+        if summary is not None:
+            record.msg, record.args = f"{record.getMessage()}: {summary}", ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        message = record.getMessage()
+        if "\n" in message or "\r" in message:
+            record.msg = message.replace("\r", "\\r").replace("\n", "\\n")
+            record.args = ()
+        if exc is not None and summary is None and record.exc_info:
+            record.exc_text = _escaped_traceback(record.exc_info)
+        return True
+
+
+def _client_error(exc: BaseException) -> str | None:
+    from bentoml.exceptions import BentoMLException
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(repr(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+        return f"{exc.error_count()} validation error(s) ({'; '.join(parts)})"
+    if isinstance(exc, BentoMLException) and int(exc.error_code) < 500:
+        return f"{type(exc).__name__} {int(exc.error_code)}: {exc}"
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return f"unreadable body: {exc}"
+    from starlette.requests import ClientDisconnect
+
+    if isinstance(exc, ClientDisconnect):
+        return "body not read to the end (client gone, or over TERRITORY_MAX_BODY_BYTES: 413)"
+    return None
+
+
+def _escaped_traceback(exc_info) -> str:
+    """The traceback with the exception's own message on one line (it may quote the request)."""
+    import traceback
+
+    lines = traceback.format_exception(*exc_info)
+    last = lines[-1].rstrip("\n").replace("\r", "\\r").replace("\n", "\\n")
+    return "".join(lines[:-1]) + last
+
+
+_HYGIENE = OneLineLogs()
+
+
+def install_log_hygiene() -> None:
+    """Put OneLineLogs on BentoML's request-error logger and every handler already configured."""
+    logging.getLogger("bentoml._internal.server.http_app").addFilter(_HYGIENE)
+    loggers = [
+        logging.getLogger(),
+        *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict)),
+    ]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if _HYGIENE not in handler.filters:
+                handler.addFilter(_HYGIENE)

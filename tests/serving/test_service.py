@@ -225,9 +225,11 @@ def test_rep_reads_own_account_but_not_others(client, keys, moves, tables):
         for a, r in owners.items()
         if r != keys["rep_id"] and a not in {m["account_id"] for m in moves}
     )
-    assert "reps see only their own" in error_of(
-        post(client, "/card", keys["rep"], {"account_id": theirs}), 403
-    )
+    # Another rep's account and a missing id answer alike: a rep cannot probe which ids exist.
+    other = post(client, "/card", keys["rep"], {"account_id": theirs})
+    missing = post(client, "/card", keys["rep"], {"account_id": "NO-SUCH-ACCOUNT"})
+    assert "accounts your key can see" in error_of(other, 404)
+    assert error_of(missing, 404) == error_of(other, 404).replace(theirs, "NO-SUCH-ACCOUNT")
 
 
 # -- the rep view ---------------------------------------------------------------------------------
@@ -292,7 +294,7 @@ def test_explain_returns_top_k_reasons_and_recompute(client, keys, moves):
 def test_reload_swaps_in_new_scores(client, keys, scores_path, tmp_path):
     scores = pd.read_csv(scores_path, dtype={"account_id": str})
     changed = scores.assign(potential=scores["potential"] * 2)
-    path = tmp_path / "scores2.csv"
+    path = scores_path.parent / "scores2.csv"  # /reload reads scores only where the service does
     changed.to_csv(path, index=False)
     account = scores["account_id"].iloc[0]
     try:
@@ -304,6 +306,7 @@ def test_reload_swaps_in_new_scores(client, keys, scores_path, tmp_path):
         assert card["potential"]["value"] == pytest.approx(2 * scores["potential"].iloc[0])
     finally:
         post(client, "/reload", keys["job"], {"scores_path": str(scores_path)})
+        path.unlink(missing_ok=True)
     audit = post(client, "/audit", keys["manager"], {"limit": 5}).json()["entries"]
     assert audit[0]["action"] == "service.reload" and audit[0]["actor"] == "Nightly job (job)"
 

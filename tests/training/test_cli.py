@@ -85,5 +85,6 @@ def test_serve_execs_python_m_serving_which_execs_bentoml(tmp_path, monkeypatch,
     assert sorted(e.get("rep_id") or e["role"] for e in keys.values()) == ["R1", "job", "manager"]
     printed = capsys.readouterr().out
     assert "generated API keys" in printed
-    assert "manager review page: http://127.0.0.1:3101/review/#key=" in printed
-    assert "rep R1 (Ann) widget: http://127.0.0.1:3101/widget/" in printed
+    assert "manager review page: http://127.0.0.1:3101/review/" in printed
+    assert "territory keys create" in printed and "1 manager, 1 rep" in printed
+    assert not any(key in printed for key in keys)  # keys are never printed on start

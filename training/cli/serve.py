@@ -78,6 +78,28 @@ def serve(
     os.execv(sys.executable, command)
 
 
+keys_app = typer.Typer(help="API keys: create one and see it once.", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="rep, manager or job")],
+    rep: Annotated[str | None, typer.Option("--rep", help="CRM rep_id (rep keys)")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="who holds the key")] = None,
+    keys_file: Annotated[
+        Path | None, typer.Option("--keys-file", help="default <data dir>/api_keys.json")
+    ] = None,
+) -> None:
+    """Add a key to the keys file and print it once (it is never printed again)."""
+    command = [sys.executable, "-m", "serving", "keys", "create", "--role", role]
+    for option, value in (("--rep", rep), ("--name", name), ("--keys-file", keys_file)):
+        if value is not None:
+            command += [option, str(value)]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command()(serve)
+    app.add_typer(keys_app, name="keys")
