@@ -21,6 +21,7 @@ from serving import cards, export, views
 from serving.auth import KeyRing, Principal, require_role
 from serving.decisions import DecisionCache, DecisionStore, rules
 from serving.errors import NotReady, answers_errors
+from serving.kpis_page import kpis_app
 from serving.loading import check_reload_paths, load_everything
 from serving.schemas import (
     AccountCard,
@@ -37,6 +38,8 @@ from serving.schemas import (
     DecisionRequest,
     DecisionResponse,
     ExportRequest,
+    KpiRequest,
+    KpiResponse,
     MovesRequest,
     MovesResponse,
     PlanMetrics,
@@ -367,5 +370,25 @@ class Territory:
             views.status(self.state, record, self.problems, ready=self.__is_ready__())
         )
 
+    # -- KPIs (kpi page) -----------------------------------------------------------------------
+    @bentoml.api(route="/kpi_table", input_spec=KpiRequest)
+    @answers_errors
+    def kpi_table(
+        self,
+        by: str,
+        start: str | None,
+        stop: str | None,
+        freq: str,
+        trend_periods: int,
+        ctx: bentoml.Context,
+    ) -> KpiResponse:
+        """KPIs per rep, region or company for a period, with the company trend (the KPI page)."""
+        require_role(self._who(ctx), "manager", "job", action="KPIs")
+        from serving.kpis import kpi_report
+
+        report = kpi_report(self._state(), by, start, stop, freq, trend_periods)
+        return KpiResponse.model_validate(report)
+
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)
+Territory.mount_asgi_app(kpis_app, path="/kpis")
