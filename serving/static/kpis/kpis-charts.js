@@ -44,14 +44,14 @@ const KpiCharts = (() => {
   function distribution(rows, metric, format, labelOf) {
     const items = rows.filter((r) => finite(r[metric])).map((r) => ({ name: labelOf(r), value: Number(r[metric]) }));
     if (items.length < 2) return el("p", { class: "muted" }, `Too few groups with ${metric} to show a spread.`);
-    const W = 520, H = 220, left = 30, bottom = 34, top = 12;
+    const W = 520, H = 220, left = 30, bottom = 34, top = 12, right = 30;
     const lo = Math.min(...items.map((d) => d.value)), hi = Math.max(...items.map((d) => d.value));
     const bins = Math.min(12, Math.max(4, Math.ceil(Math.sqrt(items.length))));
     const width = (hi - lo) / bins || 1;
     const counts = Array.from({ length: bins }, () => []);
     items.forEach((d) => counts[Math.min(bins - 1, Math.floor((d.value - lo) / width))].push(d));
     const most = Math.max(...counts.map((c) => c.length));
-    const step = (W - left - 8) / bins;
+    const step = (W - left - right) / bins;
     const y = (n) => top + (H - top - bottom) * (1 - n / most);
     const svg = el("svg", { class: "dist", viewBox: `0 0 ${W} ${H}`, role: "img",
                             "aria-label": `distribution of ${metric} across ${items.length} groups` });
@@ -68,7 +68,7 @@ const KpiCharts = (() => {
       "text-anchor": "middle", class: "tick" }, format(lo + k * width))));
     const sorted = items.map((d) => d.value).sort((a, b) => a - b);
     const median = sorted[Math.floor((sorted.length - 1) / 2)] / 2 + sorted[Math.ceil((sorted.length - 1) / 2)] / 2;
-    const mx = left + ((median - lo) / (width * bins)) * (W - left - 8);
+    const mx = left + ((median - lo) / (width * bins)) * (W - left - right);
     svg.append(el("line", { x1: mx, x2: mx, y1: top, y2: y(0), class: "median" }));
     svg.append(el("text", { x: mx + 4, y: top + 10, class: "label" }, `median ${format(median)}`));
     return svg;
