@@ -6,6 +6,15 @@ kpi_trend(tables, start, stop, by="company", freq="QS")       # one row per quar
 
 from __future__ import annotations
 
+from models.kpis.outcomes import (
+    Lift,
+    PlanOutcome,
+    choose_holdback,
+    measured_lift,
+    outcome_accounts,
+    plan_outcomes,
+    won_between,
+)
 from models.kpis.table import (
     GROUPINGS,
     KPI_COLUMNS,
@@ -20,6 +29,13 @@ from models.kpis.table import (
 )
 
 __all__ = [
+    "Lift",
+    "PlanOutcome",
+    "choose_holdback",
+    "measured_lift",
+    "outcome_accounts",
+    "plan_outcomes",
+    "won_between",
     "GROUPINGS",
     "KPI_COLUMNS",
     "KpiError",
