@@ -6,6 +6,13 @@ kpi_trend(tables, start, stop, by="company", freq="QS")       # one row per quar
 
 from __future__ import annotations
 
+from models.kpis.goals import (
+    GoalCalibrator,
+    calibrate_goals,
+    fairness,
+    random_books,
+    territory_goals,
+)
 from models.kpis.outcomes import (
     Lift,
     PlanOutcome,
@@ -29,6 +36,11 @@ from models.kpis.table import (
 )
 
 __all__ = [
+    "GoalCalibrator",
+    "calibrate_goals",
+    "fairness",
+    "random_books",
+    "territory_goals",
     "Lift",
     "PlanOutcome",
     "choose_holdback",
