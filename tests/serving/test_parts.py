@@ -332,6 +332,7 @@ REQUEST_MODELS = {
     "export_plan": schemas.ExportRequest,
     "approve_plan": schemas.ApprovePlanRequest,
     "reload": schemas.ReloadRequest,
+    "kpi_table": schemas.KpiRequest,
 }
 
 
