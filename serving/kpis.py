@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import pandas as pd
@@ -11,6 +13,11 @@ from models.kpis import kpi_table, kpi_trend
 from serving.store import ServingState
 
 TREND_OFFSETS = {"QS": pd.DateOffset(months=3), "MS": pd.DateOffset(months=1)}
+CACHE_SIZE = 16
+# The state is replaced whole on reload, so a report keyed by the state object stays right; the
+# cache holds the state itself so a new state can never reuse an old one's id().
+_cache: OrderedDict[tuple, tuple[ServingState, dict[str, Any]]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def _potential(state: ServingState) -> pd.Series | None:
@@ -42,7 +49,34 @@ def kpi_report(
     freq: str,
     trend_periods: int,
 ) -> dict[str, Any]:
-    """KPIs per `by` group for [start, stop), the company row, and the company trend before stop."""
+    """KPIs per `by` group for [start, stop), the company row, and the company trend before stop.
+
+    Cached per loaded state (a 20k-account export takes about 0.35 s per period).
+    """
+    key = (id(state), by, start, stop, freq, trend_periods)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is state:
+            _cache.move_to_end(key)
+            return hit[1]
+    report = _report(state, by, start, stop, freq, trend_periods)
+    with _cache_lock:
+        for old in [k for k, (cached, _) in _cache.items() if cached is not state]:
+            del _cache[old]  # a reload replaced the state: never keep the old one alive
+        _cache[key] = (state, report)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return report
+
+
+def _report(
+    state: ServingState,
+    by: str,
+    start: str | None,
+    stop: str | None,
+    freq: str,
+    trend_periods: int,
+) -> dict[str, Any]:
     tables = state.tables
     period_stop = pd.Timestamp(stop) if stop else tables.default_as_of().normalize()
     period_start = pd.Timestamp(start) if start else period_stop - pd.DateOffset(years=1)

@@ -94,14 +94,24 @@ def _qualified(tables: CrmTables, accounts: pd.DataFrame) -> pd.Series:
     owner = accounts["owner"]
     level = owner.map(reps["level"]) if "level" in reps else pd.Series(np.nan, index=owner.index)
     active = owner.map(reps["active"]) if "active" in reps else pd.Series(True, index=owner.index)
-    expertise = owner.map(reps["industries"]) if "industries" in reps else owner.map(lambda _: "")
-    industry = accounts["industry"].fillna("").str.lower()
-    expert = [
-        bool(i) and i in {s.strip().lower() for s in str(e).split("|")} if pd.notna(e) else False
-        for i, e in zip(industry, expertise, strict=True)
-    ]
+    expert = pd.Series(False, index=owner.index)
+    if "industries" in reps:
+        # One row per (rep, industry) pair, then a merge: no Python loop over accounts.
+        pairs = reps["industries"].dropna().astype(str).str.lower().str.split("|").explode()
+        pairs = pd.DataFrame({"rep": pairs.index.astype(str), "industry": pairs.str.strip()})
+        pairs["expert"] = True
+        wanted = pd.DataFrame(
+            {"rep": owner.astype(str), "industry": accounts["industry"].fillna("").str.lower()}
+        )
+        found = wanted.merge(pairs.drop_duplicates(), on=["rep", "industry"], how="left")
+        expert = pd.Series(found["expert"].fillna(False).to_numpy(bool), index=owner.index)
     senior = level.isin(QUALIFIED_LEVELS)
-    return (active.fillna(False).astype(bool)) & (senior | pd.Series(expert, index=owner.index))
+    return active.fillna(False).astype(bool) & (senior | expert)
+
+
+def _flag(index: pd.Index, ids) -> np.ndarray:
+    """Whether each id of `index` is in `ids` (hash join: isin on arrow strings loops in Python)."""
+    return pd.Series(True, index=pd.Index(ids)).reindex(index, fill_value=False).to_numpy(bool)
 
 
 def account_frame(
@@ -121,13 +131,13 @@ def account_frame(
     acts, opps = tables.activities, tables.opportunities
     in_period = acts[(acts["occurred_at"] >= start) & (acts["occurred_at"] < stop)]
     created = opps[(opps["created_at"] >= start) & (opps["created_at"] < stop)]
-    touched = set(in_period["account_id"]) | set(created["account_id"])
-    out["active"] = out.index.isin(list(touched))
+    touched = pd.concat([in_period["account_id"], created["account_id"]]).unique()
+    out["active"] = _flag(out.index, touched)
     recent_from = stop - pd.Timedelta(days=settings.recent_days)
     recent = acts[(acts["occurred_at"] >= recent_from) & (acts["occurred_at"] < stop)]
     by_owner = recent.merge(out["owner"].rename("owner"), left_on="account_id", right_index=True)
     by_owner = by_owner[by_owner["rep_id"].astype(str) == by_owner["owner"]]
-    out["recent_owner_activity"] = out.index.isin(list(set(by_owner["account_id"])))
+    out["recent_owner_activity"] = _flag(out.index, by_owner["account_id"].unique())
     out["qualified_owner"] = out["owner"].notna() & _qualified(tables, out.fillna({"owner": ""}))
     if potential is not None:
         p = potential.reindex(out.index).astype(float)
