@@ -191,8 +191,11 @@ def _capacity(tables: CrmTables, accounts: pd.DataFrame, by: str) -> pd.Series:
         return cap
     if by == "company":
         return pd.Series({COMPANY: float(cap.sum())})
-    home = owned.groupby("owner")["region"].agg(lambda r: r.value_counts().index[0])
-    return cap.groupby(home.reindex(cap.index)).sum()
+    # A rep's capacity is split over regions in proportion to the accounts it owns there.
+    counts = owned.groupby(["owner", "region"]).size()
+    share = counts / counts.groupby(level="owner").transform("sum")
+    by_pair = share * cap.reindex(share.index.get_level_values("owner")).to_numpy()
+    return by_pair.groupby(level="region").sum()
 
 
 def _sum_by(values: pd.Series, keys: pd.Series) -> pd.Series:

@@ -112,6 +112,7 @@ def test_groupings_add_up_to_the_company(world, potential):
         part = kpi_table(tables, START, STOP, by=by, potential=potential)
         for column in ("won_revenue", "won_deals", "lost_deals", "open_pipeline", "accounts_owned"):
             assert part[column].sum() == pytest.approx(company[column]), (by, column)
+        assert part["capacity"].sum() == pytest.approx(company["capacity"]), by
     regions = kpi_table(tables, START, STOP, by="region").set_index("region")
     opps = tables.opportunities.merge(tables.accounts[["account_id", "region"]], on="account_id")
     west = opps[(opps["region"] == "West") & (opps["stage"] == "won")]
