@@ -32,11 +32,11 @@ class _ScaledTotal(RegressorMixin, BaseEstimator):
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
 
-    def fit(self, X, y=None) -> _ScaledTotal:  # noqa: ANN001 - scikit-learn's contract
+    def fit(self, X, y=None) -> _ScaledTotal:
         self.n_features_in_ = 1
         return self
 
-    def predict(self, X) -> np.ndarray:  # noqa: ANN001
+    def predict(self, X) -> np.ndarray:
         return np.asarray(X, dtype=float)[:, 0] * self.scale
 
 
