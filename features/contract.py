@@ -64,6 +64,12 @@ ACCOUNTS = Table(
         Column("region", "str", required=False),
         Column("country", "str", required=False),
         Column("created_at", "date", nullable=False, doc="when the account entered the CRM"),
+        Column(
+            "satisfaction",
+            "float",
+            required=False,
+            doc="latest customer satisfaction score (e.g. CSAT 1-5); optional, may be empty",
+        ),
     ),
 )
 

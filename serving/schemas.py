@@ -398,4 +398,53 @@ EXAMPLE_REQUEST: dict[str, dict[str, Any]] = {
     "approve_plan": {"note": "Q3 territories", "confirm": True, "effective_date": "2026-07-01"},
     "rollback_plan": {"note": "the Q3 plan broke the enterprise team", "confirm": True},
     "reload": {"reload_model": True},
+    "kpi_table": {"by": "rep", "start": "2025-07-01", "stop": "2026-07-01", "freq": "QS"},
 }
+
+
+# -- KPIs (kpi page) -----------------------------------------------------------------------------
+class KpiRequest(_Strict):
+    by: Literal["rep", "region", "company"] = Field(default="rep", description="grouping")
+    start: str | None = Field(
+        default=None, description="first day (ISO); default: 12 months before stop"
+    )
+    stop: str | None = Field(
+        default=None, description="day after the period (ISO); default: the data's end"
+    )
+    freq: Literal["MS", "QS"] = Field(default="QS", description="trend periods: months or quarters")
+    trend_periods: int = Field(default=8, ge=1, le=36, description="trend periods before stop")
+
+
+class KpiRow(BaseModel):
+    group: str
+    name: str | None = None
+    level: str | None = None
+    period_start: str | None = None
+    won_revenue: float
+    won_deals: int
+    lost_deals: int
+    win_rate: float | None
+    avg_deal_size: float | None
+    sales_cycle_days: float | None
+    open_pipeline: float
+    accounts_owned: int
+    accounts_active: int
+    high_potential_accounts: int
+    covered_accounts: int
+    coverage: float | None
+    capacity: float | None
+    revenue_per_account: float | None
+    revenue_per_capacity: float | None
+    potential_in_period: float | None
+    market_penetration: float | None
+    satisfaction: float | None
+
+
+class KpiResponse(BaseModel):
+    by: str
+    start: str
+    stop: str
+    rows: list[KpiRow]
+    company: KpiRow
+    trend: list[KpiRow] = Field(description="company KPIs per period, oldest first")
+    notes: list[str]

@@ -37,6 +37,7 @@ from serving.errors import (
     answers_errors,
     database_down,
 )
+from serving.kpis_page import kpis_app
 from serving.loading import StoreLink, check_reload_paths, load_everything
 from serving.schemas import (
     AccountCard,
@@ -53,6 +54,8 @@ from serving.schemas import (
     DecisionRequest,
     DecisionResponse,
     ExportRequest,
+    KpiRequest,
+    KpiResponse,
     MovesRequest,
     MovesResponse,
     PlanApproval,
@@ -613,8 +616,28 @@ class Territory:
             views.status(self.state, record, problems, ready=self.__is_ready__())
         )
 
+    # -- KPIs (kpi page) -----------------------------------------------------------------------
+    @bentoml.api(route="/kpi_table", input_spec=KpiRequest)
+    @answers_errors
+    def kpi_table(
+        self,
+        by: str,
+        start: str | None,
+        stop: str | None,
+        freq: str,
+        trend_periods: int,
+        ctx: bentoml.Context,
+    ) -> KpiResponse:
+        """KPIs per rep, region or company for a period, with the company trend (the KPI page)."""
+        require_role(self._who(ctx), "manager", "job", action="KPIs")
+        from serving.kpis import kpi_report
+
+        report = kpi_report(self._state(), by, start, stop, freq, trend_periods)
+        return KpiResponse.model_validate(report)
+
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)
 # Added last, so it runs first: liveness, readiness, the key check and the size limit all come
 # before BentoML reads a byte of the body (web.GuardMiddleware).
 Territory.add_asgi_middleware(GuardMiddleware)
+Territory.mount_asgi_app(kpis_app, path="/kpis")

@@ -27,6 +27,7 @@ SUBPACKAGES = {
     "solver": set(),
     "planning": {"solver", "potential", "repfit"},
     "capacity_exact": {"solver"},
+    "kpis": set(),
 }
 SHARED_MODELS_MODULES = {"errors"}
 CLI = "training.cli"

@@ -55,6 +55,17 @@ SUMMARY = {
     "metrics_moves": metrics["moves"],
     "moves_rows": len(moves),
 }""",
+    "05-kpis.ipynb": """{
+    "company_won": float(company["won_revenue"]),
+    "direct_won": float(direct_won),
+    "rep_won": float(by_rep["won_revenue"].sum()),
+    "lift_ratio": float(lift.lift_ratio),
+    "lift_low": float(lift.lift_ratio_low),
+    "lift_high": float(lift.lift_ratio_high),
+    "true_ratio": float(true_ratio),
+    "coverage_rate": coverage_rate,
+    "fair_spread": view["spread_p90_p10"],
+}""",
 }
 
 
@@ -76,6 +87,13 @@ def check_summary(name: str, got: dict) -> None:
         assert got["again"] == "kept"
         assert got["drift_columns"] > 10
         assert got["planted_status"] == "alert"
+    elif name.startswith("05-"):
+        assert got["company_won"] == pytest.approx(got["direct_won"]) == got["rep_won"]
+        assert got["true_ratio"] > 0
+        assert got["lift_low"] <= got["lift_ratio"] <= got["lift_high"]
+        assert abs(got["lift_ratio"] - got["true_ratio"]) < 0.3  # 2,500 accounts: a noisy lift
+        assert 0.65 <= got["coverage_rate"] <= 0.95
+        assert got["fair_spread"] > 0
     else:
         assert got["scored"] == got["unique_scored"] > 0
         assert got["status"] in {"optimal", "feasible"}

@@ -200,6 +200,8 @@ def accounts_frame(
             "region": choice_text(REGION_NAMES, accounts.region),
             "country": pd.Series(np.full(n, "US", dtype=object), dtype="str"),
             "created_at": to_dates(accounts.created_day),
+            # The sample world has no survey data: the optional column stays empty.
+            "satisfaction": np.full(n, np.nan),
         }
     )
     return frame[TABLES["accounts"].column_names]

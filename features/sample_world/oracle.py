@@ -112,11 +112,16 @@ def _close_before(stop: int, first: np.ndarray, last: int, cycle: np.ndarray, sd
     return total
 
 
-def _new_deal_part(truth, spells, pairs, start, stop) -> np.ndarray:
-    """Expected won amount created in [start, stop) that also closes before `stop`."""
+def _new_deal_part(truth, spells, pairs, start, stop, until: int | None = None) -> np.ndarray:
+    """Expected won amount created in [start, stop) that also closes before `stop`.
+
+    Deals are created up to `until` (default: the world's end date; later for a world simulated
+    past a plan); potential keeps its anchor at the end date either way.
+    """
     acc, params = truth.accounts, truth.params
     n = len(acc)
     end_day = _day(truth.config.end_date)
+    last_created = end_day if until is None else until
     created_day = _days(acc["created_at"])
     log_p, trend = acc["log_potential_at_end"].to_numpy(float), acc["trend_per_year"].to_numpy()
     win0 = acc["win_rate_base"].to_numpy(dtype=float)
@@ -124,7 +129,7 @@ def _new_deal_part(truth, spells, pairs, start, stop) -> np.ndarray:
     workload = acc["workload"].to_numpy(dtype=float)
     capacity = truth.reps["capacity"].to_numpy(dtype=float)
     total = np.zeros(n)
-    for d0, d1 in month_bounds(start, min(stop - 1, end_day)):
+    for d0, d1 in month_bounds(start, min(stop - 1, last_created)):
         owner, since = _owner_at(spells, n, d1)
         owned = owner >= 0
         load = np.bincount(owner[owned], weights=workload[owned], minlength=len(capacity))
@@ -152,11 +157,17 @@ def _new_deal_part(truth, spells, pairs, start, stop) -> np.ndarray:
 
 
 def expected_revenue_between(
-    truth: Truth, tables: CrmTables, start: pd.Timestamp, stop: pd.Timestamp
+    truth: Truth,
+    tables: CrmTables,
+    start: pd.Timestamp,
+    stop: pd.Timestamp,
+    *,
+    until: pd.Timestamp | None = None,
 ) -> pd.Series:
     """Expected won revenue closed in [start, stop) under the owners of that time, by account_id.
 
     `tables` must be the export of the same world (its ownership history and opportunities).
+    `until`: the last day the world was simulated, when past its end date (simulate_year_after).
     """
     account_pos = pd.Index(truth.accounts["account_id"].astype(str))
     rep_pos = pd.Index(truth.reps["rep_id"].astype(str))
@@ -177,8 +188,9 @@ def expected_revenue_between(
             "pass the export and the truth of the same sample world."
         )
     s, e = _day(start), _day(stop)
+    last = None if until is None else _day(until)
     values = _pipeline_part(truth, tables, pairs, account_pos, rep_pos, s, e) + _new_deal_part(
-        truth, spells, pairs, s, e
+        truth, spells, pairs, s, e, last
     )
     return pd.Series(values, index=account_pos.rename("account_id"), name="expected_revenue")
 

@@ -334,6 +334,7 @@ REQUEST_MODELS = {
     "approve_plan": schemas.ApprovePlanRequest,
     "rollback_plan": schemas.RollbackPlanRequest,
     "reload": schemas.ReloadRequest,
+    "kpi_table": schemas.KpiRequest,
 }
 
 

@@ -849,3 +849,43 @@ def test_approve_plan_needs_confirmation_then_is_immutable_and_rolls_back(
     assert rolled.json()["restored"]["plan_id"] == first_id
     status = post(client, "/status", keys["job"]).json()
     assert status["plan_id"] == first_id and status["plan_status"] == "approved"
+
+
+# -- KPIs (kpi page) ------------------------------------------------------------------------------
+def test_kpi_table_matches_the_kpi_functions(client, keys, tables, scores_path):
+    from models.kpis import kpi_table
+
+    body = {"by": "region", "start": "2025-07-01", "stop": "2026-07-01", "freq": "QS"}
+    report = post(client, "/kpi_table", keys["manager"], body).json()
+    scores = pd.read_csv(scores_path, dtype={"account_id": "str"}).set_index("account_id")
+    expected = kpi_table(
+        tables, "2025-07-01", "2026-07-01", by="region", potential=scores["potential"]
+    ).set_index("region")
+    got = {r["group"]: r for r in report["rows"]}
+    assert sorted(got) == sorted(expected.index)
+    for region, row in expected.iterrows():
+        assert got[region]["won_revenue"] == pytest.approx(row["won_revenue"])
+        assert got[region]["accounts_owned"] == row["accounts_owned"]
+        assert got[region]["coverage"] == pytest.approx(row["coverage"], nan_ok=True)
+    assert report["company"]["won_revenue"] == pytest.approx(expected["won_revenue"].sum())
+    assert [r["period_start"] for r in report["trend"]][-4:] == [
+        "2025-07-01", "2025-10-01", "2026-01-01", "2026-04-01"
+    ]  # fmt: skip
+    assert any("satisfaction" in note for note in report["notes"])
+
+
+def test_kpi_table_defaults_to_the_last_year_and_refuses_reps(client, keys, tables):
+    report = post(client, "/kpi_table", keys["job"], {}).json()
+    assert report["by"] == "rep"
+    assert report["stop"] == str(tables.default_as_of().date())
+    assert pd.Timestamp(report["stop"]) - pd.Timestamp(report["start"]) >= pd.Timedelta(days=365)
+    assert "manager" in error_of(post(client, "/kpi_table", keys["rep"], {}), 403)
+    bad = {"start": "2026-07-01", "stop": "2025-07-01"}
+    assert "not before" in error_of(post(client, "/kpi_table", keys["manager"], bad), 422)
+
+
+def test_kpi_page_is_served_same_origin(client):
+    page = client.get("/kpis/")
+    assert page.status_code == 200 and "kpis.js" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "http" not in client.get("/kpis/kpis-charts.js").text.replace("http://www.w3.org", "")

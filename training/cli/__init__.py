@@ -1,8 +1,8 @@
 """The `territory` command: a thin layer over the packages (nothing imports this package).
 
-One Typer app; each verb lives in its own module here (sample, data, model, plan, serve) and is
-registered below; demo.py drives the installed command end to end (`make demo`). Heavy libraries
-are imported inside the commands so `territory --help` is quick.
+One Typer app; each verb lives in its own module here (sample, data, model, plan, kpis, serve)
+and is registered below; demo.py drives the installed command end to end (`make demo`). Heavy
+libraries are imported inside the commands so `territory --help` is quick.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from training.cli import data, model, plan, retrain, sample, serve
+    from training.cli import data, kpis, model, plan, retrain, sample, serve
 
-    for module in (sample, data, model, retrain, plan, serve):
+    for module in (sample, data, model, retrain, plan, kpis, serve):
         module.register(app)
 
 

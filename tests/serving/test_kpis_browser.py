@@ -1,0 +1,55 @@
+"""Headless chromium against the real server: the KPI page draws its tiles, charts and table.
+
+Screenshots go to test-artifacts/serving/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.serving.test_browser import CHROMIUM_ARGS, watch_errors
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_kpi_page_draws_trend_distribution_and_table(served, browser, keys, artifacts, tables):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1440, "height": 1100})
+    errors = watch_errors(page)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{served.url}/kpis/#key={keys['manager']}")
+    expect(page.locator("body[data-loaded=yes]")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#tiles .tile")).to_have_count(8)
+    expect(page.locator("#trend svg.trend rect.bar").first).to_be_visible()
+    expect(page.locator("#distribution svg.dist line.median")).to_have_count(1)
+    expect(page.locator("#distribution svg.dist rect.bar").first).to_be_attached()
+    rows = page.locator("#table tbody tr.group")
+    reps_with_books = tables.current_owners().nunique()
+    assert rows.count() >= reps_with_books
+    assert page.locator("#table tr.company td").first.inner_text() == "company"
+    page.screenshot(path=artifacts / "kpis-by-rep.png", full_page=True)
+
+    page.locator('#dist-tabs button[data-metric="win_rate"]').click()
+    expect(page.locator("#dist-tabs button.active")).to_have_text("Win rate")
+    page.locator("#by").select_option("region")
+    page.locator("#freq").select_option("MS")
+    page.locator("#controls button[type=submit]").click()
+    expect(page.locator("#period-line")).to_contain_text("by region", timeout=30_000)
+    regions = tables.accounts["region"].dropna().nunique()
+    expect(page.locator("#table tbody tr.group")).to_have_count(regions)
+    assert page.locator("#trend svg.trend rect.bar").count() >= 8  # months now, not quarters
+    page.screenshot(path=artifacts / "kpis-by-region-monthly.png", full_page=True)
+    assert all(url.startswith(served.url) for url in requests), "the page fetched off-origin"
+    assert errors == []
