@@ -79,7 +79,7 @@ def ensure_world(world: Path, work: Path) -> tuple[Path, Path, dict[str, str]]:
             check=True,
             env={**os.environ, **env},
         )
-    if not (plan / "assignments.csv").exists():
+    if not (plan / "current").exists():  # plan versions: OUT/v0001 and OUT/current
         write_plan(world, scores, plan, env)
     return scores, plan, env
 
@@ -116,48 +116,12 @@ def register_small_model(world: Path, work: Path) -> None:
 
 
 def write_plan(world: Path, scores: Path, plan: Path, env: dict[str, str]) -> None:
-    """`territory plan` when the CLI has it, else 400 synthetic moves in the plan dir's shape."""
-    from training.cli import app
-
-    if "plan" in {c.name or c.callback.__name__ for c in app.registered_commands}:
-        scenario = ROOT / "docs" / "scenarios" / "balanced.yaml"
-        args = ["plan", "--data", str(world), "--scores", str(scores), "--out", str(plan)]
-        if scenario.exists():
-            args += ["--scenario", str(scenario)]
-        if subprocess.run(territory(*args), env={**os.environ, **env}).returncode == 0:
-            return
-    from features.loaders import load_crm
-
-    tables = load_crm(world).tables
-    current = tables.current_owners()
-    reps = tables.reps.loc[tables.reps["active"].fillna(True).astype(bool), "rep_id"].tolist()
-    rng = np.random.default_rng(7)
-    ranked = pd.read_parquet(scores).sort_values("potential", ascending=False)["account_id"]
-    moved = [a for a in ranked if a in current.index][:400]
-    planned = current.copy()
-    moves = []
-    for account in moved:
-        to = rng.choice([r for r in reps if r != current[account]])
-        planned[account] = to
-        reasons = [
-            {"type": "fit", "text": f"{to} wins more in this industry"},
-            {"type": "balance", "text": f"{current[account]} carries more than the median"},
-        ]
-        moves.append(
-            {
-                "account_id": account,
-                "from_rep_id": current[account],
-                "to_rep_id": to,
-                "impact": float(rng.uniform(100, 20000)),
-                "reasons": json.dumps(reasons),
-            }
-        )
-    plan.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"account_id": planned.index, "rep_id": planned.to_numpy()}).to_csv(
-        plan / "assignments.csv", index=False
+    """`territory plan` with the balanced scenario: a real plan version under ``plan``."""
+    scenario = ROOT / "docs" / "scenarios" / "balanced.yaml"
+    args = ["plan", "--data", str(world), "--scores", str(scores), "--out", str(plan)]
+    subprocess.run(
+        territory(*args, "--scenario", str(scenario)), env={**os.environ, **env}, check=True
     )
-    pd.DataFrame(moves).to_csv(plan / "moves.csv", index=False)
-    (plan / "metrics.json").write_text(json.dumps({"status": "synthetic", "moves": len(moves)}))
 
 
 # -- servers --------------------------------------------------------------------------------------
