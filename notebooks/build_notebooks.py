@@ -100,13 +100,13 @@ NOTEBOOKS = {
         ),
         new_code_cell(
             "code = territory('plan', '--data', DATA, '--scores', OUT / 'scores.parquet', '--scenario', scenario, '--time-limit', 15, '--out', OUT / 'plan')\n"
-            "metrics = json.loads((OUT / 'plan' / 'metrics.json').read_text())\n"
+            "metrics = json.loads((OUT / 'plan' / 'current' / 'metrics.json').read_text())\n"
             "{k: metrics[k] for k in list(metrics)[:8]}"
         ),
         new_code_cell(
-            "moves = pd.read_csv(OUT / 'plan' / 'moves.csv')\nprint(len(moves), 'moves')\nmoves.head(10)"
+            "moves = pd.read_csv(OUT / 'plan' / 'current' / 'moves.csv')\nprint(len(moves), 'moves')\nmoves.head(10)"
         ),
-        new_code_cell("print((OUT / 'plan' / 'report.md').read_text()[:3000])"),
+        new_code_cell("print((OUT / 'plan' / 'current' / 'report.md').read_text()[:3000])"),
     ],
     "04-retraining-report.ipynb": [
         new_markdown_cell(

@@ -20,11 +20,6 @@ def _fallback(_tables, _as_of):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 24, open: the Northeast region, which the balanced split sends border accounts "
-    "to, ends without a plan (priced rounding piles them on the nearest reps; docs/matcher.md)",
-)
 def test_default_scenario_plans_a_100k_account_sample_world():
     from features.sample_world import SampleConfig, generate_world
 
