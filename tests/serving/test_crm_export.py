@@ -7,7 +7,6 @@ import csv
 import dataclasses
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,10 +22,6 @@ from serving.crm_export_io import export_bundle
 from serving.decisions import DecisionStore
 from serving.errors import BadRequest, Conflict
 from tests.serving.fixtures.world import run_cli
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "maven_crm"
-if not SHARED.is_dir():  # a worktree sits one level deeper than a clone
-    SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "maven_crm"
 
 # The layouts as the CRMs document them (docs/crm.md).
 SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
@@ -252,12 +247,9 @@ def test_cli_writes_the_files_and_refuses_an_unapproved_plan(crm_dir, plan_dir, 
 
 # -- the Maven export -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def maven_src() -> Path:
-    if not SHARED.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but the Maven export is missing at {SHARED}")
-        pytest.skip(f"Maven export not found at {SHARED} (../shared/data is not beside this clone)")
-    return SHARED
+def maven_src(shared_data) -> Path:
+    """../shared/data/maven_crm: skipped with the reason in a clone without it, required in CI."""
+    return shared_data / "maven_crm"
 
 
 def test_maven_export_without_crm_ids_is_refused_with_the_fix(maven_src, tmp_path):
