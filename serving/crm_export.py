@@ -238,6 +238,13 @@ FORMATS: dict[str, tuple[Callable[..., dict[str, bytes]], str]] = {
 }  # fmt: skip
 
 
+def _rows_in(name: str, body: bytes) -> int:
+    """Data rows of one file: CSV lines after the header, or a batch payload's inputs."""
+    if name.endswith(".json"):
+        return len(json.loads(body)["inputs"])
+    return max(body.count(b"\r\n") - 1, 0)
+
+
 def check_format(name: str) -> None:
     if name not in FORMATS:
         raise BadRequest(
@@ -280,7 +287,8 @@ def build_export(
         "generated_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "load_with": tool,
         "files": {
-            f: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for f, b in files.items()
+            f: {"rows": _rows_in(f, b), "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+            for f, b in files.items()
         },
         "notes": notes,
     }

@@ -169,6 +169,9 @@ def test_manifest_records_the_plan_and_its_effective_date(tables, tmp_path):
     assert manifest["effective_date"] == "2026-07-01" and manifest["approved_by"]
     assert manifest["changed_only"] is True and manifest["rows"] == manifest["changed_rows"] == 13
     assert set(manifest["files"]) == {"salesforce_account_owner.csv"}
+    assert manifest["files"]["salesforce_account_owner.csv"]["rows"] == 13
+    territory = export("salesforce-territory", tables, store, all_rows=True).manifest
+    assert territory["files"]["salesforce_territory_create.csv"]["rows"] == 13  # changed only
     assert "Data Loader" in manifest["load_with"]
 
 
