@@ -25,6 +25,7 @@ from serving.crm_export import (
     require_approved,
 )
 from serving.decisions import DecisionStore, PlanRecord
+from serving.errors import BadRequest
 
 
 def approval_of(record: PlanRecord | None) -> Approval | None:
@@ -96,8 +97,8 @@ def read_associations(path: Path | None) -> list[dict[str, str]] | None:
         rows = list(csv.DictReader(handle))
     missing = {"Id", "ObjectId", "Territory2Id"} - set(rows[0] if rows else {})
     if missing:
-        raise SystemExit(
-            f"error: {path} lacks column(s) {', '.join(sorted(missing))}: export "
+        raise BadRequest(
+            f"{path} lacks column(s) {', '.join(sorted(missing))}: export "
             "ObjectTerritory2Association with Id, ObjectId, Territory2Id from Data Loader."
         )
     return rows

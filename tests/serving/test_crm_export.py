@@ -298,3 +298,15 @@ def test_every_format_matches_the_layout_on_the_maven_export_with_mapped_ids(mav
     header, rows = read_csv(export("salesforce-owner", tables, store).files[
         "salesforce_account_owner.csv"])  # fmt: skip
     assert all(SALESFORCE_ID.match(r["Id"]) and SALESFORCE_ID.match(r["OwnerId"]) for r in rows)
+
+
+def test_associations_file_without_its_columns_is_a_clear_error(tmp_path):
+    from serving.crm_export_io import read_associations
+
+    bad = tmp_path / "associations.csv"
+    bad.write_text("Id,Name\n0MA000000000000001,x\n")
+    with pytest.raises(BadRequest, match=r"lacks column\(s\) ObjectId, Territory2Id.*Data Loader"):
+        read_associations(bad)
+    good = tmp_path / "ok.csv"
+    good.write_text("Id,ObjectId,Territory2Id\n0MA000000000000001,001000000000000001,0MI1\n")
+    assert read_associations(good)[0]["Territory2Id"] == "0MI1"
