@@ -25,9 +25,7 @@ from features.partitions import PartitionedExport
 from features.pipeline import accounts_at, build_account_features
 from features.tables import CrmTables
 from models.explain import explain_frame
-from models.potential import PotentialModel
-from models.potential.matrix import to_matrix
-from models.potential.scoring import percentile_rank, tier_of
+from models.potential import PotentialModel, percentile_rank, tier_of, to_matrix
 
 Progress = Callable[[str], None]
 

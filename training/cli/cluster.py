@@ -126,7 +126,7 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
     if address is None:
         yield {}
         return
-    from models.potential.matrix import learn_categories
+    from models.potential import learn_categories
     from training.cluster import dask_client
     from training.distributed import fit_on_cluster, snapshots_on_cluster
 
