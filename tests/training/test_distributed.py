@@ -19,9 +19,7 @@ from features.context import market_context
 from features.loaders import CrmSourceError, load_crm
 from features.partitions import bucket_of, partition_export, read_partitioned
 from features.pipeline import build_account_features, build_snapshots
-from models.potential import PotentialModel
-from models.potential import normalized_gini
-from models.potential import learn_categories
+from models.potential import PotentialModel, learn_categories, normalized_gini
 from training.cli import app
 from training.distributed import (
     fit_on_cluster,
