@@ -471,3 +471,61 @@ class CrmExportRequest(_Strict):
         max_length=10_000,
         description="salesforce-territory: the org's manual associations, for the delete file",
     )
+
+
+# -- goals and plan outcomes (KPI page; serving/goals.py) -----------------------------------------
+class GoalsRequest(_Strict):
+    """No parameters: the served plan's goals."""
+
+
+class SetGoalRequest(_Strict):
+    rep_id: str = Field(min_length=1, max_length=200)
+    goal: float = Field(ge=0, le=1e13, description="revenue goal for the next 12 months")
+    note: str = Field(default="", max_length=2000, description="why the goal changes (required)")
+
+
+class GoalRow(BaseModel):
+    rep_id: str
+    rep_name: str
+    accounts: int
+    potential: float
+    model_goal: float | None
+    goal_low: float | None
+    goal_high: float | None
+    goal: float | None = Field(description="the goal in force: the model's or a manager's")
+    set_by: str = Field(description="`model`, or the manager who set it")
+    note: str
+    expected_revenue: float | None = None
+    expected_attainment: float | None = None
+    confidence: float
+
+
+class GoalEdit(BaseModel):
+    edit_id: int
+    plan_id: str
+    rep_id: str
+    goal: float
+    previous_goal: float | None
+    note: str
+    actor: str
+    created_at: str
+
+
+class GoalsResponse(BaseModel):
+    plan_id: str
+    holdout: str = Field(description="the year the calibration and intervals were measured on")
+    scale: float = Field(description="actual / predicted on the holdout (applied to potential)")
+    confidence: float
+    book_size: int
+    fairness: dict[str, float] = Field(description="spread of expected attainment across reps")
+    rows: list[GoalRow]
+    edits: list[GoalEdit] = Field(description="every manual edit, oldest first")
+
+
+class OutcomesResponse(BaseModel):
+    measurable: bool
+    reason: str | None = None
+    effective_date: str | None = None
+    window: str | None = None
+    lift: dict[str, float | int | str | None] | None = None
+    reps: list[dict[str, float | int | str | bool | None]] | None = None

@@ -55,10 +55,13 @@ from serving.schemas import (
     DecisionRequest,
     DecisionResponse,
     ExportRequest,
+    GoalsRequest,
+    GoalsResponse,
     KpiRequest,
     KpiResponse,
     MovesRequest,
     MovesResponse,
+    OutcomesResponse,
     PlanApproval,
     PlanMetrics,
     PlanPreview,
@@ -70,6 +73,7 @@ from serving.schemas import (
     RollbackPlanRequest,
     ScoreRequest,
     ScoreResponse,
+    SetGoalRequest,
     Status,
     Whoami,
 )
@@ -670,9 +674,69 @@ class Territory:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
+    # -- goals and plan outcomes (KPI page; serving/goals.py) ------------------------------------
+    def _goal_book(self):
+        from serving.goals import GoalBook
+
+        store = self.store
+        book = getattr(self, "_goals", None)
+        if book is None or book.engine is not store.engine:
+            book = self._goals = GoalBook(store.engine, store.metadata.schema)
+        return book
+
+    @bentoml.api(route="/goals", input_spec=GoalsRequest)
+    @answers_errors
+    def goals(self, ctx: bentoml.Context) -> GoalsResponse:
+        """Goals per rep of the served plan: the model's with its interval, and the one in force."""
+        require_role(self._who(ctx), "manager", "job", action="goals")
+        from serving.goals import goals_report
+
+        return GoalsResponse.model_validate(goals_report(self._state(), self._goal_book()))
+
+    @bentoml.api(route="/set_goal", input_spec=SetGoalRequest)
+    @answers_errors
+    def set_goal(self, rep_id: str, goal: float, note: str, ctx: bentoml.Context) -> GoalsResponse:
+        """Set one rep's goal by hand (kept with who, when, the goal it replaced and the note)."""
+        who = self._who(ctx)
+        require_role(who, "manager", action="setting goals")
+        from serving.goals import set_goal
+
+        report = set_goal(self._state(), self._goal_book(), rep_id, goal, note, who.name)
+        return GoalsResponse.model_validate(report)
+
+    @bentoml.api(route="/export_goals", input_spec=GoalsRequest)
+    @answers_errors
+    def export_goals(self, ctx: bentoml.Context) -> Annotated[str, ContentType("text/csv")]:
+        """The plan's goals as CSV (model goal, interval, goal in force, who set it)."""
+        require_role(self._who(ctx), "manager", "job", action="exporting goals")
+        from serving.goals import goals_csv, goals_report
+
+        report = goals_report(self._state(), self._goal_book())
+        return Response(
+            goals_csv(report),
+            media_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="goals-{report["plan_id"]}.csv"'
+            },
+        )
+
+    @bentoml.api(route="/plan_outcomes", input_spec=GoalsRequest)
+    @answers_errors
+    def plan_outcomes(self, ctx: bentoml.Context) -> OutcomesResponse:
+        """What the approved plan did since its effective date (or why it cannot be said yet)."""
+        require_role(self._who(ctx), "manager", "job", action="plan outcomes")
+        from serving.goals import outcomes_report
+
+        state = self._state()
+        plan = views.require_plan(state)
+        record = self.store.plan(plan.plan_id)
+        effective = record.effective_date if record and record.status == "approved" else None
+        return OutcomesResponse.model_validate(outcomes_report(state, effective))
+
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)
 # Added last, so it runs first: liveness, readiness, the key check and the size limit all come
 # before BentoML reads a byte of the body (web.GuardMiddleware).
 Territory.add_asgi_middleware(GuardMiddleware)
+
 Territory.mount_asgi_app(kpis_app, path="/kpis")

@@ -53,3 +53,33 @@ def test_kpi_page_draws_trend_distribution_and_table(served, browser, keys, arti
     page.screenshot(path=artifacts / "kpis-by-region-monthly.png", full_page=True)
     assert all(url.startswith(served.url) for url in requests), "the page fetched off-origin"
     assert errors == []
+
+
+def test_goals_panel_shows_goals_and_a_manager_sets_one(served, browser, keys, artifacts, plan_dir):
+    from playwright.sync_api import expect
+
+    from models.planning import read_plan_folder
+
+    reps = read_plan_folder(plan_dir).plan.assignments["rep_id"].nunique()
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})
+    errors = watch_errors(page)
+    page.goto(f"{served.url}/kpis/#key={keys['manager']}")
+    expect(page.locator("body[data-goals=yes]")).to_have_count(1, timeout=60_000)
+    expect(page.locator("#goals tbody tr")).to_have_count(reps)
+    assert "intervals" in page.locator("#goals-line").inner_text()
+    assert page.locator("#outcomes").inner_text().startswith("Not measurable yet")
+    first = page.locator("#goals tbody tr").first
+    rep = first.get_attribute("data-rep")
+    first.locator("input[type=number]").fill("250000")
+    first.locator("button").click()
+    expect(page.locator("#goals-error")).to_contain_text("note")
+    first = page.locator(f'#goals tbody tr[data-rep="{rep}"]')
+    first.locator("input[type=number]").fill("250000")
+    first.locator("input[type=text]").fill("ramping new hire")
+    first.locator("button").click()
+    row = page.locator(f'#goals tbody tr[data-rep="{rep}"]')
+    expect(row).to_contain_text("ramping new hire", timeout=30_000)
+    expect(row.locator("input[type=number]")).to_have_value("250000")
+    assert row.locator("td").last.inner_text() != "100%"  # attainment against the new goal
+    page.screenshot(path=artifacts / "kpis-goals.png", full_page=True)
+    assert [e for e in errors if "400" not in e] == []  # the refused edit is a 400 by design

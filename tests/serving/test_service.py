@@ -891,3 +891,54 @@ def test_kpi_page_is_served_same_origin(client):
     assert page.status_code == 200 and "kpis.js" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "http" not in client.get("/kpis/kpis-charts.js").text.replace("http://www.w3.org", "")
+
+
+# -- goals and plan outcomes (KPI page) -----------------------------------------------------------
+def test_goals_per_rep_cover_the_plan_and_a_manager_edit_is_kept_and_exported(
+    client, keys, plan_dir
+):
+    from models.planning import read_plan_folder
+
+    assignments = read_plan_folder(plan_dir).plan.assignments
+    report = post(client, "/goals", keys["manager"], {}).json()
+    rows = {r["rep_id"]: r for r in report["rows"]}
+    assert set(rows) == set(assignments["rep_id"])
+    assert sum(r["accounts"] for r in rows.values()) == len(assignments)
+    assert all(r["goal_low"] <= r["model_goal"] <= r["goal_high"] for r in rows.values())
+    assert all(r["set_by"] == "model" and r["goal"] == r["model_goal"] for r in rows.values())
+    assert report["confidence"] == 0.8 and report["fairness"]["reps"] == len(rows)
+
+    rep = sorted(rows)[0]
+    assert "note" in error_of(
+        post(client, "/set_goal", keys["manager"], {"rep_id": rep, "goal": 1000, "note": " "}), 400
+    )
+    assert "manager" in error_of(
+        post(client, "/set_goal", keys["rep"], {"rep_id": rep, "goal": 1, "note": "x"}), 403
+    )
+    assert "owns no account" in error_of(
+        post(client, "/set_goal", keys["manager"], {"rep_id": "R-nope", "goal": 1, "note": "x"}),
+        404,
+    )
+    edited = post(
+        client, "/set_goal", keys["manager"], {"rep_id": rep, "goal": 123456, "note": "new hire"}
+    ).json()
+    row = next(r for r in edited["rows"] if r["rep_id"] == rep)
+    assert row["goal"] == 123456 and row["model_goal"] == rows[rep]["model_goal"]
+    assert row["set_by"] != "model" and row["note"] == "new hire"
+    assert row["expected_attainment"] == pytest.approx(row["expected_revenue"] / 123456)
+    last = edited["edits"][-1]
+    assert last["previous_goal"] == pytest.approx(rows[rep]["model_goal"])
+    assert last["goal"] == 123456 and last["rep_id"] == rep
+
+    exported = client.post("/export_goals", json={}, headers=auth(keys["job"]))
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    table = pd.read_csv(io.StringIO(exported.text), dtype={"rep_id": "str"}).set_index("rep_id")
+    assert table.loc[rep, "goal"] == 123456 and table.loc[rep, "note"] == "new hire"
+    assert len(table) == len(rows)
+
+
+def test_plan_outcomes_say_why_they_cannot_be_measured_yet(client, keys):
+    got = post(client, "/plan_outcomes", keys["manager"], {}).json()
+    assert got["measurable"] is False
+    assert got["reason"]  # not approved, or the data ends before the plan took effect
+    assert "manager" in error_of(post(client, "/plan_outcomes", keys["rep"], {}), 403)
