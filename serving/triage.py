@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from models.planning.scenario import Limits
+from models.planning import Scenario
 from serving.decisions import DecisionView, PlanRecord
 from serving.errors import BadRequest
 from serving.plans import Move
@@ -190,7 +190,7 @@ def band_fraction(plan_metrics: dict) -> float:
     """The plan's balance band (a fraction of the mean): its scenario's, else the default."""
     limits = plan_metrics.get("limits") or {}
     band = limits.get("workload_band", limits.get("balance_band"))
-    return float(band) if band is not None else float(Limits().workload_band or 0.10)
+    return float(band) if band is not None else float(Scenario().limits.workload_band or 0.10)
 
 
 def balance_chart(state: ServingState, reps: list[dict], plan_metrics: dict) -> dict:

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from features.errors import TerritoryError
-from models.planning.scenario import Lock, Scenario
+from models.planning import Scenario, scenario_from_dict
 
 SUPPORTED_SCHEMA = 1
 LOCK_KEYS = ("account_id", "rep_id", "reason", "expires", "source", "source_decision_id")
@@ -69,16 +69,17 @@ def with_decision_locks(
     if scenario.as_of is None:
         scenario = replace(scenario, as_of=pd.Timestamp(plan_date).normalize())
     mine = {lock.account_id for lock in scenario.locks}
-    added = tuple(
-        Lock(
-            str(lock["account_id"]),
-            str(lock["rep_id"]),
-            f"{lock.get('reason') or ''} (decision {lock.get('source_decision_id')})".strip(),
-            pd.Timestamp(lock["expires"]) if lock.get("expires") else None,
-        )
+    items = [
+        {
+            "account_id": str(lock["account_id"]),
+            "rep_id": str(lock["rep_id"]),
+            "reason": f"{lock.get('reason') or ''} (decision {lock.get('source_decision_id')})",
+            "expires": lock.get("expires"),
+        }
         for lock in locks
         if lock["account_id"] not in mine
-    )
+    ]
+    added = scenario_from_dict({"locks": items}).locks  # the scenario's own lock parser
     return replace(scenario, locks=scenario.locks + added)
 
 

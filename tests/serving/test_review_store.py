@@ -12,7 +12,7 @@ import json
 import pandas as pd
 import pytest
 
-from models.planning.scenario import Lock, Scenario
+from models.planning import scenario_from_dict
 from serving.audit import audit_csv, audit_entries
 from serving.decisions import DecisionStore, MoveChoice
 from serving.decisions.contest_book import resolve_contest
@@ -169,7 +169,7 @@ def test_locks_file_reaches_the_scenario_and_the_report(tmp_path):
         json.dumps({"schema_version": 1, "locks": [lock, {**lock, "account_id": "A2"}]})
     )
     locks = read_locks_file(path)
-    mine = Scenario(locks=(Lock("A2", "R9", "scenario file"),))
+    mine = scenario_from_dict({"locks": [{"account_id": "A2", "rep_id": "R9"}]})
     scenario = with_decision_locks(mine, locks, pd.Timestamp("2026-06-30"))
     assert [(x.account_id, x.rep_id) for x in scenario.locks] == [("A2", "R9"), ("A1", "R3")]
     assert scenario.as_of == pd.Timestamp("2026-06-30")  # expiry is checked against it
