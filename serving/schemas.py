@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from serving.decisions.records import Action, AuditEntry, Contest, DecisionSummary, PlanRecord
 
 AccountId = str
-MoveStatus = Literal["proposed", "approved", "rejected", "overridden"]
+MoveStatus = Literal["proposed", "approved", "rejected", "overridden", "kept"]
+"""kept: once the plan is approved, a rejected or undecided move (the account stays put)."""
 
 
 class _Strict(BaseModel):
@@ -55,6 +56,17 @@ class MovesRequest(_Strict):
     status: MoveStatus | Literal["undecided", "contested"] | None = None
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=1000)
+    q: str | None = Field(
+        default=None, max_length=200, description="search: account id or name, rep id or name"
+    )
+    sort: str | None = Field(
+        default=None,
+        description="column: impact (default), potential, account, account_id, "
+        "region, industry, tier, from_rep, to_rep, status (serving/triage.py SORTS)",
+    )
+    order: Literal["asc", "desc"] | None = Field(
+        default=None, description="default desc for impact and potential, asc otherwise"
+    )
 
 
 IDEMPOTENCY_KEY_FIELD = Field(
@@ -94,7 +106,7 @@ class ContestRequest(_Strict):
 
 
 class ContestsRequest(_Strict):
-    status: Literal["open", "resolved", "all"] = "open"
+    status: Literal["open", "resolved", "accepted", "rejected", "all"] = "open"
 
 
 class AuditRequest(_Strict):
@@ -529,3 +541,158 @@ class OutcomesResponse(BaseModel):
     window: str | None = None
     lift: dict[str, float | int | str | None] | None = None
     reps: list[dict[str, float | int | str | bool | None]] | None = None
+
+
+# -- review page: triage, per-rep view, contests answered, locks, audit (serving/triage.py) --------
+class MovesSelector(_Strict):
+    """Which moves a server-side bulk action takes: the queue's search and filters."""
+
+    q: str | None = Field(default=None, max_length=200)
+    region: str | None = None
+    rep_id: str | None = Field(default=None, description="moves into or out of this rep's book")
+    reason_type: str | None = None
+
+
+class BulkSelectRequest(_Strict):
+    selector: MovesSelector = Field(description="at least one of q, region, rep_id, reason_type")
+    action: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=2000)
+    confirm: bool = Field(
+        default=False, description="false: only count what would be decided and skipped"
+    )
+    idempotency_key: str | None = IDEMPOTENCY_KEY_FIELD
+
+
+class BulkSelectResponse(BaseModel):
+    selected: int = Field(description="moves the selector matched")
+    decided: int = Field(description="moves decided by this call (0 without confirm)")
+    skipped: int = Field(description="moves someone had already decided: left as they were")
+    skipped_ids: list[str] = Field(description="the first 200 skipped account ids")
+    confirmed: bool
+    message: str
+
+
+class RepPlanRequest(_Strict):
+    rep_id: str = Field(min_length=1, max_length=128)
+    limit: int = Field(default=200, ge=1, le=2000, description="moves listed each way")
+
+
+class RepFigure(BaseModel):
+    before: float | None
+    proposed: float | None
+    decided: float | None
+    band_low: float | None
+    band_high: float | None
+    in_band_proposed: bool | None
+    in_band_decided: bool | None
+
+
+class RepPlan(BaseModel):
+    rep: RepRef
+    active: bool
+    plan_id: str
+    band: float = Field(description="the balance band, a fraction of the active reps' mean")
+    incoming_total: int
+    outgoing_total: int
+    incoming: list[MoveOut]
+    outgoing: list[MoveOut]
+    net_potential_proposed: float
+    net_potential_decided: float
+    figures: dict[str, RepFigure]
+
+
+class BandOut(BaseModel):
+    low: float
+    mean: float
+    high: float
+
+
+class BalanceChart(BaseModel):
+    band: float
+    bands: dict[str, BandOut]
+    active: list[RepBalance] = Field(description="active reps (the page sorts them)")
+    departed: list[RepBalance] = Field(description="inactive reps that own or owned accounts")
+
+
+class ResolveContestRequest(_Strict):
+    contest_id: int = Field(ge=1)
+    outcome: Literal["keep", "override", "reject"] = Field(
+        description="keep: accept, the account stays with its owner; override: accept, it goes "
+        "to rep_id; reject: the move stands (note required)"
+    )
+    rep_id: str | None = Field(default=None, description="override only")
+    note: str = Field(default="", max_length=2000)
+    idempotency_key: str | None = IDEMPOTENCY_KEY_FIELD
+
+
+class ContestOutcomesRequest(_Strict):
+    account_id: AccountId | None = Field(default=None, description="only this account")
+
+
+class ContestOutcomes(BaseModel):
+    plan_id: str
+    plan_status: str
+    effective_date: str | None
+    contests: list[ContestOut]
+
+
+class LocksRequest(_Strict):
+    lock_days: int = Field(default=365, ge=1, le=3650, description="how long each lock holds")
+
+
+class LockOut(BaseModel):
+    account_id: str
+    rep_id: str
+    reason: str
+    expires: str
+    source: str
+    source_decision_id: int
+    plan_id: str
+    decided_by: str
+    decided_at: str
+
+
+class LocksResponse(BaseModel):
+    schema_version: int
+    generated_at: str
+    locks: list[LockOut]
+
+
+class AuditFilter(_Strict):
+    account_id: AccountId | None = None
+    rep_id: str | None = None
+    plan_id: str | None = None
+    action: str | None = Field(
+        default=None, description="an action (decision.approve) or a family (decision, contest)"
+    )
+    actor: str | None = None
+    since: str | None = Field(default=None, description="ISO date or time, inclusive")
+    until: str | None = Field(default=None, description="ISO date or time, inclusive")
+
+
+class AuditQueryRequest(AuditFilter):
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AuditPage(BaseModel):
+    total: int
+    entries: list[AuditEntryOut]
+
+
+REVIEW_EXAMPLE_REQUEST: dict[str, dict[str, Any]] = {
+    "moves": {"q": "acme", "sort": "potential", "order": "desc", "offset": 0, "limit": 50},
+    "bulk_select": {
+        "selector": {"rep_id": "R001"},
+        "action": "approve",
+        "note": "R001's moves agreed with their manager",
+        "confirm": True,
+    },
+    "rep_plan": {"rep_id": "R001", "limit": 100},
+    "balance": {},
+    "resolve_contest": {"contest_id": 1, "outcome": "keep", "note": "renewal in flight"},
+    "contest_outcomes": {"account_id": "A00001"},
+    "locks": {"lock_days": 180},
+    "audit_query": {"rep_id": "R001", "action": "decision", "limit": 100},
+    "audit_csv": {"plan_id": "plan-0123abcd"},
+}

@@ -19,7 +19,7 @@ from bentoml.validators import ContentType
 from starlette.responses import JSONResponse, Response
 
 from models.planning import make_current
-from serving import cards, crm_routes, crm_signin, export, views
+from serving import cards, crm_routes, crm_signin, export, triage, views
 from serving.auth import KeyRing, Principal, require_role
 from serving.decisions import (
     DecisionCache,
@@ -42,12 +42,20 @@ from serving.loading import StoreLink, check_reload_paths, load_everything
 from serving.schemas import (
     AccountCard,
     ApprovePlanRequest,
+    AuditFilter,
+    AuditPage,
+    AuditQueryRequest,
     AuditRequest,
     AuditResponse,
+    BalanceChart,
     BulkDecisionRequest,
     BulkDecisionResponse,
+    BulkSelectRequest,
+    BulkSelectResponse,
     CardRequest,
     ContestOut,
+    ContestOutcomes,
+    ContestOutcomesRequest,
     ContestRequest,
     ContestsRequest,
     ContestsResponse,
@@ -59,6 +67,8 @@ from serving.schemas import (
     GoalsResponse,
     KpiRequest,
     KpiResponse,
+    LocksRequest,
+    LocksResponse,
     MovesRequest,
     MovesResponse,
     OutcomesResponse,
@@ -68,8 +78,11 @@ from serving.schemas import (
     PlanPreviewRequest,
     PlanRollback,
     ReloadRequest,
+    RepPlan,
+    RepPlanRequest,
     RepView,
     RepViewRequest,
+    ResolveContestRequest,
     RollbackPlanRequest,
     ScoreRequest,
     ScoreResponse,
@@ -362,15 +375,30 @@ class Territory:
     @bentoml.api(route="/moves", input_spec=MovesRequest)
     @answers_errors
     def moves(
-        self, region, rep_id, reason_type, status, offset: int, limit: int, ctx: bentoml.Context
+        self,
+        region,
+        rep_id,
+        reason_type,
+        status,
+        offset: int,
+        limit: int,
+        q,
+        sort,
+        order,
+        ctx: bentoml.Context,
     ) -> MovesResponse:
-        """Proposed moves ranked by impact, filtered by region, rep, reason type or status."""
+        """Proposed moves searched (q), filtered by region, rep, reason type or status and sorted
+        by any column (sort, order) on the server: serving/triage.py."""
         require_role(self._who(ctx), "manager", action="the review queue")
         state = self._state()
-        views.require_plan(state)
-        page = views.moves_page(
+        record = self.store.plan(views.require_plan(state).plan_id)
+        page = triage.moves_page(
             state,
             self._view(),
+            record,
+            q=q,
+            sort=sort,
+            order=order,
             region=region,
             rep_id=rep_id,
             reason_type=reason_type,
@@ -732,6 +760,193 @@ class Territory:
         record = self.store.plan(plan.plan_id)
         effective = record.effective_date if record and record.status == "approved" else None
         return OutcomesResponse.model_validate(outcomes_report(state, effective))
+
+    # -- review page: triage, per-rep view, contests answered, locks, audit ---------------------
+    @bentoml.api(route="/bulk_select", input_spec=BulkSelectRequest)
+    @answers_errors
+    def bulk_select(
+        self, selector, action: str, note: str, confirm: bool, idempotency_key, ctx: bentoml.Context
+    ) -> BulkSelectResponse:
+        """Approve or reject every move the selector matches (by rep, region, reason or search),
+        chosen on the server; all or nothing, decided moves skipped and counted."""
+        from serving.review_actions import bulk_select
+
+        who = self._who(ctx)
+        require_role(who, "manager", action="deciding moves")
+        key = self._write_key(
+            ctx,
+            idempotency_key,
+            "bulk_select",
+            who,
+            sel=selector.model_dump(),
+            action=action,
+            note=note,
+            confirm=confirm,
+        )
+        result = bulk_select(
+            self.store,
+            who,
+            self._state(),
+            self._view(),
+            selector.model_dump(),
+            action,
+            note,
+            confirm=confirm,
+            key=key,
+        )
+        if confirm:
+            self._wrote(action)
+        return BulkSelectResponse.model_validate(result)
+
+    @bentoml.api(route="/rep_plan", input_spec=RepPlanRequest)
+    @answers_errors
+    def rep_plan(self, rep_id: str, limit: int, ctx: bentoml.Context) -> RepPlan:
+        """One rep under the plan: incoming and outgoing moves, net potential, and accounts,
+        potential, workload and travel today / proposed / decided against the band."""
+        from serving.rep_plan import rep_plan
+
+        require_role(self._who(ctx), "manager", action="the per-rep plan view")
+        state = self._state()
+        record = self.store.plan(views.require_plan(state).plan_id)
+        return RepPlan.model_validate(rep_plan(state, self._view(), record, rep_id, limit=limit))
+
+    @bentoml.api(route="/balance")
+    @answers_errors
+    def balance(self, ctx: bentoml.Context) -> BalanceChart:
+        """The balance chart: active reps, departed reps apart, the target band per metric."""
+        require_role(self._who(ctx), "manager", "job", action="the balance chart")
+        state = self._state()
+        plan = views.require_plan(state)
+        metrics = views.plan_metrics(state, self._view(), self.store.plan(plan.plan_id))
+        return BalanceChart.model_validate(
+            triage.balance_chart(state, metrics["reps"], plan.metrics)
+        )
+
+    @bentoml.api(route="/resolve_contest", input_spec=ResolveContestRequest)
+    @answers_errors
+    def resolve_contest(
+        self,
+        contest_id: int,
+        outcome: str,
+        rep_id,
+        note: str,
+        idempotency_key,
+        ctx: bentoml.Context,
+    ) -> ContestOut:
+        """Accept a contest (keep the account with its owner, or override to rep_id: a decision
+        and a lock for the next plan) or reject it with a note the rep reads."""
+        from serving.decisions.contest_book import answer_contest
+
+        who = self._who(ctx)
+        require_role(who, "manager", action="answering contests")
+        key = self._write_key(
+            ctx,
+            idempotency_key,
+            "resolve_contest",
+            who,
+            id=contest_id,
+            outcome=outcome,
+            rep_id=rep_id,
+            note=note,
+        )
+        record = answer_contest(
+            self.store, who, self._state(), contest_id, outcome, rep_id=rep_id, note=note, key=key
+        )
+        self._wrote(f"contest.{outcome}")
+        return record
+
+    @bentoml.api(route="/contest_outcomes", input_spec=ContestOutcomesRequest)
+    @answers_errors
+    def contest_outcomes(self, account_id, ctx: bentoml.Context) -> ContestOutcomes:
+        """A rep's own contests on the loaded plan with their outcome, and the plan's status and
+        effective date (the widget shows both); managers see everyone's."""
+        who = self._who(ctx)
+        require_role(who, "rep", "manager", action="contest outcomes")
+        plan = views.require_plan(self._state())
+        record = self.store.plan(plan.plan_id)
+        contests = self.store.contests(
+            plan.plan_id,
+            status=None,
+            account_id=account_id,
+            rep_id=who.rep_id if who.role == "rep" else None,
+        )
+        return ContestOutcomes(
+            plan_id=plan.plan_id,
+            plan_status=record.status if record else "proposed",
+            effective_date=record.effective_date if record else None,
+            contests=contests,
+        )
+
+    @bentoml.api(route="/locks", input_spec=LocksRequest)
+    @answers_errors
+    def locks(self, lock_days: int, ctx: bentoml.Context) -> LocksResponse:
+        """Typed locks from overrides and accepted contests: save the answer as a file and run
+        `territory plan --locks FILE` (docs: README, manager's tour)."""
+        from serving.decisions.locks import decision_locks, locks_document
+        from serving.decisions.tables import iso, now
+
+        require_role(self._who(ctx), "manager", "job", action="decision locks")
+        locks = decision_locks(self.store, lock_days=lock_days)
+        return LocksResponse.model_validate(locks_document(locks, iso(now()) or ""))
+
+    @bentoml.api(route="/audit_query", input_spec=AuditQueryRequest)
+    @answers_errors
+    def audit_query(
+        self,
+        account_id,
+        rep_id,
+        plan_id,
+        action,
+        actor,
+        since,
+        until,
+        offset: int,
+        limit: int,
+        ctx: bentoml.Context,
+    ) -> AuditPage:
+        """The audit page: history per account, rep or plan, filtered, newest first."""
+        from serving.audit import audit_entries
+
+        require_role(self._who(ctx), "manager", action="the audit trail")
+        entries, total = audit_entries(
+            self.store,
+            offset=offset,
+            limit=limit,
+            account_id=account_id,
+            rep_id=rep_id,
+            plan_id=plan_id,
+            action=action,
+            actor=actor,
+            since=since,
+            until=until,
+        )
+        return AuditPage(total=total, entries=entries)
+
+    @bentoml.api(route="/audit_csv", input_spec=AuditFilter)
+    @answers_errors
+    def audit_csv(
+        self, account_id, rep_id, plan_id, action, actor, since, until, ctx: bentoml.Context
+    ) -> Annotated[str, ContentType("text/csv")]:
+        """The filtered audit trail as CSV, streamed (who, what, when, previous, new, note)."""
+        from starlette.responses import StreamingResponse
+
+        from serving.audit import audit_csv
+
+        require_role(self._who(ctx), "manager", action="the audit trail")
+        filters = dict(
+            account_id=account_id,
+            rep_id=rep_id,
+            plan_id=plan_id,
+            action=action,
+            actor=actor,
+            since=since,
+            until=until,
+        )
+        return StreamingResponse(
+            audit_csv(self.store, **filters),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="territory-audit.csv"'},
+        )
 
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)

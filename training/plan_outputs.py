@@ -66,7 +66,10 @@ def report_markdown(doc: dict[str, Any], plan: Plan) -> str:
     lines += ["", "## Largest moves", ""]
     top = sorted(plan.moves, key=lambda mv: -abs(mv.terms.priced_delta))[:10]
     lines += [f"- {mv.account_id} ({mv.kind}): {mv.summary}" for mv in top] or ["- none"]
-    return "\n".join(lines) + "\n"
+    from training.decision_locks import report_section  # locks from managers' decisions
+
+    locks = report_section(doc.get("decision_locks") or [], doc.get("ignored_locks") or [])
+    return "\n".join(lines) + "\n" + locks
 
 
 METRIC_ROWS = (

@@ -114,7 +114,8 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario) -> M
 
 def _index_locks(accounts, rep_pos, scenario: Scenario):
     """Lock rep per account for locks in force on the plan date; expired or unknown ones noted."""
-    day = scenario.as_of or pd.Timestamp.max
+    # Without a plan date nothing can be said to have expired: every lock is in force.
+    day = scenario.as_of or pd.Timestamp.min
     account_pos = pd.Series(np.arange(len(accounts)), index=accounts["account_id"].astype(str))
     lock_rep = np.full(len(accounts), -1, dtype=np.int64)
     kept, ignored = [], []

@@ -95,6 +95,10 @@ class Contest(Record):
     resolved_by: Text | None
     resolved_at: Time | None
     resolution: Text | None
+    decision_id: RowRef | None = None
+    """The decision a manager made in accepting the contest (contest_book.py); None otherwise.
+    status: open -> accepted (a decision keeps or overrides the move) | rejected (with a note) |
+    resolved (closed by another decision on the move, or by the plan's approval)."""
 
 
 class AuditEntry(Record):

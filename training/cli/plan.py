@@ -47,6 +47,14 @@ def plan(
         float | None, typer.Option(help="Solver seconds (overrides the scenario).")
     ] = None,
     cluster: ClusterOpt = None,
+    locks: Annotated[
+        Path | None,
+        typer.Option(
+            "--locks",
+            help="Locks from managers' decisions (overrides, accepted contests): the JSON the "
+            "service's POST /locks answers. They join the scenario's locks; the report lists them.",
+        ),
+    ] = None,
 ) -> None:
     """Plan who should own each account; write assignments, moves, metrics, report and map as a
     new plan version under --out."""
@@ -58,6 +66,12 @@ def plan(
         raise typer.BadParameter(f"--fit {fit!r}: use one of {FIT_CHOICES}", param_hint="'--fit'")
     tables = _load_tables(data)
     chosen = _read_scenario(scenario, tables, time_limit)
+    decision_locks = []
+    if locks is not None:
+        from training.decision_locks import read_locks_file, with_decision_locks
+
+        decision_locks = read_locks_file(locks)
+        chosen = with_decision_locks(chosen, decision_locks, tables.latest_date())
     potential = (
         _read_scores(scores) if scores is not None else _score_now(tables, chosen, model, data)
     )
@@ -81,6 +95,8 @@ def plan(
         "unscored_accounts": inputs.unscored_accounts,
         "unknown_scores": inputs.unknown_scores,
     }
+    if decision_locks:
+        extra["decision_locks"] = decision_locks
     version = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
     _print_summary(result, version)
     if not result.feasible:

@@ -11,15 +11,23 @@ const Charts = (() => {
     return Number(value).toLocaleString(undefined, { maximumFractionDigits: 1 });
   }
 
-  /* Grouped horizontal bars: one group per rep, bars for today / proposed / decided. */
-  function repBalance(reps, metric) {
-    const rows = reps.filter((r) => r.before[metric] !== null && r.before[metric] !== undefined);
+  /* Grouped horizontal bars: one group per rep (largest decided figure first), bars for today /
+     proposed / decided, and the target band (low-high) shaded behind them when given. */
+  function repBalance(reps, metric, band) {
+    const rows = reps.filter((r) => r.before[metric] !== null && r.before[metric] !== undefined)
+      .sort((a, b) => b.decided[metric] - a.decided[metric] || a.name.localeCompare(b.name));
     if (!rows.length) return el("p", { class: "muted" }, `No ${metric} figures in this plan.`);
-    const max = Math.max(...rows.flatMap((r) => [r.before[metric], r.proposed[metric], r.decided[metric]]), 1);
+    const max = Math.max(...rows.flatMap((r) => [r.before[metric], r.proposed[metric], r.decided[metric]]), band ? band.high : 1, 1);
     const labelW = 120, barW = 190, valueW = 70, rowH = 30, bar = 7;
     const width = labelW + barW + valueW;
     const svg = el("svg", { class: "bars", viewBox: `0 0 ${width} ${rows.length * rowH + 4}`,
                             role: "img", "aria-label": `${metric} per rep: today, proposed and decided` });
+    if (band) {
+      const x0 = labelW + (band.low / max) * barW, x1 = labelW + (band.high / max) * barW, h = rows.length * rowH + 4;
+      svg.append(el("rect", { x: x0.toFixed(1), y: 0, width: Math.max(1, x1 - x0).toFixed(1), height: h, class: "band-rect" },
+        el("title", {}, `target band ${fmt(metric, band.low)} – ${fmt(metric, band.high)} (mean ${fmt(metric, band.mean)})`)));
+      for (const x of [x0, x1]) svg.append(el("line", { x1: x.toFixed(1), x2: x.toFixed(1), y1: 0, y2: h, class: "band-line" }));
+    }
     rows.forEach((rep, i) => {
       const y = i * rowH + 4;
       const name = rep.name.length > 17 ? rep.name.slice(0, 16) + "…" : rep.name;

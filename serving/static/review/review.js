@@ -7,7 +7,7 @@
   const { el, api, money } = Territory;
   const $ = (id) => document.getElementById(id);
   const PAGE = 50;
-  let filters = {}, offset = 0, metrics = null, metric = "potential", reps = [];
+  let filters = {}, offset = 0, metrics = null, metric = "potential", reps = [], balance = null;
   const selected = new Set();
 
   function banner(message, kind) {
@@ -29,6 +29,7 @@
   }
 
   function decisionControls(move, row, toggle) {
+    if (Triage.approved()) return el("div", { class: "final" }, `final: ${move.status}`, el("div", { class: "note-line" }, toggle));
     const note = el("input", { type: "text", class: "note-input", placeholder: "note", maxlength: "2000",
                                "aria-label": `note for ${move.account_name}` });
     const override = el("select", { class: "override", "aria-label": `override rep for ${move.account_name}` },
@@ -42,7 +43,10 @@
         const result = await api("/decide", body);
         replaceRow(row, result.move);
         refreshSide();
-      } catch (err) { banner(err.message); }
+      } catch (err) {
+        banner(err.message);
+        if (err.status === 409) loadMoves().catch(() => {});  // show the move as it is now
+      }
     };
     override.addEventListener("change", () => { if (override.value) decide("override", override.value); });
     return el("div", { class: "decide" },
@@ -119,6 +123,7 @@
     if (!append) offset = 0;
     const page = await api("/moves", { ...filters, offset, limit: PAGE });
     reps = page.reps;
+    Triage.setReps(reps);
     fillSelect($("f-region"), page.regions.map((r) => ({ value: r })));
     fillSelect($("f-rep"), page.reps.map((r) => ({ value: r.rep_id, name: r.name })), (v) => v.name);
     fillSelect($("f-reason"), page.reason_types.map((r) => ({ value: r })));
@@ -131,7 +136,7 @@
   }
 
   function renderCounts(counts) {
-    $("counts").replaceChildren(...["proposed", "approved", "rejected", "overridden", "contested"].map((k) =>
+    $("counts").replaceChildren(...["proposed", "approved", "rejected", "overridden", "kept", "contested"].filter((k) => k !== "kept" || counts[k]).map((k) =>
       el("span", { class: `count ${k}` }, el("strong", {}, counts[k] || 0), " ", k)));
   }
 
@@ -141,7 +146,9 @@
     $("metric-tabs").replaceChildren(...available.map((m) => el("button", {
       type: "button", role: "tab", class: m === metric ? "tab active" : "tab", "aria-selected": String(m === metric),
       onclick: () => { metric = m; renderChart(); } }, m.replace("_", " "))));
-    $("chart").replaceChildren(Charts.repBalance(metrics.reps, metric));
+    $("chart").replaceChildren(balance ? Charts.repBalance(balance.active, metric, balance.bands[metric]) : Charts.repBalance(metrics.reps, metric));
+    $("departed").textContent = balance && balance.departed.length
+      ? `Departed reps (not charted): ${balance.departed.map((r) => `${r.name} ${Charts.fmt(metric, r.decided[metric])}`).join(", ")}` : "";
   }
 
   /* {a: {b: 1}} -> {"a.b": 1}; per-rep tables, timings and lists are left out of the comparison. */
@@ -190,15 +197,14 @@
   async function refreshSide() {
     try {
       metrics = await api("/plan_metrics");
-      $("plan-line").textContent = `Plan ${metrics.plan_id} · ${metrics.status} · created ${Territory.date(metrics.created_at)}`;
+      const [record, chart] = await Promise.all([api("/contest_outcomes"), api("/balance")]);
+      balance = chart;
+      Triage.setPlan(metrics, record);
       $("approve-plan").disabled = metrics.status === "approved";
       $("approve-plan").textContent = metrics.status === "approved" ? "Plan approved" : "Approve plan";
       renderCounts(metrics.moves);
       renderChart();
-      const contests = await api("/contests", { status: "open" });
-      $("contests").replaceChildren(...(contests.contests.length ? contests.contests.map((c) => el("li", {},
-        el("strong", {}, c.account_id), ` ${c.actor}: “${c.reason}”`, el("div", { class: "muted" }, Territory.date(c.created_at))))
-        : [el("li", { class: "muted" }, "No open contests.")]));
+      Triage.renderContests(record.contests.filter((c) => c.status === "open"), reps);
     } catch (err) { banner(err.message); }
   }
 
@@ -241,7 +247,9 @@
       $("layout").classList.remove("hidden");
       $("scenario").value = JSON.stringify({ name: "wider bands", limits: { balance_band: 0.2, max_moved_share: 0.1 },
                                              solver: { time_limit_s: 15 } }, null, 1);
-      await Promise.all([loadMoves(), refreshSide()]);
+      await refreshSide();  // the plan's status first: an approved plan's moves are final
+      await loadMoves();
+      Triage.updateMatch(filters);
     } catch (err) {
       if (err.status === 401) { Territory.forgetKey(); return showLogin(err.message); }
       banner(err.message);
@@ -251,7 +259,14 @@
   $("filters").addEventListener("change", () => {
     const data = new FormData($("filters"));
     filters = Object.fromEntries([...data.entries()].filter(([, v]) => v));
+    Triage.updateMatch(filters);
     loadMoves().catch((err) => banner(err.message));
+  });
+  Triage.init({
+    banner,
+    filters: () => filters,
+    reload: async () => { await refreshSide(); await loadMoves(); Triage.updateMatch(filters); },
+    search: (text) => { $("f-q").value = text; $("filters").dispatchEvent(new Event("change")); },
   });
   $("more").addEventListener("click", () => loadMoves(true).catch((err) => banner(err.message)));
   $("select-all").addEventListener("change", (event) => {
@@ -271,7 +286,9 @@
       if (!window.confirm(preview.message)) return;
       const done = await api("/approve_plan", { note: "", confirm: true });
       banner(done.message, "ok");
-      refreshSide();
+      await refreshSide();
+      await loadMoves();
+      Triage.updateMatch(filters);
     } catch (err) { banner(err.message); }
   });
   $("preview").addEventListener("click", async () => {

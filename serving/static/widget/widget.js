@@ -111,6 +111,24 @@
         el("p", {}, card.model_version)));
   }
 
+  /* The plan's state and this account's contests with their outcome (POST /contest_outcomes):
+     once the plan is approved, its effective date, and contesting is closed. */
+  async function showOutcomes(account) {
+    const outcomes = await api("/contest_outcomes", { account_id: account });
+    const section = el("section", { class: "outcomes", id: "outcomes" });
+    if (outcomes.plan_status === "approved") {
+      section.append(el("p", { class: "note ok", id: "effective" }, `Plan approved · effective ${date(outcomes.effective_date)}`));
+      const open = document.getElementById("contest-open");
+      if (open) open.closest(".contest").replaceChildren(el("p", { class: "note" }, "The plan is approved: moves can no longer be contested."));
+    }
+    for (const c of outcomes.contests) {
+      const said = c.status === "open" ? "waiting for your manager" : `${c.status}${c.resolution ? ": " + c.resolution.replace(/^(accepted|rejected): ?/, "") : ""}`;
+      const whose = me && me.role === "rep" ? "Your contest" : `${c.actor}'s contest`;
+      section.append(el("p", { class: `note contest-outcome ${c.status}` }, `${whose} (“${c.reason}”): ${said}`));
+    }
+    if (section.childNodes.length) document.querySelector("section.owner").append(section);
+  }
+
   function showLogin(message) {
     app.replaceChildren();
     login.classList.remove("hidden");
@@ -124,6 +142,8 @@
     try {
       me = await api("/whoami");
       render(await api("/card", { account_id: account }));
+      await showOutcomes(account).catch((err) => document.querySelector("section.owner").append(
+        el("p", { class: "note error" }, `Contest outcomes unavailable: ${err.message}`)));
     } catch (err) {
       if (err.status === 401) { Territory.forgetKey(); return showLogin(err.message); }
       app.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
