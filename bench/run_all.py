@@ -12,6 +12,7 @@ import sys
 BENCHES = [
     ["bench.bench_sample"],
     ["bench.bench_train"],
+    ["bench.bench_retrain"],
     ["bench.bench_explain", "--large", "1000000"],
     ["bench.bench_gap"],
     ["bench.bench_matcher"],

@@ -139,3 +139,38 @@ def _words(row: ColumnDrift) -> str:
         shown = ", ".join(row.new_categories[:5])
         parts.append(f"new categories: {shown}" + (" ..." if len(row.new_categories) > 5 else ""))
     return f"{row.column} ({row.level}): " + "; ".join(parts)
+
+
+def drift_summary(report: dict, *, worst: int = 5) -> dict:
+    """The report in brief: status, the `worst` columns by PSI, thresholds and one line of text."""
+    columns = sorted(report.get("columns", []), key=lambda c: -float(c.get("psi", 0.0)))
+    top = [
+        {"column": c["column"], "psi": round(float(c["psi"]), 4), "level": c["level"]}
+        for c in columns[:worst]
+    ]
+    unstable = [c for c in columns if c.get("level") != "stable"]
+    status = report.get("status", "unknown")
+    thresholds = report.get("thresholds", {"psi_warning": PSI_WARN, "psi_alert": PSI_ALERT})
+    if top:
+        head = top[0]
+        line = (
+            f"drift {status}: {len(unstable)} of {len(columns)} columns not stable; worst "
+            f"{head['column']} PSI {head['psi']:.2f} (warning >= {thresholds['psi_warning']}, "
+            f"alert >= {thresholds['psi_alert']})"
+        )
+    else:
+        line = f"drift {status}: no columns compared"
+    when = report.get("current_as_of")
+    if when:
+        line += f"; current data as of {when} vs training reference {report.get('reference_as_of')}"
+    return {
+        "status": status,
+        "worst": top,
+        "thresholds": thresholds,
+        "not_stable": len(unstable),
+        "columns": len(columns),
+        "warnings": list(report.get("warnings", []))[:10],
+        "reference_as_of": report.get("reference_as_of"),
+        "current_as_of": when,
+        "line": line,
+    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 from serving import views
 from serving.decisions import DecisionView
 from serving.errors import NotReady
+from serving.freshness import freshness
 from serving.store import ScoreEntry, ServingState
 
 
@@ -29,7 +30,9 @@ def card(state: ServingState, account_id: str, view: DecisionView | None) -> tup
     """(the card of an account, its source: "precomputed" or "on_request")."""
     entry = entry_for(state, account_id)
     source = "on_request" if entry.computed_on_request else "precomputed"
-    return views.card(state, account_id, entry, view), source
+    out = views.card(state, account_id, entry, view)
+    out["freshness"].update(freshness(state))  # ages, the scores' model, warnings
+    return out, source
 
 
 def score_results(
@@ -46,7 +49,7 @@ def score_results(
         for account_id in ids
         if (entry := entries.get(account_id)) is not None
     ]
-    return {"model_version": state.model_version, "results": results, "unknown_ids": unknown}
+    return {**state.answered_by(), "results": results, "unknown_ids": unknown}
 
 
 def _score_out(account_id: str, entry: ScoreEntry, top_k: int) -> dict:

@@ -18,6 +18,7 @@ from models.potential import PotentialModel
 from serving.decisions import DecisionStore
 from serving.errors import BadRequest, Unavailable, database_down
 from serving.plans import Plan, choose_plan_dir, find_plan_dirs, read_plan
+from serving.scores import file_stamp
 from serving.settings import ServingSettings
 from serving.store import ServingState, build_state, read_scores
 
@@ -213,6 +214,7 @@ def load_everything(
                 "--out FILE` and pass --scores FILE"
             ],
         )
+    stamp = file_stamp(path)  # before reading: see ScoreTable.stamp
     try:
         scores = read_scores(path)
     except Exception as exc:  # noqa: BLE001
@@ -227,6 +229,8 @@ def load_everything(
         scores_path=path,
         plan=plan,
         threads=settings.predict_threads,
+        max_age_days=(settings.scores_max_age_days, settings.data_max_age_days),
+        scores_stamp=stamp,
     )
     if state.on_demand_error:
         problems.append(f"on-request scoring: {state.on_demand_error}")

@@ -225,6 +225,14 @@ class Freshness(BaseModel):
     plan_id: str | None
     plan_created_at: str | None
     loaded_at: str
+    # ages and warnings (serving/freshness.py)
+    scores_age_days: float | None = None
+    data_age_days: float | None = None
+    scores_model_version: str | None = Field(
+        default=None, description="the model the scores file was made with"
+    )
+    scores_path: str | None = None
+    warnings: list[str] = Field(default=[], description="scores or data older than the limits")
 
 
 class AccountCard(BaseModel):
@@ -271,6 +279,11 @@ class AccountScore(BaseModel):
 
 class ScoreResponse(BaseModel):
     model_version: str
+    scored_at: str | None = Field(default=None, description="when the scores file was made")
+    scores_path: str | None = Field(default=None, description="the scores file that answered")
+    scores_model_version: str | None = Field(
+        default=None, description="the model the scores file was made with"
+    )
     results: list[AccountScore]
     unknown_ids: list[str] = Field(description="ids not in the CRM data")
 
@@ -373,6 +386,11 @@ class Status(BaseModel):
     plan_id: str | None
     plan_status: str | None
     problems: list[str]
+    scored_at: str | None = None
+    data_latest: str | None = None
+    freshness: FreshnessInfo | None = None
+    drift: DriftSummary | None = None
+    reload: ReloadInfo | None = None
 
 
 class ErrorBody(BaseModel):
@@ -696,3 +714,41 @@ REVIEW_EXAMPLE_REQUEST: dict[str, dict[str, Any]] = {
     "audit_query": {"rep_id": "R001", "action": "decision", "limit": 100},
     "audit_csv": {"plan_id": "plan-0123abcd"},
 }
+
+
+# -- retraining: freshness, drift and reloads (serving/freshness.py, serving/watch.py) -----------
+class FreshnessInfo(BaseModel):
+    scores_age_days: float | None
+    data_age_days: float | None
+    scores_model_version: str | None
+    scores_path: str | None
+    warnings: list[str]
+
+
+class DriftColumn(BaseModel):
+    column: str
+    psi: float
+    level: str
+
+
+class DriftSummary(BaseModel):
+    status: str = Field(description="stable, warning or alert (the worst column)")
+    worst: list[DriftColumn] = Field(description="the columns with the highest PSI")
+    thresholds: dict[str, float]
+    not_stable: int
+    columns: int
+    warnings: list[str]
+    reference_as_of: str | None
+    current_as_of: str | None
+    line: str
+
+
+class ReloadInfo(BaseModel):
+    check_every_s: float = Field(description="0: only POST /reload reloads")
+    checked_at: str | None
+    reloaded_at: str | None
+    failed_at: str | None = Field(description="the last failed reload (cleared by a good one)")
+    error: str | None
+
+
+Status.model_rebuild()

@@ -57,10 +57,29 @@ def read_scores(path: Path) -> pd.DataFrame:
     return frame
 
 
+def file_stamp(path: Path | None) -> tuple[str, int, int] | None:
+    """(path, mtime in ns, size) of a file: what the reload watcher compares; None if absent."""
+    if path is None:
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def _first(frame: pd.DataFrame, column: str) -> str | None:
+    if column not in frame or not len(frame) or pd.isna(frame[column].iloc[0]):
+        return None
+    return str(frame[column].iloc[0])
+
+
 class ScoreTable:
     """Precomputed scores: dict index into numpy arrays and lists, built once per load."""
 
-    def __init__(self, frame: pd.DataFrame, *, path: Path | None = None) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, *, path: Path | None = None, stamp: tuple | None = None
+    ) -> None:
         ids = frame["account_id"].astype(str).tolist()
         self.row = {a: i for i, a in enumerate(ids)}
         self.potential = frame["potential"].to_numpy(dtype=float)
@@ -82,11 +101,16 @@ class ScoreTable:
             str(frame["model_uri"].iloc[0]) if "model_uri" in frame and len(frame) else None
         )
         self.path = path
-        self.scored_at = (
+        # taken before the file was read (load_everything): a file replaced while it was being
+        # read then differs from the stamp, and the watcher reads it again
+        self.stamp = stamp if stamp is not None else file_stamp(path)
+        # when `territory score` wrote it (its own column), else the file's modification time
+        self.scored_at = _first(frame, "scored_at") or (
             datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
             if path
             else None
         )
+        self.model_version = _first(frame, "model_version")
         self.has_reasons = reasons_col is not None
 
     def __len__(self) -> int:

@@ -92,6 +92,7 @@ from serving.schemas import (
 )
 from serving.settings import ServingSettings
 from serving.store import ServingState
+from serving.watch import Refresher
 from serving.web import (
     CrmCorsMiddleware,
     GuardMiddleware,
@@ -153,6 +154,11 @@ class Territory:
         self._load()
         self._stopped = threading.Event()
         threading.Thread(target=self._watch, name="territory-health", daemon=True).start()
+        # a new champion, scores file or drift report is picked up without a restart (watch.py)
+        self.refresher = Refresher(self)
+        threading.Thread(
+            target=self.refresher.run, args=(self._stopped,), name="territory-reload", daemon=True
+        ).start()
 
     # -- the decisions store: reached through the link, checked in the background -------------
     @property
@@ -651,7 +657,9 @@ class Territory:
                 self.link.failed(reason)
         problems = [*self.problems, *filter(None, [self.link.describe()])]
         return Status.model_validate(
-            views.status(self.state, record, problems, ready=self.__is_ready__())
+            self.refresher.extend_status(
+                views.status(self.state, record, problems, ready=self.__is_ready__())
+            )
         )
 
     # -- KPIs (kpi page) -----------------------------------------------------------------------

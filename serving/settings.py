@@ -99,6 +99,30 @@ class ServingSettings(BaseSettings):
         description="largest request body accepted (413 above it); bulk decisions fit easily",
     )
 
+    reload_check_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="how often a new champion, scores file or drift report is looked for "
+        "(0: only on POST /reload)",
+    )
+    scores_max_age_days: float = Field(
+        default=7.0, gt=0, description="cards and pages warn when the scores are older than this"
+    )
+    data_max_age_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="cards and pages warn when the CRM data's latest record is older than this",
+    )
+    drift_path: Path | None = Field(
+        default=None,
+        description="drift report of the last `territory retrain`; default "
+        "<data_dir>/monitoring/drift.json",
+    )
+
+    @property
+    def drift_file(self) -> Path:
+        return self.drift_path or self.data_dir / "monitoring" / "drift.json"
+
     @property
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:

@@ -75,8 +75,19 @@ class ServingState:
     on_demand_error: str | None = None
     balance_before: dict = field(default_factory=dict)
     balance_proposed: dict = field(default_factory=dict)
+    scores_max_age_days: float = 7.0
+    data_max_age_days: float = 30.0
     _on_demand: OnDemandScorer | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def answered_by(self) -> dict:
+        """Which model and which scores file answer (every score answer carries this)."""
+        return {
+            "model_version": self.model_version,
+            "scored_at": self.scores.scored_at,
+            "scores_path": str(self.scores.path) if self.scores.path else None,
+            "scores_model_version": self.scores.model_version,
+        }
 
     def entry(self, account_id: str) -> ScoreEntry | None:
         """Precomputed score, or None when the batch job has not scored the account."""
@@ -148,9 +159,11 @@ def build_state(
     scores_path: Path | None,
     plan: Plan | None,
     threads: int = 1,
+    max_age_days: tuple[float, float] = (7.0, 30.0),
+    scores_stamp: tuple | None = None,
 ) -> ServingState:
     """Index everything for lookups by id; warm the on-request scorer if any account needs it."""
-    table = ScoreTable(scores, path=scores_path)
+    table = ScoreTable(scores, path=scores_path, stamp=scores_stamp)
     current = {str(a): str(r) for a, r in tables.current_owners().items()}
     feature_as_of = tables.default_as_of()
     state = ServingState(
@@ -168,6 +181,8 @@ def build_state(
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         threads=threads,
         feature_as_of=feature_as_of,
+        scores_max_age_days=max_age_days[0],
+        data_max_age_days=max_age_days[1],
     )
     potential = {a: float(table.potential[i]) for a, i in table.row.items()}
     state.balance = BalanceIndex(tables, potential, plan.workload if plan else {})

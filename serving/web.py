@@ -223,10 +223,12 @@ def _readiness(service) -> JSONResponse:
         ready, reason = False, "starting: the service instance is not built yet"
     else:
         ready, reason = service.health()
+    refresher = getattr(service, "refresher", None)  # serving/watch.py: reloads, drift, age
+    details = {"details": refresher.details()} if refresher is not None else {}
     if ready:
-        return _json(200, {"ready": True})
+        return _json(200, {"ready": True, **details})
     retry = {"Retry-After": str(Unavailable.retry_after_s)}
-    return _json(503, {"error": f"not ready: {reason}", "status": 503}, retry)
+    return _json(503, {"error": f"not ready: {reason}", "status": 503, **details}, retry)
 
 
 def _refuse_early(service, path: str, headers: dict[str, str], limit: int) -> JSONResponse | None:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from rich.console import Console
@@ -10,10 +17,18 @@ from features.pipeline import build_account_features
 from features.tables import CrmTables
 from models.errors import ModelNotFoundError
 from models.explain import explain_frame
-from models.potential import PotentialModel, load_potential_model, score_frame
+from models.potential import (
+    PotentialModel,
+    load_potential_model,
+    percentile_rank,
+    score_frame,
+    tier_of,
+)
 from training.lineage import check_lineage, registered_lineage, unknown_lineage_note
 from training.register import configure
 from training.settings import TrainingSettings
+
+FINGERPRINT = "score_fingerprint"
 
 
 def resolve_model_uri(settings: TrainingSettings, model_uri: str | None) -> str:
@@ -78,6 +93,52 @@ def predict_potential(
     return model, features, score_frame(model, features), uri
 
 
+@dataclass(frozen=True)
+class BatchScores:
+    """One `territory score` run: the complete scores and how many accounts were rescored."""
+
+    scores: pd.DataFrame
+    model_uri: str
+    model_version: str
+    rescored: int
+    skipped: int
+
+
+def registry_version(uri: str) -> str:
+    """'account-potential v3' for a registry URI (alias resolved now); other URIs as given."""
+    match = re.fullmatch(r"models:/([^/@]+)(?:@(.+)|/(\d+))", uri)
+    if not match:
+        return uri
+    name, alias, number = match.groups()
+    if alias:
+        number = MlflowClient().get_model_version_by_alias(name, alias).version
+    return f"{name} v{number}"
+
+
+def fingerprints(features: pd.DataFrame, columns: list[str], model_version: str) -> list[str]:
+    """Per account: a hash of its feature row and the model version (what scoring depends on)."""
+    keyed = features[columns].assign(_model_version=model_version)
+    hashed = pd.util.hash_pandas_object(keyed, index=True).to_numpy()
+    return [f"{h:016x}" for h in hashed.tolist()]
+
+
+def unchanged_mask(
+    ids: pd.Index, prints: list[str], previous: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows whose fingerprint matches `previous`, their previous potential) by account order."""
+    keep = np.zeros(len(ids), dtype=bool)
+    potential = np.full(len(ids), np.nan)
+    if previous is None or FINGERPRINT not in previous or "potential" not in previous:
+        return keep, potential
+    prev = previous.assign(account_id=previous["account_id"].astype(str))
+    prev = prev.drop_duplicates("account_id", keep="last").set_index("account_id").reindex(ids)
+    keep = (prev[FINGERPRINT].astype("string").to_numpy() == np.asarray(prints)) & prev[
+        "potential"
+    ].notna().to_numpy()
+    keep = np.asarray(keep, dtype=bool)
+    return keep, np.array(prev["potential"].to_numpy(dtype=float))  # a writable copy
+
+
 def score_accounts(
     tables: CrmTables,
     as_of: pd.Timestamp,
@@ -87,14 +148,34 @@ def score_accounts(
     previous: pd.DataFrame | None = None,
     data_source: str | None = None,
     progress=lambda _stage: None,
-) -> tuple[pd.DataFrame, str]:
+) -> BatchScores:
     """Scores (account_id, potential, percentile, tier, top_reasons, narrative, as_of) per account.
 
-    top_reasons is JSON text (models.explain.explainer.REASON_KEYS records); the hash columns let a
-    later run reuse unchanged accounts' explanations (explain_frame's `previous`).
+    With ``previous`` (an earlier scores file), accounts whose fingerprint (feature row + model
+    version) is unchanged keep their potential and reasons; only the others are predicted and
+    explained. Percentile and tier are ranked again over every account. top_reasons is JSON text
+    (models.explain.explainer.REASON_KEYS records).
     """
-    model, features, scores, uri = predict_potential(
-        tables, as_of, settings, model_uri=model_uri, data_source=data_source, progress=progress
+    progress("loading the model")
+    model, uri = load_model(settings, model_uri, data_source)
+    version = registry_version(uri)
+    extra = [c for c in model.feature_names_ if c in tables.extra_account_columns]
+    progress("building features")
+    features = build_account_features(tables, as_of, extra_columns=extra)
+    progress("scoring")
+    ids = features.index.astype(str)
+    prints = fingerprints(features, list(model.feature_names_), version)
+    keep, potential = unchanged_mask(ids, prints, previous)
+    if (~keep).any():
+        potential[~keep] = score_frame(model, features[~keep])["potential"].to_numpy()
+    percentile = percentile_rank(potential)
+    scores = pd.DataFrame(
+        {
+            "account_id": ids,
+            "potential": potential,
+            "percentile": np.round(percentile, 2),
+            "tier": tier_of(percentile),
+        }
     )
     progress("explaining")
     explained = explain_frame(
@@ -104,4 +185,34 @@ def score_accounts(
     scores = scores.assign(
         top_reasons=explained["reasons"].to_numpy(), **{c: explained[c].to_numpy() for c in kept}
     )
-    return scores.assign(as_of=as_of.date().isoformat(), model_uri=uri), uri
+    scores = scores.assign(
+        as_of=as_of.date().isoformat(),
+        model_uri=uri,
+        model_version=version,
+        scored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        **{FINGERPRINT: prints},
+    )
+    return BatchScores(scores, uri, version, int((~keep).sum()), int(keep.sum()))
+
+
+def write_scores(scores: pd.DataFrame, out: Path) -> Path:
+    """Write a complete scores file atomically: readers see the old file or the new, never half."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        if out.suffix == ".parquet":
+            scores.to_parquet(tmp, index=False)
+        else:
+            scores.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def read_previous_scores(path: Path) -> pd.DataFrame:
+    """An earlier scores file, its ids and hashes read as text (a hex hash may look numeric)."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    text = {c: str for c in ("account_id", FINGERPRINT, "input_hash", "split_hash")}
+    return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])

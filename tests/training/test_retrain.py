@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from features.drift import drift_report
+from features.drift import drift_report, drift_summary
 from features.loaders import load_crm
 from models.potential import PotentialModel
 from training.lineage import (
@@ -170,6 +170,18 @@ def test_planted_drift_is_detected():
     assert by_column["industry"]["new_categories"] == ["biotech"]
     assert report["status"] == "alert"
     assert any(w.startswith("industry (warning)") for w in report["warnings"])
+
+    # what the service shows (/readyz details, /status, the review panel): the brief summary;
+    # tests/serving/test_reload_server.py checks a running server shows a planted drift report
+    summary = drift_summary(report, worst=2)
+    assert summary["status"] == "alert" and summary["not_stable"] == 3
+    worst = summary["worst"]
+    assert {c["column"] for c in worst} == {"revenue", "employees"}  # above industry's PSI
+    assert worst[0]["psi"] >= worst[1]["psi"] > by_column["industry"]["psi"]
+    assert summary["line"].startswith(
+        f"drift alert: 3 of 3 columns not stable; worst {worst[0]['column']} PSI"
+    )
+    assert drift_summary(stable)["line"].startswith("drift stable: 0 of 3")
 
 
 def test_cli_retrain_exit_codes_and_score_refusing_other_data(

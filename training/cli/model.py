@@ -192,16 +192,25 @@ def score(
     previous: Annotated[
         Path | None,
         typer.Option(
-            "--previous", help="an earlier scores file: unchanged accounts keep their reasons"
+            "--previous",
+            help="an earlier scores file whose unchanged accounts are kept (default: --out "
+            "when it exists)",
         ),
     ] = None,
+    rescore_all: Annotated[
+        bool, typer.Option("--all", help="rescore every account, even unchanged ones")
+    ] = False,
     ignore_lineage: Annotated[
         bool,
         typer.Option("--ignore-lineage", help="score even with a model trained on other data"),
     ] = False,
     cluster: ClusterOpt = None,
 ) -> None:
-    """Score every active account: potential, percentile, tier and top reasons."""
+    """Score every active account: potential, percentile, tier and top reasons.
+
+    Accounts whose features and model version are unchanged since the previous scores file are
+    not scored again (`--all` rescores them too); the new file replaces --out atomically.
+    """
     import pandas as pd
 
     from training.cluster import cluster_address
@@ -216,22 +225,23 @@ def score(
         return
 
     from features.loaders import load_crm
-    from training.batch import score_accounts
+    from training.batch import read_previous_scores, score_accounts, write_scores
     from training.lineage import data_source_id
     from training.settings import TrainingSettings
 
     if out.suffix not in {".csv", ".parquet"}:
         raise typer.BadParameter(f"{out} must end in .csv or .parquet", param_hint="--out")
+    if previous is not None and not previous.exists():
+        raise typer.BadParameter(
+            f"{previous} does not exist; pass an earlier `territory score --out` file or drop "
+            "--previous",
+            param_hint="--previous",
+        )
     settings = TrainingSettings()
     tables = load_crm(data).tables
     cut = pd.Timestamp(as_of) if as_of else tables.default_as_of()
-    earlier = None
-    if previous is not None:
-        if not previous.exists():
-            raise typer.BadParameter(f"{previous} does not exist", param_hint="--previous")
-        earlier = (
-            pd.read_parquet(previous) if previous.suffix == ".parquet" else pd.read_csv(previous)
-        )
+    source = previous if previous is not None else (out if out.exists() else None)
+    earlier = None if rescore_all or source is None else read_previous_scores(source)
     stages = ["loading the model", "building features", "scoring", "explaining"]
     with progress_bar() as bar:
         task = bar.add_task("scoring", total=len(stages))
@@ -239,7 +249,7 @@ def score(
         def step(stage: str) -> None:
             bar.update(task, completed=stages.index(stage), description=stage)
 
-        scores, used = score_accounts(
+        run = score_accounts(
             tables,
             cut,
             settings,
@@ -249,11 +259,16 @@ def score(
             progress=step,
         )
         bar.update(task, completed=len(stages), description="done")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_parquet(out, index=False) if out.suffix == ".parquet" else scores.to_csv(
-        out, index=False
+    write_scores(run.scores, out)
+    scores = run.scores
+    console.print(
+        f"scored {len(scores)} accounts as of {cut.date()} with {run.model_version} "
+        f"({run.model_uri}) -> {out}"
     )
-    console.print(f"scored {len(scores)} accounts as of {cut.date()} with {used} -> {out}")
+    console.print(
+        f"rescored {run.rescored}, skipped {run.skipped} unchanged "
+        f"(features and model version as in {source if earlier is not None else 'no earlier file'})"
+    )
     print_frame(
         scores.groupby("tier")
         .agg(accounts=("account_id", "size"), potential=("potential", "sum"))
