@@ -53,12 +53,21 @@ def predict_partition(features: pd.DataFrame, model: PotentialModel) -> np.ndarr
 
 
 def explain_partition(
-    features: pd.DataFrame, scores: pd.DataFrame, model: PotentialModel, as_of: pd.Timestamp
+    features: pd.DataFrame,
+    scores: pd.DataFrame,
+    model: PotentialModel,
+    as_of: pd.Timestamp,
+    model_version: str,
 ) -> pd.DataFrame:
+    from training.batch import FINGERPRINT, fingerprints
+
     explained = explain_frame(model, features, as_of, scores=scores, reasons_as_json=True)
     kept = ("narrative", "input_hash", "split_hash", "explainer_version")
+    prints = fingerprints(features, list(model.feature_names_), model_version)
     return scores.assign(
-        top_reasons=explained["reasons"].to_numpy(), **{c: explained[c].to_numpy() for c in kept}
+        top_reasons=explained["reasons"].to_numpy(),
+        **{c: explained[c].to_numpy() for c in kept},
+        **{FINGERPRINT: prints},
     )
 
 
@@ -103,10 +112,12 @@ def score_on_cluster(
     as_of: pd.Timestamp,
     *,
     extra: Sequence[str] = (),
+    model_version: str = "",
     progress: Progress = lambda _: None,
 ) -> pd.DataFrame:
     """Scores with explanations for every account of a partitioned export, as score_accounts
-    makes them (account_id, potential, percentile, tier, top_reasons, narrative, hashes)."""
+    makes them (account_id, potential, percentile, tier, top_reasons, narrative, hashes and the
+    fingerprint a later pandas run uses to skip unchanged accounts)."""
     progress("loading and validating partitions")
     loads = load_on_cluster(client, export)
     market = client.scatter(market_on_cluster(client, loads, as_of), broadcast=True)
@@ -140,6 +151,7 @@ def score_on_cluster(
         [client.scatter(s) for s in slices],
         model=shipped,
         as_of=as_of,
+        model_version=model_version,
     )
     return pd.concat(client.gather(explained), ignore_index=True)
 

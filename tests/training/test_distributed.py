@@ -104,7 +104,7 @@ def test_scores_and_explanations_on_the_cluster_equal_the_pandas_path(client, pa
 
     expected = score_frame(model, features)
     explained = explain_frame(model, features, as_of, scores=expected, reasons_as_json=True)
-    got = score_on_cluster(client, parts, model, as_of).set_index("account_id")
+    got = score_on_cluster(client, parts, model, as_of, model_version="v1").set_index("account_id")
     expected = expected.set_index("account_id")
     got = got.reindex(expected.index)
     np.testing.assert_allclose(got["potential"], expected["potential"], rtol=1e-12)
@@ -112,6 +112,10 @@ def test_scores_and_explanations_on_the_cluster_equal_the_pandas_path(client, pa
     assert (got["tier"] == expected["tier"]).all()
     assert (got["top_reasons"].to_numpy() == explained["reasons"].to_numpy()).all()
     assert (got["narrative"].to_numpy() == explained["narrative"].to_numpy()).all()
+    from training.batch import fingerprints
+
+    prints = fingerprints(features, list(model.feature_names_), "v1")
+    assert list(got["score_fingerprint"]) == prints  # a later pandas run can skip these
 
 
 def test_lightgbm_dask_fit_ranks_the_holdout_like_the_local_fit(client, parts, tables):
@@ -154,6 +158,8 @@ def test_score_command_takes_the_cluster_from_the_environment(
     assert sorted(scores["account_id"]) == sorted(tables.accounts["account_id"])
     assert scores["top_reasons"].str.startswith("[").all()
     assert (scores["model_uri"] == uri).all()
+    assert scores["score_fingerprint"].str.fullmatch("[0-9a-f]{16}").all()
+    assert list(scores.columns)[-1] == "score_fingerprint" and scores["scored_at"].notna().all()
 
 
 def test_a_bad_cluster_address_names_the_fix():

@@ -70,7 +70,9 @@ def score_on_cluster(
     ignore_lineage: bool,
 ) -> None:
     """`territory score --cluster`: scores with explanations computed partition by partition."""
-    from training.batch import load_model
+    from datetime import UTC, datetime
+
+    from training.batch import FINGERPRINT, load_model, registry_version, write_scores
     from training.cluster import dask_client
     from training.distributed import score_on_cluster as run
     from training.lineage import data_source_id
@@ -85,19 +87,25 @@ def score_on_cluster(
         cut = pd.Timestamp(as_of) if as_of else _default_as_of(client, export)
         extra = [c for c in model.feature_names_ if c not in _contract_features()]
         console.print(f"scoring on {workers} Dask workers, {export.partitions} partitions")
+        version = registry_version(used)
         scores = run(
-            client, export, model, cut, extra=extra, progress=lambda m: console.print(f"  {m}")
+            client,
+            export,
+            model,
+            cut,
+            extra=extra,
+            model_version=version,
+            progress=lambda m: console.print(f"  {m}"),
         )
         if scratch is not None:
             scratch.cleanup()
-    scores = scores.assign(as_of=cut.date().isoformat(), model_uri=used)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    if out.suffix == ".parquet":
-        scores.to_parquet(partial, index=False)
-    else:
-        scores.to_csv(partial, index=False)
-    partial.replace(out)
+    scores = scores.assign(
+        as_of=cut.date().isoformat(),
+        model_uri=used,
+        model_version=version,
+        scored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    write_scores(scores[[c for c in scores.columns if c != FINGERPRINT] + [FINGERPRINT]], out)
     console.print(f"scored {len(scores):,} accounts as of {cut.date()} with {used} -> {out}")
 
 
