@@ -177,7 +177,10 @@ def _print_targets(comparison) -> None:
 
 def score(
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="output .csv or .parquet")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="output .csv or .parquet; default DATA/scores.parquet"),
+    ] = None,
     as_of: AsOfOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="MLflow model URI")] = None,
     previous: Annotated[
@@ -196,13 +199,16 @@ def score(
 
     from features.loaders import load_crm
     from training.batch import score_accounts
+    from training.cli.workspace import model_for, workspace
     from training.lineage import data_source_id
     from training.settings import TrainingSettings
 
+    out = out if out is not None else workspace(data).scores
     if out.suffix not in {".csv", ".parquet"}:
         raise typer.BadParameter(f"{out} must end in .csv or .parquet", param_hint="--out")
     settings = TrainingSettings()
     tables = load_crm(data).tables
+    model = model_for(data, model)
     cut = pd.Timestamp(as_of) if as_of else tables.default_as_of()
     earlier = None
     if previous is not None:
