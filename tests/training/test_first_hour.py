@@ -269,3 +269,19 @@ def test_make_help_prints_the_real_port():
         ["make", "-s", "help", "PORT=3007"], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert "serve on :3007" in done.stdout and "$(PORT)" not in done.stdout
+
+
+def test_long_steps_print_elapsed_time_against_an_estimate():
+    import time
+
+    from training.cli.progress import ticking
+
+    lines: list[str] = []
+    with ticking("plan", 20000, say=lines.append, every_s=0.05):
+        time.sleep(0.3)
+    assert lines[0] == "plan: 20,000 accounts, estimate ~100 s on 2 cores"
+    assert any(
+        re.fullmatch(r"  plan: \d+ s elapsed, estimate ~100 s \(about \d+ s left\)", line)
+        for line in lines[1:-1]
+    )
+    assert re.fullmatch(r"plan: done in \d+ s \(estimate ~100 s\)", lines[-1])

@@ -92,7 +92,9 @@ def train(
         objective=objective.value,
         extra_columns=tuple(extra_feature),
     )
-    with console.status("training") as status:
+    from training.cli.progress import ticking
+
+    with ticking("train", len(tables.accounts)), console.status("training") as status:
         result = train_potential(
             tables,
             config,
@@ -218,7 +220,9 @@ def score(
             pd.read_parquet(previous) if previous.suffix == ".parquet" else pd.read_csv(previous)
         )
     stages = ["loading the model", "building features", "scoring", "explaining"]
-    with progress_bar() as bar:
+    from training.cli.progress import ticking
+
+    with ticking("score", len(tables.accounts)), progress_bar() as bar:
         task = bar.add_task("scoring", total=len(stages))
 
         def step(stage: str) -> None:

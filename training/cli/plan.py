@@ -64,14 +64,16 @@ def plan(
         _read_scores(scores) if scores is not None else _score_now(tables, chosen, model, data)
     )
     from training.cli.console import console
+    from training.cli.progress import ticking
 
-    result, setup = run_plan(
-        tables,
-        potential,
-        chosen,
-        lambda crm, as_of: _rep_fit(fit, crm, as_of),
-        progress=lambda text: console.print(f"  [dim]{text}[/dim]"),
-    )
+    with ticking("plan", len(tables.accounts)):
+        result, setup = run_plan(
+            tables,
+            potential,
+            chosen,
+            lambda crm, as_of: _rep_fit(fit, crm, as_of),
+            progress=lambda text: console.print(f"  [dim]{text}[/dim]"),
+        )
     inputs, fit_info = setup.inputs, setup.fit_info
     from training.cli.compare import dataset_identity
 
