@@ -241,11 +241,16 @@ def test_demo_lines_are_whole_and_name_real_accounts(tmp_path):
         port_problem,
         progress_line,
         rep_widget_lines,
+        venv_note,
     )
 
     assert port_problem(3000) == (
         "error: port 3000 on 127.0.0.1 is already in use (another `make demo` or server?). "
         "Stop it, or pick another port: make demo PORT=3001"
+    )
+    assert venv_note(str(Path.cwd() / ".venv" / "bin" / "territory")) == (
+        "commands below run .venv/bin/territory; to type `territory` yourself, first run "
+        "`source .venv/bin/activate` (or call .venv/bin/territory directly)"
     )
     lines = rep_widget_lines(SAMPLE, "http://127.0.0.1:3000")
     assert lines[0] == "rep R1's widget: http://127.0.0.1:3000/widget/?account=007"
@@ -285,3 +290,13 @@ def test_long_steps_print_elapsed_time_against_an_estimate():
         for line in lines[1:-1]
     )
     assert re.fullmatch(r"plan: done in \d+ s \(estimate ~100 s\)", lines[-1])
+
+
+def test_an_unknown_departure_stops_the_plan_naming_the_id(tmp_path, scores):
+    scenario = tmp_path / "leave.yaml"
+    scenario.write_text("remove_reps: [NOPE]\n")
+    result = plan(SAMPLE, scores, tmp_path / "p", scenario)
+    assert result.exit_code != 0
+    assert str(result.exception) == (
+        "scenario remove_reps names unknown rep(s) ['NOPE']; use rep_ids from reps.csv."
+    )
