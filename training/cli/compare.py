@@ -18,6 +18,7 @@ from features.errors import TerritoryError
 class DifferentDatasetsError(TerritoryError):
     """Two plans of different datasets: their numbers are not comparable."""
 
+
 # label, path in metrics.json, kind: money, count, share (a fraction shown as %), number, text
 COMPARE_ROWS = (
     ("status", ("status",), "text"),

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,16 +21,13 @@ from rich.console import Console
 
 from training.cli.demo_output import (
     departed_note,
-    estimate_s,
     port_problem,
-    progress_line,
     rep_widget_lines,
     venv_note,
 )
 
 console = Console(soft_wrap=True)
 SCENARIO = Path(__file__).resolve().parents[2] / "docs" / "scenarios" / "default.yaml"
-TICK_S = 15.0
 
 
 def territory(*args: str) -> list[str]:
@@ -55,26 +51,13 @@ def shown(args: list[str]) -> str:
     return " ".join([str(exe), *args[1:]])
 
 
-def run_stage(title: str, args: list[str], estimate: float | None = None) -> None:
-    """Run one stage, echo its command, tick elapsed against `estimate`, fail with its code."""
+def run_stage(title: str, args: list[str]) -> None:
+    """Run one stage, echo its command, fail loudly with its exit code. Long stages (train,
+    score, plan) print their own estimate and elapsed time (training.cli.progress)."""
     console.rule(f"[bold]{title}")
     print(f"$ {shown(args)}", flush=True)
-    if estimate is not None:
-        print(progress_line(title, 0.0, estimate), flush=True)
     start = time.perf_counter()
-    done = threading.Event()
-
-    def tick() -> None:
-        while not done.wait(TICK_S):
-            print(progress_line(title, time.perf_counter() - start, estimate), flush=True)
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    if estimate is not None:
-        ticker.start()
-    try:
-        code = subprocess.call(args)
-    finally:
-        done.set()
+    code = subprocess.call(args)
     if code != 0:
         console.print(f"[red]stage '{title}' failed with exit code {code}[/]")
         sys.exit(code)
@@ -156,7 +139,7 @@ def main() -> None:
         if command not in have:
             skipped.append(command)
             continue
-        run_stage(title, territory(*args), estimate_s(command, opts.accounts))
+        run_stage(title, territory(*args))
         if command == "sample":
             note = departed_note(out / "reps.csv", opts.reps)
             if note:

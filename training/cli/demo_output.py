@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 
-SECONDS_PER_1K_ACCOUNTS = {"sample": 1.0, "validate": 0.5, "train": 5.0, "score": 1.5, "plan": 5.0}
-"""Measured on 2 busy cores (README: train 80-125 s, plan ~100 s at 20,000 accounts)."""
-MIN_ESTIMATE_S = 5.0
+STEP_COST_S = {"train": (30.0, 4.5), "score": (10.0, 1.5), "plan": (20.0, 4.0)}
+"""(fixed seconds, seconds per 1,000 accounts) on 2 busy cores: train ~120 s and plan ~100 s at
+20,000 accounts (README), ~70 s and ~90 s at 2,000 with 8 engineers sharing the cores."""
 WIDGET_REPS = 3
 
 
 def estimate_s(command: str, accounts: int) -> float | None:
-    """Expected seconds of a stage on 2 cores (None for a stage without a measured rate)."""
-    rate = SECONDS_PER_1K_ACCOUNTS.get(command)
-    return None if rate is None else max(MIN_ESTIMATE_S, rate * accounts / 1000)
+    """Expected seconds of a step on 2 cores (None for a step without a measured cost)."""
+    cost = STEP_COST_S.get(command)
+    return None if cost is None else cost[0] + cost[1] * accounts / 1000
 
 
 def progress_line(title: str, elapsed_s: float, estimate: float | None) -> str:
