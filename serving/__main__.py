@@ -1,7 +1,8 @@
 """`python -m serving`: the service's own entry point (what `territory serve` runs).
 
-It turns its options into TERRITORY_ variables, makes sure API keys exist (generated once under
-the data dir, owner-readable, never printed), prints where everything is, and replaces itself with
+It turns its options into TERRITORY_ variables, finds the dataset's workspace (keys, decisions,
+the model trained on it: docs/workspace.md), makes sure API keys exist (generated once in the
+workspace, owner-readable, never printed), prints where everything is, and replaces itself with
 `bentoml serve serving.service:Territory`, so signals (Ctrl-C, SIGTERM) reach BentoML directly and
 its exit code is this command's.
 
@@ -70,7 +71,8 @@ def rep_names(data: str) -> list[tuple[str, str]]:
 
 
 def ensure_keys(settings: ServingSettings, data: str, keys_file: Path | None) -> Path | None:
-    """The keys file to use: given, configured, or generated once under the data dir (printed)."""
+    """The keys file to use: given (generated when missing), configured, or the dataset's
+    workspace file (features.workspace), generated once for its active reps (the path printed)."""
     from features.workspace import workspace_for
     from serving.auth import generate_keys, write_keys_file
 
