@@ -70,6 +70,13 @@ ACCOUNTS = Table(
             required=False,
             doc="latest customer satisfaction score (e.g. CSAT 1-5); optional, may be empty",
         ),
+        Column(
+            "crm_id",
+            "id",
+            required=False,
+            doc="the account's record id in the CRM (Salesforce Account Id, HubSpot company "
+            "Record ID); optional, needed by the CRM exports (docs/crm.md)",
+        ),
     ),
 )
 
@@ -86,6 +93,24 @@ REPS = Table(
         Column("home_longitude", "float", required=False),
         Column("capacity", "float", required=False, doc="workload units; empty = team default"),
         Column("active", "bool", required=False, doc="inactive reps get no accounts"),
+        Column(
+            "crm_user_id",
+            "id",
+            required=False,
+            doc="the rep's user id in the CRM (Salesforce User Id, HubSpot owner id); optional",
+        ),
+        Column(
+            "email",
+            "str",
+            required=False,
+            doc="the rep's sign-in email in the CRM (HubSpot owner email); optional",
+        ),
+        Column(
+            "crm_territory_id",
+            "id",
+            required=False,
+            doc="Salesforce Territory2 Id of the rep's territory; optional (territory export)",
+        ),
     ),
 )
 

@@ -33,11 +33,6 @@ def days_with_current_owner(owners: pd.DataFrame, as_of: pd.Timestamp) -> pd.Ser
     return (as_of - owners["start_date"]).dt.days.astype(float)
 
 
-def owner_book_size(owners: pd.DataFrame) -> pd.Series:
-    """Accounts owned at `as_of` by each account's owner (a workload proxy), per account."""
-    return owners["rep_id"].map(owners["rep_id"].value_counts()).astype(float)
-
-
 def owner_rep_frame(owners: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
     """Each account's owner's rep row (hired_at, level, industries, home), account_id index."""
     rep_rows = reps.set_index("rep_id")

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from features import context, engagement, history, ownership
+from features import engagement, history, ownership
+from features.context import MarketContext, market_context, market_tally
 from features.errors import DataContractError
 from features.feature_sets import (
     ACCOUNT_POTENTIAL_V1,
@@ -35,7 +36,9 @@ def accounts_at(tables: CrmTables, as_of: pd.Timestamp) -> pd.DataFrame:
     return accounts.set_index("account_id")
 
 
-def _history_columns(visible: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, pd.Series]:
+def _history_columns(
+    visible: pd.DataFrame, as_of: pd.Timestamp, win_prior: float
+) -> dict[str, pd.Series]:
     cols: dict[str, pd.Series] = {}
     for days in HISTORY_WINDOWS_DAYS:
         cols[f"won_revenue_last_{days}d"] = history.won_revenue_last(visible, as_of, days)
@@ -44,10 +47,8 @@ def _history_columns(visible: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, pd
     cols["opportunities_created_last_365d"] = history.opportunities_created_last(
         visible, as_of, 365
     )
-    closed = visible[visible["stage"].isin(["won", "lost"])]
-    prior = float((closed["stage"] == "won").mean()) if len(closed) else 0.25
     cols["win_rate_last_730d"] = history.win_rate_shrunk(
-        cols["won_deals_last_730d"], cols["lost_deals_last_730d"], prior
+        cols["won_deals_last_730d"], cols["lost_deals_last_730d"], win_prior
     )
     cols["won_revenue_trend"] = history.won_revenue_trend(
         cols["won_revenue_last_365d"],
@@ -72,15 +73,18 @@ def _engagement_columns(activities: pd.DataFrame, as_of: pd.Timestamp) -> dict[s
 
 
 def _ownership_columns(
-    tables: CrmTables, accounts: pd.DataFrame, as_of: pd.Timestamp
+    tables: CrmTables,
+    accounts: pd.DataFrame,
+    owners: pd.DataFrame,
+    market: MarketContext,
+    as_of: pd.Timestamp,
 ) -> dict[str, pd.Series]:
-    owners = ownership.owners_at(tables.assignments, as_of)
     owner_reps = ownership.owner_rep_frame(owners, tables.reps)
     return {
         "owner_tenure_days": ownership.owner_tenure_days(owner_reps, as_of),
         "owner_level": owner_reps["level"],
         "owner_industry_match": ownership.owner_industry_match(owner_reps, accounts["industry"]),
-        "owner_book_size": ownership.owner_book_size(owners),
+        "owner_book_size": market.owner_book_size(owners),
         "owner_changes_last_730d": ownership.owner_changes_last(tables.assignments, as_of, 730),
         "days_with_current_owner": ownership.days_with_current_owner(owners, as_of),
         "distance_to_owner_km": ownership.distance_to_owner_km(owner_reps, accounts),
@@ -92,11 +96,17 @@ def build_account_features(
     as_of: pd.Timestamp | str,
     *,
     extra_columns: Sequence[str] = (),
+    market: MarketContext | None = None,
 ) -> pd.DataFrame:
     """Feature frame (ACCOUNT_POTENTIAL_V1 + extra account columns) as of `as_of`, account_id index.
 
     Uses only data dated strictly before `as_of`. Counts and amounts with no events are 0;
     recencies and owner facts with nothing to measure stay missing (NaN), never 0.
+
+    Args:
+        market: the cross-account context when `tables` holds only a slice of the accounts (the
+            Dask path passes the context of the whole export); by default it is tallied from
+            `tables`.
     """
     as_of = pd.Timestamp(as_of)
     accounts = accounts_at(tables, as_of)
@@ -107,6 +117,9 @@ def build_account_features(
             f"columns: {list(tables.extra_account_columns)}. Fix the feature config or the export."
         )
     visible = history.visible_opportunities(tables.opportunities, as_of)
+    owners = ownership.owners_at(tables.assignments, as_of)
+    if market is None:
+        market = market_context([market_tally(accounts, visible, owners, as_of)])
     cols: dict[str, pd.Series] = {
         "industry": accounts["industry"],
         "region": accounts["region"],
@@ -114,12 +127,12 @@ def build_account_features(
         "annual_revenue": accounts["annual_revenue"].astype(float),
         "account_age_days": (as_of - accounts["created_at"]).dt.days.astype(float),
     }
-    cols.update(_history_columns(visible, as_of))
+    cols.update(_history_columns(visible, as_of, market.win_prior))
     cols.update(_engagement_columns(tables.activities, as_of))
-    cols.update(_ownership_columns(tables, accounts, as_of))
-    cols["industry_growth_365d"] = context.segment_growth(visible, accounts["industry"], as_of)
-    cols["region_growth_365d"] = context.segment_growth(visible, accounts["region"], as_of)
-    cols["won_revenue_vs_industry_median"] = context.revenue_vs_segment_median(
+    cols.update(_ownership_columns(tables, accounts, owners, market, as_of))
+    cols["industry_growth_365d"] = market.segment_growth("industry", accounts["industry"])
+    cols["region_growth_365d"] = market.segment_growth("region", accounts["region"])
+    cols["won_revenue_vs_industry_median"] = market.revenue_vs_industry_median(
         cols["won_revenue_last_365d"].reindex(accounts.index, fill_value=0.0), accounts["industry"]
     )
     frame = pd.DataFrame({name: s.reindex(accounts.index) for name, s in cols.items()})

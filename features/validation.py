@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from features.contract import TABLES, Table
+from features.crm_identity import crm_identity_issues
 from features.schemas import FRAME_RULES, coerce_column, coerce_extra, contract_schema
 from features.tables import CrmTables
 from features.validation_report import (
@@ -92,6 +93,7 @@ def validate_crm(raw: Mapping[str, pd.DataFrame]) -> tuple[CrmTables | None, Val
     issues += _owner_issues(works)
     issues += [i for work in works.values() for i in _quarantine_issues(work)]
     issues += _won_without_amount(works)
+    issues += crm_identity_issues({n: w.typed[w.ok] for n, w in works.items()})
     fatal = any(i.severity == "fatal" for i in issues)
     report = ValidationReport(
         issues=_sorted(issues),

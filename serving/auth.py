@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from serving.errors import BadRequest, Forbidden, Unauthenticated
 from serving.settings import ApiKeyEntry, Role
 
 ROLES: tuple[Role, ...] = ("rep", "manager", "job")
+TOKEN_PREFIX = "tt1."  # widget tokens (serving/crm_signin.py); API keys are token_urlsafe
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Principal:
     role: Role
     rep_id: str | None = None
     via: str = "api_key"
+    account_id: str | None = None  # a widget token's account (serving/crm_signin.py)
 
     @property
     def actor(self) -> str:
@@ -61,6 +63,12 @@ class KeyRing:
         if keys_file is not None:
             entries = {**entries, **read_keys_file(keys_file)}
         self._by_digest = self._index(entries)
+        self._token_verifier: Callable[[str], Principal] | None = None
+
+    def accept_tokens(self, verifier: Callable[[str], Principal]) -> None:
+        """Also accept widget tokens (serving/crm_signin.py): `verifier` turns one into the
+        rep it was issued for, or raises Unauthenticated."""
+        self._token_verifier = verifier
 
     @staticmethod
     def _index(entries: Mapping[str, ApiKeyEntry]) -> dict[str, Principal]:
@@ -109,6 +117,8 @@ class KeyRing:
                 "no API key: send `Authorization: Bearer <key>` (or `X-API-Key: <key>`); "
                 "ask your Territory admin for a key with the role you need."
             )
+        if self._token_verifier is not None and key.startswith(TOKEN_PREFIX):
+            return self._token_verifier(key)
         principal = self._by_digest.get(_digest(key))
         if principal is None and self._refresh():
             principal = self._by_digest.get(_digest(key))

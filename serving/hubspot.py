@@ -91,8 +91,40 @@ def _money(value: float) -> str:
     return f"{value:.2f}"
 
 
-def card_payload(card: Mapping, object_id: int | str, widget_url: str | None) -> dict:
-    """One account card as HubSpot's CRM card response: results[{objectId, title, properties}]."""
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 92nd, 101st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def object_id_of(value: str | int | None) -> int | None:
+    """HubSpot's objectId is a number (int64): the digits of the record id, else None."""
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else None
+
+
+def iframe_action(label: str, uri: str, *, width: int = 400, height: int = 720) -> dict:
+    """A card action that opens `uri` in HubSpot's modal iframe (CRM card action type IFRAME)."""
+    return {
+        "type": "IFRAME",
+        "width": width,
+        "height": height,
+        "uri": uri,
+        "label": label,
+        "associatedObjectProperties": [],
+    }
+
+
+def card_payload(
+    card: Mapping,
+    object_id: int | str,
+    widget_url: str | None,
+    *,
+    currency: str = "USD",
+    actions: list[dict] | None = None,
+) -> dict:
+    """One account card as HubSpot's CRM card response: results[{objectId, title, properties,
+    actions}]; objectId a number where the record id is one."""
     potential = card["potential"]
     owner = card["owner"]
     properties = [
@@ -100,7 +132,7 @@ def card_payload(card: Mapping, object_id: int | str, widget_url: str | None) ->
             "label": "Potential (12 months)",
             "dataType": "CURRENCY",
             "value": _money(potential["value"]),
-            "currencyCode": "USD",
+            "currencyCode": currency,
         },
         {"label": "Percentile", "dataType": "NUMERIC", "value": round(potential["percentile"], 1)},
         {"label": "Tier", "dataType": "STRING", "value": potential["tier"]},
@@ -130,14 +162,41 @@ def card_payload(card: Mapping, object_id: int | str, widget_url: str | None) ->
     properties.append(
         {"label": "Scores as of", "dataType": "DATE", "value": card["freshness"]["scores_as_of"]}
     )
+    number = object_id_of(object_id)
     result: dict = {
-        "objectId": object_id,
+        "objectId": number if number is not None else object_id,
         "title": (
             f"Account potential: tier {potential['tier']} "
-            f"({potential['percentile']:.0f}th percentile)"
+            f"({ordinal(round(potential['percentile']))} percentile)"
         ),
         "properties": properties,
+        "actions": list(actions or []),
     }
     if widget_url:
         result["link"] = widget_url
     return {"results": [result]}
+
+
+def restricted_payload(object_id: int, owner_name: str | None) -> dict:
+    """What a rep who neither owns the account nor is part of its move sees: the owner only."""
+    return {
+        "results": [
+            {
+                "objectId": object_id,
+                "title": "Territory: another rep's account",
+                "properties": [
+                    {"label": "Current owner", "dataType": "STRING", "value": owner_name or "none"},
+                    {
+                        "label": "Potential and moves",
+                        "dataType": "STRING",
+                        "value": "shown to the account's owner and the reps in its proposed move",
+                    },
+                ],
+                "actions": [],
+            }
+        ]
+    }
+
+
+EMPTY_CARD: dict = {"results": []}
+"""HubSpot's answer for a record with nothing to show (a company Territory does not know)."""

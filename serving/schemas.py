@@ -448,3 +448,26 @@ class KpiResponse(BaseModel):
     company: KpiRow
     trend: list[KpiRow] = Field(description="company KPIs per period, oldest first")
     notes: list[str]
+
+
+# -- CRM exports (docs/crm.md) --------------------------------------------------------------------
+class TerritoryAssociation(_Strict):
+    """One ObjectTerritory2Association row as Data Loader exports it."""
+
+    Id: str = Field(min_length=15, max_length=18)
+    ObjectId: str = Field(min_length=15, max_length=18)
+    Territory2Id: str = Field(min_length=15, max_length=18)
+
+
+class CrmExportRequest(_Strict):
+    format: Literal[
+        "salesforce-owner", "salesforce-territory", "salesforce-team", "hubspot-import",
+        "hubspot-batch",
+    ] = Field(description="which CRM file layout (docs/crm.md)")  # fmt: skip
+    all_rows: bool = Field(default=False, description="include accounts whose owner stays")
+    team_role: str = Field(default="Account Manager", max_length=80)
+    associations: list[TerritoryAssociation] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="salesforce-territory: the org's manual associations, for the delete file",
+    )

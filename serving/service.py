@@ -19,7 +19,7 @@ from bentoml.validators import ContentType
 from starlette.responses import JSONResponse, Response
 
 from models.planning import make_current
-from serving import cards, export, views
+from serving import cards, crm_routes, crm_signin, export, views
 from serving.auth import KeyRing, Principal, require_role
 from serving.decisions import (
     DecisionCache,
@@ -52,6 +52,7 @@ from serving.schemas import (
     ContestRequest,
     ContestsRequest,
     ContestsResponse,
+    CrmExportRequest,
     DecisionRequest,
     DecisionResponse,
     ExportRequest,
@@ -120,6 +121,7 @@ class Territory:
         install_log_hygiene()
         self.settings = ServingSettings()
         self.keys = KeyRing.from_sources(self.settings.api_keys, self.settings.api_keys_file)
+        self.keys.accept_tokens(crm_routes.token_verifier(self))  # CRM sign-in (docs/crm.md)
         # The decisions store is reached through a link that never blocks start-up for long and
         # reconnects in the background: cards need no database (docs/serving.md, health).
         self.link = StoreLink(
@@ -241,7 +243,9 @@ class Territory:
 
     # -- helpers -------------------------------------------------------------------------------
     def _who(self, ctx: bentoml.Context) -> Principal:
-        return self.keys.authenticate(ctx.request.headers)
+        who = self.keys.authenticate(ctx.request.headers)
+        crm_signin.check_token_scope(who, ctx.request.url.path)
+        return who
 
     def _state(self) -> ServingState:
         if self.state is None:
@@ -280,6 +284,7 @@ class Territory:
         """Managers see every account; reps their book and moves into or out of it, and get the
         same 404 for another rep's account as for a missing id (no probing which ids exist)."""
         require_role(who, "rep", "manager", action="account cards")
+        crm_signin.check_token_account(who, account_id)
         if who.role != "rep":
             state.require_account(account_id)
             return
@@ -342,6 +347,7 @@ class Territory:
         """A rep contests a proposed move of their account; it lands in the manager's queue."""
         who = self._who(ctx)
         require_role(who, "rep", action="contesting a move")
+        crm_signin.check_token_account(who, account_id)
         key = self._write_key(
             ctx, idempotency_key, "contest", who, account_id=account_id, reason=reason
         )
@@ -635,6 +641,35 @@ class Territory:
 
         report = kpi_report(self._state(), by, start, stop, freq, trend_periods)
         return KpiResponse.model_validate(report)
+
+    # -- CRM exports of the approved plan (docs/crm.md) ----------------------------------------
+    @bentoml.api(route="/export_crm", input_spec=CrmExportRequest)
+    @answers_errors
+    def export_crm(
+        self, format: str, all_rows: bool, team_role: str, associations, ctx: bentoml.Context
+    ) -> Annotated[bytes, ContentType("application/zip")]:
+        """The approved plan in a CRM's own load format: a zip of the files and manifest.json."""
+        from serving.crm_export import ExportOptions
+        from serving.crm_export_io import export_bundle, zip_bundle
+
+        who = self._who(ctx)
+        require_role(who, "manager", action="exporting the plan for the CRM")
+        state = self._state()
+        plan = views.require_plan(state)
+        rows = [a.model_dump() for a in associations] if associations is not None else None
+        options = ExportOptions(all_rows=all_rows, team_role=team_role, associations=rows)
+        bundle = export_bundle(format, tables=state.tables, current=state.current_owner,
+                               plan_id=plan.plan_id, store=self.store, options=options,
+                               model_version=state.model_version)  # fmt: skip
+        rules.record_export(
+            self.store, who, state, only_changes=not all_rows, rows=bundle.manifest["rows"]
+        )
+        name = f"territory-{plan.plan_id}-{format}.zip"
+        return Response(
+            zip_bundle(bundle),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)

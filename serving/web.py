@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
-from urllib.parse import quote
 
-import anyio
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -22,16 +19,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from features.errors import TerritoryError
 from serving.errors import (
-    NotFound,
     TooLarge,
     Unauthenticated,
     Unavailable,
     document_errors,
     error_response,
 )
-from serving.hubspot import card_payload, verify_v3
 from serving.settings import ServingSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -121,50 +115,27 @@ def public_uri(request: Request, public_base_url: str | None) -> str:
     return f"{base}{path}?{query}" if query else f"{base}{path}"
 
 
-async def hubspot_card(request: Request) -> JSONResponse:
-    """HubSpot CRM card data fetch: verify the v3 signature, answer with the card JSON."""
-    try:
-        service = _service()
-        settings: ServingSettings = service.settings
-        if settings.hubspot_client_secret is None:
-            raise NotFound(
-                "the HubSpot card is not configured: set TERRITORY_HUBSPOT_CLIENT_SECRET to "
-                "the app's client secret."
-            )
-        body = await request.body()
-        verify_v3(
-            settings.hubspot_client_secret.get_secret_value(),
-            method=request.method,
-            uri=public_uri(request, settings.public_base_url),
-            body=body,
-            headers=request.headers,
-            now_ms=int(time.time() * 1000),
-            max_age_s=settings.hubspot_max_age_s,
-        )
-        params = request.query_params
-        account_id = params.get(settings.hubspot_account_property) or params.get(
-            "associatedObjectId"
-        )
-        if not account_id:
-            raise NotFound(
-                "no account id: the card request has neither "
-                f"{settings.hubspot_account_property!r} nor "
-                "associatedObjectId; add the property to the card's propertiesToSend."
-            )
-        card = await anyio.to_thread.run_sync(service.card_dict, account_id)
-        object_id = params.get("associatedObjectId", account_id)
-        base = (settings.public_base_url or f"{request.url.scheme}://{request.url.netloc}").rstrip(
-            "/"
-        )
-        widget = f"{base}/widget/?account={quote(account_id)}"
-        return JSONResponse(
-            card_payload(card, int(object_id) if str(object_id).isdigit() else object_id, widget)
-        )
-    except TerritoryError as exc:
-        return error_response(exc)
+async def hubspot_card(request: Request):
+    """HubSpot card data fetch: serving/crm_routes.py (signature, signed-in rep, token actions)."""
+    from serving.crm_routes import hubspot_card as answer
+
+    return await answer(request)
 
 
-crm_app = Starlette(routes=[Route("/hubspot/card", hubspot_card, methods=["GET", "POST"])])
+async def salesforce_canvas(request: Request):
+    """Salesforce Canvas signed request: serving/crm_routes.py."""
+    from serving.crm_routes import salesforce_canvas as answer
+
+    return await answer(request)
+
+
+crm_app = Starlette(
+    routes=[
+        Route("/hubspot/card", hubspot_card, methods=["GET", "POST"]),
+        Route("/hubspot/app-card", hubspot_card, methods=["GET", "POST"]),
+        Route("/salesforce/canvas", salesforce_canvas, methods=["POST"]),
+    ]
+)
 
 
 # -- the guard in front of everything: probes, the key check and the size limit -------------------

@@ -64,6 +64,10 @@ VALIDATION_NOTES = {
 VALIDATION_SHARE = 0.2
 SELECTION_TOLERANCE = 0.01
 Oracle = Callable[[pd.Timestamp, pd.Timestamp], pd.Series]
+# The Dask path's hooks (training/distributed.py): snapshots for a list of dates, and the final
+# fit of an unfitted model on the refit rows (given locally as the frame its categories come from).
+SnapshotBuilder = Callable[[list[pd.Timestamp]], pd.DataFrame]
+Refitter = Callable[[PotentialModel, pd.DataFrame], PotentialModel]
 SMALL_EXPORT_ACCOUNTS = 2000
 CALIBRATE_TOTALS = True
 
@@ -482,6 +486,8 @@ def train_potential(
     oracle: Oracle | None = None,
     allow_leakage: bool = False,
     progress: Callable[[str], None] = lambda _: None,
+    build: SnapshotBuilder | None = None,
+    refit: Refitter | None = None,
 ) -> TrainingResult:
     """Run the whole training recipe on one export; pure apart from CPU (no files, no MLflow).
 
@@ -490,6 +496,10 @@ def train_potential(
             expected revenue in it; the holdout then also reports the oracle's ranking.
         allow_leakage: train on even when the holdout looks too good to be true (a feature
             that seems filled from the outcome); the suspects are then listed as warnings.
+        build: builds the stacked snapshots for a list of dates elsewhere (the Dask path,
+            training/distributed.py); default build_snapshots on `tables`.
+        refit: fits the final model (an unfitted PotentialModel, the refit rows) elsewhere
+            (lightgbm.dask); default its own fit.
     """
     as_of = pd.Timestamp(config.as_of) if config.as_of is not None else label_as_of(tables)
     config = replace(config, as_of=as_of)
@@ -506,7 +516,12 @@ def train_potential(
         )
     progress(f"building snapshots from {plan.train[0].date()} to {plan.holdout.date()}")
     dates = plan.refit
-    frames = build_snapshots(tables, dates, config.horizon_days, extra_columns=config.extra_columns)
+    if build is None:
+        frames = build_snapshots(
+            tables, dates, config.horizon_days, extra_columns=config.extra_columns
+        )
+    else:
+        frames = build(dates)
     train, valid, holdout = split_frames(frames, plan, config.seed)
     if plan.validation_kind != FORWARD:
         notes.append(plan.validation_note)
@@ -533,7 +548,8 @@ def train_potential(
         trees = max(50, int(eval_model.best_iteration_ * 1.1))
         progress(f"refitting '{chosen}' on {len(plan.refit)} snapshots ({trees} trees)")
         X_all, y_all = _xy(frames[frames["as_of"].isin(plan.refit)], columns)
-        model = _make_model(config, chosen, columns, n_estimators=trees).fit(X_all, y_all)
+        template = _make_model(config, chosen, columns, n_estimators=trees)
+        model = template.fit(X_all, y_all) if refit is None else refit(template, X_all)
         refit = frames[frames["as_of"].isin(plan.refit)]
         served = calibrate_totals(model, refit, columns, as_of, use_growth=trend)
     calibration = calibration_by_decile(holdout["label"].to_numpy(), predicted)

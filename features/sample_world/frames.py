@@ -202,6 +202,9 @@ def accounts_frame(
             "created_at": to_dates(accounts.created_day),
             # The sample world has no survey data: the optional column stays empty.
             "satisfaction": np.full(n, np.nan),
+            # CRM record ids shaped like HubSpot's numeric company ids, derived from the row
+            # (no random draw, so the rest of the world is unchanged).
+            "crm_id": pd.Series([str(9_000_000_001 + i) for i in range(n)], dtype="str"),
         }
     )
     return frame[TABLES["accounts"].column_names]
@@ -239,7 +242,27 @@ def reps_frame(
             "active": roster.left_day >= NO_DAY,
         }
     )
+    identities = crm_user_identities(frame["name"])
+    for column in identities.columns:
+        frame[column] = identities[column]
     return frame[TABLES["reps"].column_names]
+
+
+def crm_user_identities(names: pd.Series) -> pd.DataFrame:
+    """Each rep's CRM user id (HubSpot-style numeric owner id), a unique sign-in email and the
+    Salesforce Territory2 Id of their territory, derived from the row (no random draw)."""
+    n = len(names)
+    local = names.str.lower().str.replace(r"[^a-z]+", ".", regex=True).str.strip(".")
+    return pd.DataFrame(
+        {
+            "crm_user_id": pd.Series([str(70_000_001 + i) for i in range(n)], dtype="str"),
+            "email": pd.Series(
+                [f"{name}.{i + 1}@example.com" for i, name in enumerate(local)], dtype="str"
+            ),
+            "crm_territory_id": pd.Series([f"0MI{i + 1:015d}" for i in range(n)], dtype="str"),
+        },
+        index=names.index,
+    )
 
 
 def crm_tables(

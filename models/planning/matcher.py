@@ -44,6 +44,10 @@ from models.planning.scenario import Scenario
 from models.repfit import fallback_fit
 from models.solver import AgentRows, AssignmentProblem, GlobalRow, Solution, SolverOptions, solve
 
+# Solves independent regions elsewhere, e.g. in parallel on Dask (training/distributed.py):
+# (problem, options) per region in, one Solution per region out, in the same order.
+RegionSolver = Callable[[list[tuple[AssignmentProblem, SolverOptions]]], list[Solution]]
+
 BAND_ROUNDING_TOLERANCE = 0.005
 """A plan may miss a balance band by at most 0.5% of the band's limit (a rounding miss: about a
 third of one average account's workload on a 75-unit band) when no plan keeping it exactly was
@@ -84,13 +88,14 @@ def plan_territories(
     *,
     fit_method: str | None = None,
     progress: Callable[[str], None] | None = None,
+    solve_regions: RegionSolver | None = None,
 ) -> Plan:
     """Plan an owner for every account; see the module docstring and docs/matcher.md."""
     scenario = scenario or Scenario()
     fit = fit or fallback_fit
     model = build_plan_model(accounts, reps, scenario, fit)
     method = fit_method or getattr(fit, "method", "fallback")
-    return solve_plan_model(model, scenario, fit, method, progress)
+    return solve_plan_model(model, scenario, fit, method, progress, solve_regions)
 
 
 def build_plan_model(
@@ -120,14 +125,18 @@ def solve_plan_model(
     fit: PairFit,
     method: str,
     progress: Callable[[str], None] | None = None,
+    solve_regions: RegionSolver | None = None,
 ) -> Plan:
-    """Solve every region within the scenario's time budget (shared by size) and assemble."""
+    """Solve every region within the scenario's time budget (shared by size) and assemble.
+
+    With ``solve_regions`` the regions are handed over together (to run in parallel); each keeps
+    the time budget it would get here."""
     n_regions = len(model.models)
     if model.conflicts:
         return infeasible_plan(list(model.conflicts), method, n_regions, {"build_s": model.build_s})
     begun = time.monotonic()
     total_pairs = sum(m.problem.n_pairs() for m in model.models) or 1
-    solutions = []
+    jobs = []
     for region_model in model.models:
         share = region_model.problem.n_pairs() / total_pairs
         options = SolverOptions(
@@ -137,8 +146,16 @@ def solve_plan_model(
             deterministic=scenario.solver.deterministic,
             tolerance=BAND_TOLERANCE,
         )
-        where = f"region {region_model.region.name}: " if n_regions > 1 else ""
-        solutions.append(solve(region_model.problem, options, _prefixed(progress, where)))
+        jobs.append((region_model.problem, options))
+    if solve_regions is not None:
+        if progress is not None:
+            progress(f"solving {n_regions} region(s) in parallel")
+        solutions = solve_regions(jobs)
+    else:
+        solutions = [
+            solve(problem, options, _prefixed(progress, _where(region_model, n_regions)))
+            for (problem, options), region_model in zip(jobs, model.models, strict=True)
+        ]
     timings = {"build_s": model.build_s, "solve_s": time.monotonic() - begun}
     broken = _broken(model.data, model.models, solutions, n_regions)
     if broken:
@@ -149,6 +166,10 @@ def solve_plan_model(
         model.data, list(model.models), solutions, fit, method, timings, model.started
     )
     return with_tolerance_notes(plan, model, solutions)
+
+
+def _where(region_model: RegionModel, n_regions: int) -> str:
+    return f"region {region_model.region.name}: " if n_regions > 1 else ""
 
 
 def _prefixed(progress: Callable[[str], None] | None, prefix: str):

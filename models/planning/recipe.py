@@ -16,7 +16,7 @@ import pandas as pd
 from features.geography import city_location
 from features.tables import CrmTables
 from models.planning.inputs import PlanInputs, plan_inputs
-from models.planning.matcher import plan_territories
+from models.planning.matcher import RegionSolver, plan_territories
 from models.planning.plan import Plan
 from models.planning.scenario import NewRep, Scenario, ScenarioError, scenario_from_dict
 from models.repfit import choose_rep_fit
@@ -86,8 +86,13 @@ def prepare_plan(
     return PlanSetup(scenario, inputs, fit, dict(info))
 
 
-def plan_from_setup(setup: PlanSetup, progress: Callable[[str], None] | None = None) -> Plan:
-    """The plan for a prepared setup; ``progress`` hears of each solver phase."""
+def plan_from_setup(
+    setup: PlanSetup,
+    progress: Callable[[str], None] | None = None,
+    solve_regions: RegionSolver | None = None,
+) -> Plan:
+    """The plan for a prepared setup; ``progress`` hears of each solver phase; ``solve_regions``
+    solves the regions elsewhere (in parallel on a Dask cluster)."""
     return plan_territories(
         setup.inputs.accounts,
         setup.inputs.reps,
@@ -95,6 +100,7 @@ def plan_from_setup(setup: PlanSetup, progress: Callable[[str], None] | None = N
         setup.fit,
         fit_method=setup.fit_info.get("method"),
         progress=progress,
+        solve_regions=solve_regions,
     )
 
 
@@ -104,7 +110,8 @@ def run_plan(
     scenario: Scenario,
     choose_fit: FitChooser = choose_rep_fit,
     progress: Callable[[str], None] | None = None,
+    solve_regions: RegionSolver | None = None,
 ) -> tuple[Plan, PlanSetup]:
     """The whole recipe after the scenario: inputs, rep fit, solve; the plan and its setup."""
     setup = prepare_plan(tables, scores, scenario, choose_fit)
-    return plan_from_setup(setup, progress), setup
+    return plan_from_setup(setup, progress, solve_regions), setup

@@ -81,7 +81,7 @@ def test_minimal_mapping_builds_contract_tables() -> None:
     assert accounts["annual_revenue"].tolist()[0] == 1_500_000.0 and pd.isna(
         accounts["annual_revenue"][1]
     )
-    assert list(accounts.columns)[-3:] == ["created_at", "satisfaction", "tier"]
+    assert list(accounts.columns)[-4:] == ["created_at", "satisfaction", "crm_id", "tier"]
     assert accounts["employees"].isna().all()  # optional, not mapped: empty
     opportunities = frames["opportunities"].set_index("opportunity_id")
     assert opportunities["stage"].tolist() == ["won", "open", "open", "open"]

@@ -658,10 +658,10 @@ def test_decisions_survive_a_restart(client, keys, moves, db_url, base_env, monk
 
 
 # -- CRM integration: HubSpot card, CORS, pages ---------------------------------------------------
-def hubspot_get(client, account: str, *, secret: str, age_ms=0, tamper=False):
+def hubspot_get(client, account: str, *, secret: str, age_ms=0, tamper=False, email=None):
     query = (
-        "userId=1&userEmail=rep%40example.com&associatedObjectId=987&associatedObjectType=COMPANY"
-        f"&portalId=62515&territory_account_id={account}"
+        f"userId=1&userEmail={email or 'rep%40example.com'}&associatedObjectId=987"
+        f"&associatedObjectType=COMPANY&portalId=62515&territory_account_id={account}"
     )
     uri = f"http://testserver/crm/hubspot/card?{query}"
     timestamp = str(int(time.time() * 1000) - age_ms)
@@ -684,8 +684,10 @@ def crm_origin(base_env) -> str:
     return json.loads(base_env["TERRITORY_CORS_ORIGINS"])[0]
 
 
-def test_hubspot_card_answers_in_crm_card_shape(client, moves, hubspot_secret):
-    response = hubspot_get(client, moves[8]["account_id"], secret=hubspot_secret)
+def test_hubspot_card_answers_in_crm_card_shape(client, moves, hubspot_secret, tables):
+    # The signed-in HubSpot user must map to a rep who may see the account (docs/crm.md).
+    email = tables.reps.set_index("rep_id").loc[moves[8]["from_rep_id"], "email"]
+    response = hubspot_get(client, moves[8]["account_id"], secret=hubspot_secret, email=email)
     assert response.status_code == 200, response.text
     result = response.json()["results"][0]
     assert result["objectId"] == 987 and result["title"].startswith("Account potential: tier ")
@@ -694,7 +696,7 @@ def test_hubspot_card_answers_in_crm_card_shape(client, moves, hubspot_secret):
     assert "Recommended owner" in labels and all(
         {"label", "dataType", "value"} <= set(p) for p in result["properties"]
     )
-    assert result["link"].endswith(f"/widget/?account={moves[8]['account_id']}")
+    assert f"/widget/?account={moves[8]['account_id']}#token=" in result["link"]
 
 
 @pytest.mark.parametrize(

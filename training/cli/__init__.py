@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from training.cli import data, kpis, model, plan, retrain, sample, serve
+    from training.cli import cluster, data, export, kpis, model, plan, retrain, sample, serve
 
-    for module in (sample, data, model, retrain, plan, kpis, serve):
+    for module in (sample, data, cluster, model, retrain, plan, kpis, serve, export):
         module.register(app)
 
 

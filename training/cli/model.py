@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from training.cli.cluster import ClusterOpt
 from training.cli.console import console, print_frame, progress_bar
 
 
@@ -68,6 +69,7 @@ def train(
     extra_feature: Annotated[
         list[str], typer.Option("--extra-feature", help="extra account column to use as a feature")
     ] = [],  # noqa: B006 - typer needs a literal default
+    cluster: ClusterOpt = None,
 ) -> None:
     """Train the potential model, evaluate it against baselines, log and register it in MLflow.
 
@@ -76,7 +78,9 @@ def train(
     import pandas as pd
 
     from features.loaders import load_crm
+    from features.partitions import original_source
 
+    partitioned, data = data, original_source(data)  # a partitioned export trains on its source
     tables = load_crm(data).tables  # a bad --data fails before MLflow and LightGBM load (~10 s)
     from training.gates import GatePolicy, all_gates
     from training.lineage import data_source_id
@@ -92,15 +96,23 @@ def train(
         objective=objective.value,
         extra_columns=tuple(extra_feature),
     )
+    from training.cli.cluster import training_hooks
     from training.cli.progress import ticking
+    from training.cluster import cluster_address
 
-    with ticking("train", len(tables.accounts)), console.status("training") as status:
+    hooks = training_hooks(cluster_address(cluster), partitioned, horizon, tuple(extra_feature))
+    with (
+        ticking("train", len(tables.accounts)),
+        console.status("training") as status,
+        hooks as on_cluster,
+    ):
         result = train_potential(
             tables,
             config,
             oracle=_oracle(data, tables),
             allow_leakage=allow_leakage,
             progress=lambda m: status.update(m),
+            **on_cluster,
         )
         lineage = planned_lineage(
             tables, data_source_id(data), result.config, result.dataset_digest
@@ -195,19 +207,29 @@ def score(
         bool,
         typer.Option("--ignore-lineage", help="score even with a model trained on other data"),
     ] = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Score every active account: potential, percentile, tier and top reasons."""
     import pandas as pd
 
-    from features.loaders import load_crm
-    from training.batch import score_accounts
     from training.cli.workspace import model_for, workspace
-    from training.lineage import data_source_id
-    from training.settings import TrainingSettings
+    from training.cluster import cluster_address
 
     out = out if out is not None else workspace(data).scores
     if out.suffix not in {".csv", ".parquet"}:
         raise typer.BadParameter(f"{out} must end in .csv or .parquet", param_hint="--out")
+    address = cluster_address(cluster)
+    if address is not None:
+        from training.cli.cluster import score_on_cluster
+
+        score_on_cluster(address, data, out, as_of, model, ignore_lineage)
+        return
+
+    from features.loaders import load_crm
+    from training.batch import score_accounts
+    from training.lineage import data_source_id
+    from training.settings import TrainingSettings
+
     settings = TrainingSettings()
     tables = load_crm(data).tables
     model = model_for(data, model)

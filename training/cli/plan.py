@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from training.cli.cluster import ClusterOpt
+
 FIT_CHOICES = ("auto", "learned", "fallback")
 
 
@@ -46,6 +48,7 @@ def plan(
     time_limit: Annotated[
         float | None, typer.Option(help="Solver seconds (overrides the scenario).")
     ] = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Plan who should own each account; write assignments, moves, metrics, report and map as a
     new plan version under --out."""
@@ -63,16 +66,22 @@ def plan(
     potential = (
         _read_scores(scores) if scores is not None else _score_now(tables, chosen, model, data)
     )
+    from training.cli.cluster import region_solver_for
     from training.cli.console import console
     from training.cli.progress import ticking
+    from training.cluster import cluster_address
 
-    with ticking("plan", len(tables.accounts)):
+    with (
+        ticking("plan", len(tables.accounts)),
+        region_solver_for(cluster_address(cluster)) as solve_regions,
+    ):
         result, setup = run_plan(
             tables,
             potential,
             chosen,
             lambda crm, as_of: _rep_fit(fit, crm, as_of),
             progress=lambda text: console.print(f"  [dim]{text}[/dim]"),
+            solve_regions=solve_regions,
         )
     inputs, fit_info = setup.inputs, setup.fit_info
     from training.cli.compare import dataset_identity

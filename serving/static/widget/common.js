@@ -1,6 +1,8 @@
 /* Shared by the widget and the review page: the API key, API calls, small DOM helpers.
    The key comes from the URL fragment (#key=..., never sent to the server in a URL) or a form,
-   and stays in sessionStorage for this tab only. */
+   and stays in sessionStorage for this tab only. A CRM sign-in (HubSpot card action, Salesforce
+   Canvas) opens the widget with #token=...: a short-lived signed token for one rep and one
+   account (docs/crm.md), used the same way and never an API key. */
 "use strict";
 
 const Territory = (() => {
@@ -8,10 +10,11 @@ const Territory = (() => {
 
   function takeKeyFromHash() {
     const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    const key = params.get("key");
+    const key = params.get("token") || params.get("key");
     if (key) {
       sessionStorage.setItem(STORE, key);
       params.delete("key");
+      params.delete("token");
       const rest = params.toString();
       history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
     }

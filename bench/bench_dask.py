@@ -1,0 +1,186 @@
+"""pandas against Dask (a LocalCluster on this machine) on the same world, same run.
+
+    python -m bench.bench_dask --accounts 100000 --reps 500    # writes bench/results/dask.md
+    python -m bench.bench_dask --accounts 1000000 --reps 2000 --steps partition,score,score_dask
+
+Each step is the `territory` command a user types, run as its own process. Memory is the peak of
+the summed RSS of the command's whole process tree (sampled every 0.25 s with psutil), because a
+LocalCluster's work happens in its worker processes, which GNU time's maximum RSS would not add
+up. Steps: sample, partition (`territory partition`), train / train_dask, score / score_dask
+(`--cluster local`). The baseline for batch scoring with explanations is raw LightGBM on the
+same model and features in this process: `predict(pred_contrib=True)` rows per second.
+
+On one 2-core machine Dask cannot beat pandas on speed (two worker processes on the same two
+cores, plus shipping); what it buys here is bounded memory per worker and the same commands on a
+real cluster. docs/dask.md says what was measured and what is projected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+STEPS = ("sample", "partition", "train", "train_dask", "score", "score_dask", "contrib")
+
+
+def commands(world: Path, parts: Path, accounts: int, reps: int) -> dict[str, list[str]]:
+    scores = world.parent / "scores"
+    return {
+        "sample": ["sample", "--accounts", str(accounts), "--reps", str(reps), "--seed", "3",
+                   "--out", str(world)],
+        "partition": ["partition", "--data", str(world), "--out", str(parts),
+                      "--partitions", str(max(4, accounts // 50_000))],
+        "train": ["train", "--data", str(world), "--promote", "--force"],
+        "train_dask": ["train", "--data", str(parts), "--cluster", "local"],
+        "score": ["score", "--data", str(world), "--out", str(scores / "pandas.parquet")],
+        "score_dask": ["score", "--data", str(parts), "--cluster", "local",
+                       "--out", str(scores / "dask.parquet")],
+    }  # fmt: skip
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.Error:  # the command has just exited
+        return 0
+    for p in family:
+        with contextlib.suppress(psutil.Error):  # a worker that has just exited
+            total += p.memory_info().rss
+    return total
+
+
+def timed(args: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
+    """Wall seconds and the peak summed RSS (GB) of ``territory ARGS`` and its children."""
+    exe = Path(sys.executable).parent / "territory"
+    started = time.perf_counter()
+    peak = 0
+    with log.open("w") as out:
+        child = subprocess.Popen([str(exe), *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = psutil.Process(child.pid)
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, tree_rss(proc))
+                time.sleep(0.25)
+
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        code = child.wait()
+        done.set()
+        watcher.join()
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_gb": round(peak / 1024**3, 2),
+        "exit": code,
+        "load": round(os.getloadavg()[0], 1),
+    }
+
+
+def contrib_baseline(world: Path, env: dict[str, str]) -> dict[str, object]:
+    """Raw LightGBM pred_contrib rows/s on the champion and the world's current features."""
+    os.environ.update(env)
+    from features.loaders import load_crm
+    from features.pipeline import build_account_features
+    from training.batch import load_model
+    from training.settings import TrainingSettings
+
+    tables = load_crm(world).tables
+    model, _ = load_model(TrainingSettings(), None)
+    features = build_account_features(tables, tables.default_as_of())
+    matrix = model._matrix(features)
+    started = time.perf_counter()
+    model.booster_.predict(matrix, pred_contrib=True, num_threads=1)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 1), "rows_per_s": round(len(matrix) / seconds)}
+
+
+def render(results: dict[str, dict]) -> str:
+    lines = [
+        "### pandas and Dask (LocalCluster, 2 workers x 1 thread) on the same world",
+        "",
+        "`python -m bench.bench_dask --accounts N --reps R` (the commands users type, each as "
+        "its own process; memory = peak summed RSS of the process tree). Load = 1-minute load "
+        "average when the step ended (other work on the machine slows every step alike).",
+        "",
+        "| accounts | step | seconds | peak GB | rows/s | load |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for size, steps in sorted(results.items(), key=lambda kv: int(kv[0])):
+        for step, got in steps.items():
+            if step.startswith("_"):
+                continue
+            rate = got.get("rows_per_s")
+            lines.append(
+                f"| {int(size):,} | {step} | {got['seconds']} | {got.get('peak_gb', '')} | "
+                f"{f'{rate:,}' if rate else ''} | {got.get('load', '')} |"
+            )
+    lines += ["", *_ratios(results)]
+    return "\n".join(lines) + "\n"
+
+
+def _ratios(results: dict[str, dict]) -> list[str]:
+    out = []
+    for size, steps in sorted(results.items(), key=lambda kv: int(kv[0])):
+        n = int(size)
+        for plain, dask in (("score", "score_dask"), ("train", "train_dask")):
+            if plain in steps and dask in steps:
+                a, b = steps[plain], steps[dask]
+                out.append(
+                    f"- {n:,} accounts, {plain}: Dask {b['seconds'] / a['seconds']:.2f}x the "
+                    f"pandas wall time, {b['peak_gb'] / max(a['peak_gb'], 1e-9):.2f}x its peak "
+                    "memory."
+                )
+        if "score" in steps and "contrib" in steps:
+            rate = n / steps["score"]["seconds"]
+            out.append(
+                f"- {n:,} accounts: `territory score` (features, scores and worded "
+                f"explanations) {rate:,.0f} rows/s end to end = "
+                f"{rate / steps['contrib']['rows_per_s']:.2f}x raw pred_contrib alone."
+            )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=500)
+    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench_dask")
+    args = parser.parse_args()
+    world = args.work / f"world-{args.accounts}"
+    parts = args.work / f"parts-{args.accounts}"
+    (args.work / "scores").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TERRITORY_DATA_DIR": str(args.work / "state")}
+    store = RESULTS / "dask.json"
+    results = json.loads(store.read_text()) if store.exists() else {}
+    entry = results.setdefault(str(args.accounts), {})
+    cmds = commands(world, parts, args.accounts, args.reps)
+    for step in args.steps.split(","):
+        if step == "contrib":
+            got = contrib_baseline(world, env)
+        else:
+            got = timed(cmds[step], env, args.work / f"{step}-{args.accounts}.log")
+        print(step, got, flush=True)
+        entry[step] = got
+        store.write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / "dask.md").write_text(render(results))
+        if got.get("exit", 0) != 0:
+            raise SystemExit(f"{step} failed; see {args.work / f'{step}-{args.accounts}.log'}")
+
+
+if __name__ == "__main__":
+    main()

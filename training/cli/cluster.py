@@ -1,0 +1,167 @@
+"""`territory partition` and the Dask side of `territory score --cluster` (training/distributed.py).
+
+Without a cluster nothing here runs: pandas stays the default path.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from training.cli.console import console
+
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="run on Dask: `local` (a LocalCluster here) or a scheduler address "
+        "(tcp://HOST:8786); default: TERRITORY_DASK_ADDRESS, else pandas",
+    ),
+]
+
+
+def partition(
+    data: Annotated[Path, typer.Option("--data", help="CRM export directory (csv or parquet)")],
+    out: Annotated[Path, typer.Option("--out", help="folder to write the partitions to")],
+    partitions: Annotated[int, typer.Option("--partitions", help="number of partitions")] = 8,
+) -> None:
+    """Split an export into Parquet partitions by account, for `--cluster` runs."""
+    from features.partitions import partition_export
+
+    written = partition_export(data, out, partitions, progress=lambda m: console.print(m))
+    console.print(
+        f"{written.rows.get('accounts', 0):,} accounts in {written.partitions} partitions -> {out}"
+    )
+
+
+def partitioned_for(client, data: str, workers: int):
+    """The partitioned export to run on: `data` itself when it is one; otherwise a temporary
+    split of it (4 partitions per worker), said out loud."""
+    from features.partitions import is_partitioned, partition_export, read_partitioned
+
+    if is_partitioned(data):
+        return read_partitioned(data), None
+    if "://" in data:
+        raise typer.BadParameter(
+            f"--cluster needs a directory export, got {data!r}. Export the tables to files "
+            "(`territory import`), then `territory partition`.",
+            param_hint="--data",
+        )
+    scratch = tempfile.TemporaryDirectory(prefix="territory-partitions-")
+    n = max(2, 4 * workers)
+    console.print(
+        f"{data} is not partitioned: splitting it into {n} partitions in {scratch.name} "
+        f"(do it once with `territory partition --data {data} --out DIR` and pass --data DIR)"
+    )
+    return partition_export(data, Path(scratch.name) / "parts", n), scratch
+
+
+def score_on_cluster(
+    address: str,
+    data: str,
+    out: Path,
+    as_of: str | None,
+    model_uri: str | None,
+    ignore_lineage: bool,
+) -> None:
+    """`territory score --cluster`: scores with explanations computed partition by partition."""
+    from training.batch import load_model
+    from training.cluster import dask_client
+    from training.distributed import score_on_cluster as run
+    from training.lineage import data_source_id
+    from training.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    with dask_client(address) as client:
+        workers = len(client.scheduler_info()["workers"])
+        export, scratch = partitioned_for(client, data, workers)
+        source = export.source if scratch is None else data_source_id(data)
+        model, used = load_model(settings, model_uri, None if ignore_lineage else source)
+        cut = pd.Timestamp(as_of) if as_of else _default_as_of(client, export)
+        extra = [c for c in model.feature_names_ if c not in _contract_features()]
+        console.print(f"scoring on {workers} Dask workers, {export.partitions} partitions")
+        scores = run(
+            client, export, model, cut, extra=extra, progress=lambda m: console.print(f"  {m}")
+        )
+        if scratch is not None:
+            scratch.cleanup()
+    scores = scores.assign(as_of=cut.date().isoformat(), model_uri=used)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    if out.suffix == ".parquet":
+        scores.to_parquet(partial, index=False)
+    else:
+        scores.to_csv(partial, index=False)
+    partial.replace(out)
+    console.print(f"scored {len(scores):,} accounts as of {cut.date()} with {used} -> {out}")
+
+
+def _contract_features() -> set[str]:
+    from features.feature_sets import ACCOUNT_POTENTIAL_V1
+
+    return set(ACCOUNT_POTENTIAL_V1)
+
+
+def _default_as_of(client, export) -> pd.Timestamp:
+    from training.distributed import load_on_cluster
+
+    loads = load_on_cluster(client, export)
+    latest = client.gather(client.map(lambda t: t.latest_date(), loads))
+    return max(pd.Timestamp(d) for d in latest).normalize() + pd.Timedelta(days=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command()(partition)
+
+
+@contextmanager
+def training_hooks(address: str | None, data: str, horizon_days: int, extra: tuple[str, ...]):
+    """train_potential's `build` and `refit` on the cluster at `address`; {} without one."""
+    if address is None:
+        yield {}
+        return
+    from models.potential import learn_categories
+    from training.cluster import dask_client
+    from training.distributed import fit_on_cluster, snapshots_on_cluster
+
+    with dask_client(address) as client:
+        workers = len(client.scheduler_info()["workers"])
+        export, scratch = partitioned_for(client, data, workers)
+        held: list = []
+
+        def build(dates):
+            held[:] = snapshots_on_cluster(client, export, dates, horizon_days, extra=extra)
+            return pd.concat(client.gather(held), ignore_index=True)
+
+        def refit(template, frame):
+            columns = [str(c) for c in frame.columns]
+            return fit_on_cluster(client, held, template, columns, learn_categories(frame))
+
+        console.print(f"training on {workers} Dask workers, {export.partitions} partitions")
+        try:
+            yield {"build": build, "refit": refit}
+        finally:
+            if scratch is not None:
+                scratch.cleanup()
+
+
+@contextmanager
+def region_solver_for(address: str | None):
+    """The matcher's `solve_regions` on the cluster at `address` (regions in parallel); None
+    (one region after another, here) without one."""
+    if address is None:
+        yield None
+        return
+    from training.cluster import dask_client
+    from training.distributed import region_solver
+
+    with dask_client(address) as client:
+        workers = len(client.scheduler_info()["workers"])
+        console.print(f"solving regions on {workers} Dask workers")
+        yield region_solver(client)

@@ -1,0 +1,246 @@
+"""The Dask path: features, scoring with explanations, training snapshots and the model fit, run
+partition by partition on a `distributed` cluster.
+
+Each partition of a partitioned export (features/partitions.py) is a complete small export:
+validated, featurised and scored on its worker, where it stays. Only small things travel: the
+market context (features/context.py: per-partition tallies combined on the client, then
+broadcast), the model (scattered once to every worker), the potentials (one float per account,
+gathered to rank percentiles across all accounts) and the finished rows. The same functions as
+the pandas path do the work, so the results are the same (tests/training/test_distributed.py
+states the tolerances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from features.context import MarketContext, market_context, market_tally
+from features.history import label_won_revenue, visible_opportunities
+from features.loaders import load_crm
+from features.ownership import owners_at
+from features.partitions import PartitionedExport
+from features.pipeline import accounts_at, build_account_features
+from features.tables import CrmTables
+from models.explain import explain_frame
+from models.potential import PotentialModel, percentile_rank, tier_of, to_matrix
+
+Progress = Callable[[str], None]
+
+
+# -- on the workers -----------------------------------------------------------------------------
+def load_partition(path: str) -> CrmTables:
+    """One partition, read and validated like any export (a fatal problem names the partition)."""
+    return load_crm(path).tables
+
+
+def tally_partition(tables: CrmTables, as_of: pd.Timestamp):
+    accounts = accounts_at(tables, as_of)
+    visible = visible_opportunities(tables.opportunities, as_of)
+    return market_tally(accounts, visible, owners_at(tables.assignments, as_of), as_of)
+
+
+def partition_features(
+    tables: CrmTables, as_of: pd.Timestamp, market: MarketContext, extra: Sequence[str]
+) -> pd.DataFrame:
+    return build_account_features(tables, as_of, extra_columns=extra, market=market)
+
+
+def predict_partition(features: pd.DataFrame, model: PotentialModel) -> np.ndarray:
+    return model.predict(features)
+
+
+def explain_partition(
+    features: pd.DataFrame, scores: pd.DataFrame, model: PotentialModel, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    explained = explain_frame(model, features, as_of, scores=scores, reasons_as_json=True)
+    kept = ("narrative", "input_hash", "split_hash", "explainer_version")
+    return scores.assign(
+        top_reasons=explained["reasons"].to_numpy(), **{c: explained[c].to_numpy() for c in kept}
+    )
+
+
+def partition_snapshots(
+    tables: CrmTables,
+    markets: dict[pd.Timestamp, MarketContext],
+    horizon_days: int,
+    extra: Sequence[str],
+) -> pd.DataFrame:
+    """Stacked snapshots (features, as_of, label) of one partition, as build_snapshots makes."""
+    frames = []
+    for as_of, market in sorted(markets.items()):
+        features = build_account_features(tables, as_of, extra_columns=extra, market=market)
+        label = label_won_revenue(tables.opportunities, as_of, horizon_days)
+        frames.append(
+            features.assign(as_of=as_of, label=label.reindex(features.index, fill_value=0.0))
+        )
+    return pd.concat(frames).reset_index()
+
+
+def matrix_partition(
+    frame: pd.DataFrame, columns: Sequence[str], categories: dict[str, list[str]]
+) -> np.ndarray:
+    return to_matrix(frame, columns, categories)
+
+
+# -- on the client ------------------------------------------------------------------------------
+def load_on_cluster(client, export: PartitionedExport) -> list:
+    """Futures of the validated partitions, held on the workers."""
+    return client.map(load_partition, [str(p) for p in export.paths()], pure=False)
+
+
+def market_on_cluster(client, loads: list, as_of: pd.Timestamp) -> MarketContext:
+    """The whole export's market context as of `as_of`, from one small tally per partition."""
+    return market_context(client.gather(client.map(tally_partition, loads, as_of=as_of)))
+
+
+def score_on_cluster(
+    client,
+    export: PartitionedExport,
+    model: PotentialModel,
+    as_of: pd.Timestamp,
+    *,
+    extra: Sequence[str] = (),
+    progress: Progress = lambda _: None,
+) -> pd.DataFrame:
+    """Scores with explanations for every account of a partitioned export, as score_accounts
+    makes them (account_id, potential, percentile, tier, top_reasons, narrative, hashes)."""
+    progress("loading and validating partitions")
+    loads = load_on_cluster(client, export)
+    market = client.scatter(market_on_cluster(client, loads, as_of), broadcast=True)
+    shipped = client.scatter(model, broadcast=True)
+    progress("building features")
+    features = client.map(partition_features, loads, as_of=as_of, market=market, extra=extra)
+    del loads  # the raw tables are no longer needed on the workers
+    progress("scoring")
+    potentials = client.gather(client.map(predict_partition, features, model=shipped))
+    ids = client.gather(client.map(lambda f: f.index.astype(str).to_numpy(), features))
+    everything = np.concatenate(potentials) if potentials else np.array([])
+    percentile = percentile_rank(everything)
+    bounds = np.cumsum([0, *(len(p) for p in potentials)])
+    slices = []
+    for i, part_ids in enumerate(ids):
+        pct = percentile[bounds[i] : bounds[i + 1]]
+        slices.append(
+            pd.DataFrame(
+                {
+                    "account_id": part_ids,
+                    "potential": potentials[i],
+                    "percentile": np.round(pct, 2),
+                    "tier": tier_of(pct),
+                }
+            )
+        )
+    progress("explaining")
+    explained = client.map(
+        explain_partition,
+        features,
+        [client.scatter(s) for s in slices],
+        model=shipped,
+        as_of=as_of,
+    )
+    return pd.concat(client.gather(explained), ignore_index=True)
+
+
+def snapshots_on_cluster(
+    client,
+    export: PartitionedExport,
+    dates: Sequence[pd.Timestamp],
+    horizon_days: int,
+    *,
+    extra: Sequence[str] = (),
+    progress: Progress = lambda _: None,
+) -> list:
+    """Futures of each partition's stacked training snapshots, held on the workers."""
+    loads = load_on_cluster(client, export)
+    markets = {}
+    for i, as_of in enumerate(dates):
+        progress(f"market context {i + 1}/{len(dates)} ({as_of.date()})")
+        markets[pd.Timestamp(as_of)] = market_on_cluster(client, loads, pd.Timestamp(as_of))
+    shared = client.scatter(markets, broadcast=True)
+    progress(f"building snapshots on {export.partitions} partitions")
+    return client.map(
+        partition_snapshots, loads, markets=shared, horizon_days=horizon_days, extra=extra
+    )
+
+
+def fit_on_cluster(
+    client,
+    snapshots: list,
+    template: PotentialModel,
+    columns: Sequence[str],
+    categories: dict[str, list[str]],
+    *,
+    rows: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> PotentialModel:
+    """`template` (an unfitted PotentialModel) fitted with lightgbm.dask on the snapshots where
+    they lie; the result is an ordinary PotentialModel (same parameters, categories, predict).
+
+    Args:
+        rows: which snapshot rows to fit on (e.g. the refit dates); default all.
+    """
+    import dask.array as da
+    from lightgbm.dask import DaskLGBMRegressor
+
+    chosen = client.map(rows, snapshots) if rows is not None else snapshots
+    lengths = client.gather(client.map(len, chosen))
+    keep = [(f, n) for f, n in zip(chosen, lengths, strict=True) if n > 0]
+    matrices = client.map(
+        matrix_partition, [f for f, _ in keep], columns=list(columns), categories=categories
+    )
+    labels = client.map(
+        _labels, [f for f, _ in keep], conversion=template.objective == "conversion"
+    )
+    X = da.concatenate(
+        [
+            da.from_delayed(m, shape=(n, len(columns)), dtype=float)
+            for m, (_, n) in zip(matrices, keep, strict=True)
+        ]
+    )
+    y = da.concatenate(
+        [
+            da.from_delayed(v, shape=(n,), dtype=float)
+            for v, (_, n) in zip(labels, keep, strict=True)
+        ]
+    )
+    model = template
+    model.feature_names_ = list(columns)
+    model.n_features_in_ = len(columns)
+    model.categories_ = {k: list(v) for k, v in categories.items()}
+    model.calibrator_ = None
+    model.constant_ = None
+    params = model._lgb_params()
+    params.pop("num_threads", None)
+    params.pop("verbosity", None)
+    params.pop("deterministic", None)
+    cat_idx = [i for i, n in enumerate(columns) if n in categories]
+    estimator = DaskLGBMRegressor(
+        client=client, n_estimators=model.n_estimators, verbose=-1, **params
+    )
+    estimator.fit(X, y, categorical_feature=cat_idx, feature_name=list(columns))
+    model.booster_ = estimator.to_local().booster_
+    model.best_iteration_ = model.booster_.current_iteration()
+    return model
+
+
+def _labels(frame: pd.DataFrame, conversion: bool) -> np.ndarray:
+    target = frame["label"].to_numpy(dtype=float)
+    return (target > 0).astype(float) if conversion else target
+
+
+def _solve_region(job):
+    from models.solver import solve
+
+    problem, options = job
+    return solve(problem, options, None)
+
+
+def region_solver(client):
+    """A matcher RegionSolver that solves the regions in parallel on the cluster's workers."""
+
+    def solve_regions(jobs):
+        return client.gather(client.map(_solve_region, jobs, pure=False))
+
+    return solve_regions
