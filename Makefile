@@ -14,7 +14,9 @@ export MPLBACKEND := Agg
 .PHONY: help install demo test test-fast lint lock sample train plan serve bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/$$(PORT)/$(PORT)/g' -e 's|$$(DEMO_DIR)|$(DEMO_DIR)|g' \
+		| awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  (PORT=$(PORT): make demo PORT=3001 serves elsewhere; run territory as $(TERRITORY) or source $(VENV)/bin/activate first)"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Territory needs $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }

@@ -1,7 +1,8 @@
 """`python -m serving`: the service's own entry point (what `territory serve` runs).
 
-It turns its options into TERRITORY_ variables, makes sure API keys exist (generated once under
-the data dir, owner-readable, never printed), prints where everything is, and replaces itself with
+It turns its options into TERRITORY_ variables, finds the dataset's workspace (keys, decisions,
+the model trained on it: docs/workspace.md), makes sure API keys exist (generated once in the
+workspace, owner-readable, never printed), prints where everything is, and replaces itself with
 `bentoml serve serving.service:Territory`, so signals (Ctrl-C, SIGTERM) reach BentoML directly and
 its exit code is this command's.
 
@@ -21,7 +22,7 @@ from rich.console import Console
 
 from serving.settings import ServingSettings
 
-console = Console()
+console = Console(soft_wrap=True)  # URLs and commands whole on one line, even in a log
 
 
 class UsageError(Exception):
@@ -70,16 +71,16 @@ def rep_names(data: str) -> list[tuple[str, str]]:
 
 
 def ensure_keys(settings: ServingSettings, data: str, keys_file: Path | None) -> Path | None:
-    """The keys file to use: given, configured, or generated once under the data dir (printed)."""
+    """The keys file to use: given (generated when missing), configured, or the dataset's
+    workspace file (features.workspace), generated once for its active reps (the path printed)."""
+    from features.workspace import workspace_for
     from serving.auth import generate_keys, write_keys_file
 
-    if keys_file is not None:
-        if not keys_file.is_file():
-            raise UsageError(f"--keys-file: {keys_file} does not exist")
-        return keys_file
-    if settings.api_keys or settings.api_keys_file:
+    if keys_file is None and (settings.api_keys or settings.api_keys_file):
         return None
-    path = settings.data_dir / "api_keys.json"
+    path = keys_file if keys_file is not None else workspace_for(data, settings.data_dir).keys_file
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--keys-file: {path} is a directory; pass a JSON file path")
     if not path.is_file():
         write_keys_file(path, generate_keys(rep_names(data)))
         console.print(
@@ -128,6 +129,18 @@ def server_env(opts: argparse.Namespace, environ: dict[str, str]) -> dict[str, s
             env[f"TERRITORY_{name}"] = (
                 str(Path(value).resolve()) if isinstance(value, Path) else value
             )
+    from serving.workspace_setup import NoMatchingModel, served_from
+
+    try:
+        found = served_from(settings, opts.data, opts.model)
+    except NoMatchingModel as exc:
+        raise UsageError(str(exc)) from exc
+    if found.model_uri is not None and opts.model is None:
+        env["TERRITORY_MODEL_URI"] = found.model_uri
+    if found.note:
+        console.print(f"[yellow]warning:[/] {found.note}", soft_wrap=True)
+    if opts.decisions is None and not settings.decisions_url:
+        env["TERRITORY_DECISIONS_URL"] = found.workspace.decisions_url
     keys_path = ensure_keys(settings, opts.data, opts.keys_file)
     if keys_path is not None:
         env["TERRITORY_API_KEYS_FILE"] = str(keys_path.resolve())
@@ -149,8 +162,12 @@ def parse_keys_args(argv: Sequence[str]) -> argparse.Namespace:
     create.add_argument("--rep", dest="rep_id", help="the CRM rep_id (rep keys only)")
     create.add_argument("--name", help="who holds the key (default: the role or rep id)")
     create.add_argument(
-        "--keys-file", type=Path, help="default: TERRITORY_API_KEYS_FILE or DATA_DIR/api_keys.json"
+        "--keys-file",
+        type=Path,
+        help="created when missing; default: TERRITORY_API_KEYS_FILE, else the --data "
+        "workspace's api_keys.json, else TERRITORY_DATA_DIR/api_keys.json",
     )
+    create.add_argument("--data", help="the dataset whose workspace holds the keys file")
     return parser.parse_args(argv)
 
 
@@ -161,7 +178,7 @@ def keys_main(argv: Sequence[str]) -> None:
 
     opts = parse_keys_args(argv)
     settings = ServingSettings()
-    path = opts.keys_file or settings.api_keys_file or settings.data_dir / "api_keys.json"
+    path = keys_path_for(opts, settings)
     try:
         key = create_key(
             path, role=opts.role, name=opts.name or opts.rep_id or opts.role, rep_id=opts.rep_id
@@ -175,6 +192,19 @@ def keys_main(argv: Sequence[str]) -> None:
         file=sys.stderr,
     )
     print(key)
+
+
+def keys_path_for(opts: argparse.Namespace, settings: ServingSettings) -> Path:
+    """Where `keys create` writes: --keys-file, the env's file, the --data workspace, DATA_DIR."""
+    from features.workspace import workspace_for
+
+    if opts.keys_file is not None:
+        return opts.keys_file
+    if settings.api_keys_file:
+        return settings.api_keys_file
+    if opts.data:
+        return workspace_for(opts.data, settings.data_dir).keys_file
+    return settings.data_dir / "api_keys.json"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -29,6 +29,7 @@ from serving.decisions import (
     WriteKey,
     rules,
 )
+from serving.docs_page import DocsPageMiddleware
 from serving.errors import (
     BadRequest,
     Forbidden,
@@ -963,3 +964,7 @@ Territory.add_asgi_middleware(CrmCorsMiddleware)
 Territory.add_asgi_middleware(GuardMiddleware)
 
 Territory.mount_asgi_app(kpis_app, path="/kpis")
+# The API page at / and /docs: plain HTML from the OpenAPI document, no third-party script
+# (BentoML's Swagger page loads a tag manager and CDN assets). Added after the guard, so it runs
+# before it: the page is public like the OpenAPI JSON (serving.docs_page).
+Territory.add_asgi_middleware(DocsPageMiddleware)

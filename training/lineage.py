@@ -7,10 +7,8 @@ them back and refuse a model trained on another dataset (``LineageError`` says h
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
+from features.workspace import data_source_id  # noqa: F401 - defined once, with the layout
 from models.errors import TerritoryError
 
 TAG_PREFIX = "lineage."
@@ -45,17 +43,6 @@ class Lineage:
             return None
         values["horizon_days"] = int(values["horizon_days"])
         return cls(**{f: values[f] for f in cls.__dataclass_fields__})
-
-
-def data_source_id(data: str) -> str:
-    """A stable name for a CRM source: a directory's absolute path, or a database URL without
-    its password (so the same data reached twice gets the same name)."""
-    if "://" in data:
-        url = make_url(data)
-        if url.drivername.startswith("sqlite") and url.database:
-            return f"sqlite:///{Path(url.database).resolve()}"
-        return url.render_as_string(hide_password=True).replace("***", "")
-    return str(Path(data).expanduser().resolve())
 
 
 def unknown_lineage_note(model_uri: str, data_source: str) -> str:

@@ -51,8 +51,18 @@ def report_markdown(doc: dict[str, Any], plan: Plan) -> str:
         f"Status **{doc['status']}**; fit: {doc['fit_method']}; solver: {doc['solver']}; "
         f"regions: {doc['regions']}.",
     ]
+    if doc.get("ignored_locks"):
+        lines += ["", "## Scenario entries ignored (unknown or expired ids)", ""]
+        lines += [f"- {note}; fix the id in the scenario YAML" for note in doc["ignored_locks"]]
     if doc["conflicts"]:
         lines += ["", "## Why no plan", "", *[f"- {c}" for c in doc["conflicts"]]]
+        if doc.get("feasible_with"):
+            lines += [
+                "",
+                "## What makes it feasible",
+                "",
+                *[f"- {a}" for a in doc["feasible_with"]],
+            ]
         return "\n".join(lines) + "\n"
     gap = doc["gap"]
     lines += [

@@ -49,11 +49,13 @@ from models.planning.recipe import (
     scenario_for,
     with_time_limit,
 )
+from models.planning.relaxation import LimitChange, Relaxation, relax_until_feasible
 from models.planning.scenario import NewRep, Scenario, ScenarioError, scenario_from_dict
 
 __all__ = [
     "KIND_REASONS",
     "SCHEMA_VERSION",
+    "LimitChange",
     "Move",
     "MoveReason",
     "MoveReasons",
@@ -79,6 +81,7 @@ __all__ = [
     "read_plan_metrics",
     "resolve_plan_folder",
     "PlanVersion",
+    "Relaxation",
     "make_current",
     "plan_versions",
     "point_current",
@@ -86,6 +89,7 @@ __all__ = [
     "reasons_from_terms",
     "rep_frame",
     "resolve_new_reps",
+    "relax_until_feasible",
     "run_plan",
     "scenario_for",
     "scenario_from_dict",

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
+console = Console(soft_wrap=True)  # commands and URLs whole on one line, even in a log
 
 
 def print_frame(frame: pd.DataFrame, *, title: str = "", digits: int = 3) -> None:

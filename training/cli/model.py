@@ -97,10 +97,15 @@ def train(
         extra_columns=tuple(extra_feature),
     )
     from training.cli.cluster import training_hooks
+    from training.cli.progress import ticking
     from training.cluster import cluster_address
 
     hooks = training_hooks(cluster_address(cluster), partitioned, horizon, tuple(extra_feature))
-    with console.status("training") as status, hooks as on_cluster:
+    with (
+        ticking("train", len(tables.accounts)),
+        console.status("training") as status,
+        hooks as on_cluster,
+    ):
         result = train_potential(
             tables,
             config,
@@ -186,7 +191,10 @@ def _print_targets(comparison) -> None:
 
 def score(
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="output .csv or .parquet")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="output .csv or .parquet; default DATA/scores.parquet"),
+    ] = None,
     as_of: AsOfOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="MLflow model URI")] = None,
     previous: Annotated[
@@ -213,8 +221,10 @@ def score(
     """
     import pandas as pd
 
+    from training.cli.workspace import model_for, workspace
     from training.cluster import cluster_address
 
+    out = out if out is not None else workspace(data).scores
     if out.suffix not in {".csv", ".parquet"}:
         raise typer.BadParameter(f"{out} must end in .csv or .parquet", param_hint="--out")
     address = cluster_address(cluster)
@@ -229,8 +239,6 @@ def score(
     from training.lineage import data_source_id
     from training.settings import TrainingSettings
 
-    if out.suffix not in {".csv", ".parquet"}:
-        raise typer.BadParameter(f"{out} must end in .csv or .parquet", param_hint="--out")
     if previous is not None and not previous.exists():
         raise typer.BadParameter(
             f"{previous} does not exist; pass an earlier `territory score --out` file or drop "
@@ -239,11 +247,14 @@ def score(
         )
     settings = TrainingSettings()
     tables = load_crm(data).tables
+    model = model_for(data, model)
     cut = pd.Timestamp(as_of) if as_of else tables.default_as_of()
     source = previous if previous is not None else (out if out.exists() else None)
     earlier = None if rescore_all or source is None else read_previous_scores(source)
     stages = ["loading the model", "building features", "scoring", "explaining"]
-    with progress_bar() as bar:
+    from training.cli.progress import ticking
+
+    with ticking("score", len(tables.accounts)), progress_bar() as bar:
         task = bar.add_task("scoring", total=len(stages))
 
         def step(stage: str) -> None:

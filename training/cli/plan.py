@@ -1,4 +1,4 @@
-"""CLI commands: `territory plan` (owner per account under a scenario) and `territory compare`."""
+"""CLI command: `territory plan` (owner per account under a scenario; `compare` is compare.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ FIT_CHOICES = ("auto", "learned", "fallback")
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    from training.cli.compare import compare
+
     app.command("plan")(plan)
     app.command("compare")(compare)
 
@@ -21,13 +23,13 @@ def register(app: typer.Typer) -> None:
 def plan(
     data: Annotated[str, typer.Option("--data", help="CRM export directory, SQLite file or URL.")],
     out: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--out",
             help="Root of the plan's versions: each run writes OUT/v0001, OUT/v0002, ... (never "
-            "rewriting one) and points OUT/current at the newest feasible one.",
+            "rewriting one) and points OUT/current at the newest feasible one; default DATA/plan.",
         ),
-    ],
+    ] = None,
     scenario: Annotated[
         Path | None, typer.Option("--scenario", help="Scenario YAML (docs/scenarios/*.yaml).")
     ] = None,
@@ -36,7 +38,7 @@ def plan(
         typer.Option(
             "--scores",
             help="CSV/Parquet with account_id, potential (from `territory score`); default: "
-            "score now with the registered champion model.",
+            "DATA/scores.parquet, else score now with the model trained on DATA.",
         ),
     ] = None,
     model: Annotated[
@@ -60,8 +62,11 @@ def plan(
     new plan version under --out."""
     from models.errors import InfeasiblePlanError
     from models.planning import run_plan
+    from training.cli.workspace import scores_for, workspace
     from training.plan_outputs import write_plan
 
+    out = out if out is not None else workspace(data).plans
+    scores = scores_for(data, scores)
     if fit not in FIT_CHOICES:
         raise typer.BadParameter(f"--fit {fit!r}: use one of {FIT_CHOICES}", param_hint="'--fit'")
     tables = _load_tables(data)
@@ -77,9 +82,13 @@ def plan(
     )
     from training.cli.cluster import region_solver_for
     from training.cli.console import console
+    from training.cli.progress import ticking
     from training.cluster import cluster_address
 
-    with region_solver_for(cluster_address(cluster)) as solve_regions:
+    with (
+        ticking("plan", len(tables.accounts)),
+        region_solver_for(cluster_address(cluster)) as solve_regions,
+    ):
         result, setup = run_plan(
             tables,
             potential,
@@ -89,7 +98,10 @@ def plan(
             solve_regions=solve_regions,
         )
     inputs, fit_info = setup.inputs, setup.fit_info
+    from training.cli.compare import dataset_identity
+
     extra = {
+        **dataset_identity(data, tables),
         "as_of": str(inputs.as_of.date()),
         "fit": fit_info,
         "unscored_accounts": inputs.unscored_accounts,
@@ -97,15 +109,44 @@ def plan(
     }
     if decision_locks:
         extra["decision_locks"] = decision_locks
+
+    advice = _feasible_with(setup) if not result.feasible else []
+    if advice:
+        extra["feasible_with"] = advice
     version = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
+    for note in result.metrics.get("ignored_locks", ()):
+        console.print(
+            f"[yellow]ignored:[/] {note}; fix the id in the scenario YAML", soft_wrap=True
+        )
     _print_summary(result, version)
     if not result.feasible:
         details = "\n  - ".join(result.conflicts)
+        fix = "\n  ".join(advice)
         raise InfeasiblePlanError(
             f"no plan meets every limit of scenario {chosen.name!r}:\n  - "
-            f"{details}\n(details in {version.folder / 'report.md'}; {out / 'current'} still "
-            "points at the last feasible version)"
+            f"{details}\nwhat makes it feasible, in the scenario YAML:\n  {fix}\n(details in "
+            f"{version.folder / 'report.md'}; {out / 'current'} still points at the last "
+            "feasible version)"
         )
+
+
+def _feasible_with(setup) -> list[str]:
+    """YAML values that make the plan feasible, each checked by re-solving (models.planning)."""
+    from dataclasses import replace
+
+    from models.planning import plan_from_setup, relax_until_feasible
+    from training.cli.console import console
+
+    console.print("no feasible plan: re-solving with looser limits to find values that work")
+    relaxed = relax_until_feasible(
+        setup.scenario, lambda scenario: plan_from_setup(replace(setup, scenario=scenario))
+    )
+    if relaxed is None:
+        return [
+            "no looser `limits:` (bands up to 1.0, disruption limits off) gave a plan: add reps "
+            "or capacity (`add_reps`, `capacity`), or remove locks."
+        ]
+    return relaxed.sentences()
 
 
 def _load_tables(data: str):
@@ -120,12 +161,14 @@ def _score_now(tables, scenario, model_uri: str | None, data: str):
     from models.errors import ModelNotFoundError
     from training.batch import predict_potential
     from training.cli.console import console
+    from training.cli.workspace import model_for
     from training.lineage import data_source_id
     from training.settings import TrainingSettings
 
     as_of = scenario.as_of or tables.default_as_of()
     console.print(f"no --scores: scoring {len(tables.accounts):,} accounts as of {as_of.date()}")
     try:
+        model_uri = model_for(data, model_uri)
         _, _, scores, uri = predict_potential(
             tables, as_of, TrainingSettings(), model_uri=model_uri, data_source=data_source_id(data)
         )
@@ -200,68 +243,3 @@ def _print_summary(result, version) -> None:
         console.print(f"  wrote {path}")
     where = "now current" if version.current else "not made current (no feasible plan)"
     console.print(f"plan version v{version.version:04d} ({version.plan_id}): {where}")
-
-
-COMPARE_ROWS = (
-    ("status", ("status",), "s"),
-    ("objective / yr", ("objective",), ",.0f"),
-    ("gap to bound", ("gap",), ".2%"),
-    ("expected value / yr", ("after", "expected_value"), ",.0f"),
-    ("accounts moved", ("after", "accounts_moved"), ",d"),
-    ("potential moved", ("after", "share_potential_moved"), ".1%"),
-    ("workload per rep: min", ("after", "workload", "min"), ",.1f"),
-    ("workload per rep: max", ("after", "workload", "max"), ",.1f"),
-    ("workload CV", ("after", "workload", "cv"), ".3f"),
-    ("potential CV", ("after", "potential", "cv"), ".3f"),
-    ("rep load max", ("after", "rep_load", "max"), ".2f"),
-    ("travel km total", ("after", "travel_km_total"), ",.0f"),
-    ("high-potential coverage", ("after", "coverage_high_potential"), ".1%"),
-    ("fit", ("fit_method",), "s"),
-)
-
-
-def _lookup(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        doc = doc.get(key) if isinstance(doc, dict) else None
-    return doc
-
-
-def compare(
-    plan_a: Annotated[Path, typer.Argument(help="A plan directory (from `territory plan`).")],
-    plan_b: Annotated[Path, typer.Argument(help="Another plan directory.")],
-) -> None:
-    """Show two plans' metrics side by side, with the difference."""
-    from rich.console import Console
-    from rich.table import Table
-
-    docs = [_read_metrics(p) for p in (plan_a, plan_b)]
-    table = Table(title=f"{docs[0].get('scenario')} vs {docs[1].get('scenario')}")
-    for column in ("metric", str(plan_a), str(plan_b), "B - A"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for label, path, fmt in COMPARE_ROWS:
-        a, b = (_lookup(d, path) for d in docs)
-        diff = format(b - a, "+" + fmt.lstrip(",")) if _numbers(a, b) and fmt != "s" else ""
-        table.add_row(label, _fmt(a, fmt), _fmt(b, fmt), diff)
-    Console().print(table)
-
-
-def _numbers(*values: Any) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-
-
-def _fmt(value: Any, fmt: str) -> str:
-    if value is None:
-        return "-"
-    try:
-        return format(value, fmt)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _read_metrics(folder: Path) -> dict[str, Any]:
-    from models.planning import PlanFolderError, read_plan_metrics
-
-    try:
-        return read_plan_metrics(folder)
-    except PlanFolderError as exc:
-        raise typer.BadParameter(f"{exc} (pass a directory written by `territory plan`)") from exc

@@ -56,13 +56,13 @@ def serve(
         str | None, typer.Option("--decisions", help="SQLAlchemy URL of the decisions store")
     ] = None,
     keys_file: Annotated[
-        Path | None, typer.Option("--keys-file", help="API keys JSON file")
+        Path | None,
+        typer.Option("--keys-file", help="API keys JSON file (generated when missing)"),
     ] = None,
 ) -> None:
     """Serve the API, the CRM widget and the manager review page (BentoML)."""
-    checks = ((scores, "--scores", Path.exists), (plan, "--plan", Path.exists))
-    for path, hint, present in (*checks, (keys_file, "--keys-file", Path.is_file)):
-        if path is not None and not present(path):
+    for path, hint in ((scores, "--scores"), (plan, "--plan")):
+        if path is not None and not path.exists():
             raise typer.BadParameter(f"{path} does not exist", param_hint=hint)
     command = serving_command(
         data,
@@ -87,12 +87,17 @@ def keys_create(
     rep: Annotated[str | None, typer.Option("--rep", help="CRM rep_id (rep keys)")] = None,
     name: Annotated[str | None, typer.Option("--name", help="who holds the key")] = None,
     keys_file: Annotated[
-        Path | None, typer.Option("--keys-file", help="default <data dir>/api_keys.json")
+        Path | None,
+        typer.Option("--keys-file", help="created when missing; default DATA/api_keys.json"),
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="the dataset whose workspace holds the keys")
     ] = None,
 ) -> None:
     """Add a key to the keys file and print it once (it is never printed again)."""
     command = [sys.executable, "-m", "serving", "keys", "create", "--role", role]
-    for option, value in (("--rep", rep), ("--name", name), ("--keys-file", keys_file)):
+    options = (("--rep", rep), ("--name", name), ("--keys-file", keys_file), ("--data", data))
+    for option, value in options:
         if value is not None:
             command += [option, str(value)]
     sys.stdout.flush()
