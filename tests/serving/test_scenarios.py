@@ -142,11 +142,11 @@ def test_compare_two_scenarios_with_the_status_quo(client, keys, solved):
     reps = result["reps"]
     for k in range(2):  # accounts only change hands: per-rep deltas sum to zero
         assert abs(sum(r["deltas"][k]["accounts"] for r in reps)) < 1e-9
-    assert (
-        "only a finished solve"
-        in error_of(post(client, "/scenario_compare", keys["manager"], {"job_ids": ["nope"]}), 404)
-        or True
-    )
+    queued = ok(post(client, "/scenario_solve", keys["job"], {"document": {"name": "slow"}}))
+    ok(post(client, "/scenario_cancel", keys["job"], {"job_id": queued["job_id"]}))
+    body = {"job_ids": [queued["job_id"]]}
+    message = error_of(post(client, "/scenario_compare", keys["manager"], body), 400)
+    assert "only a finished solve" in message and "cancel" in message
 
 
 def test_compare_unknown_job_is_404(client, keys):
