@@ -14,9 +14,12 @@ from serving.store import ServingState
 from serving.views import move_out, rep_balances
 
 
-def preview_job(hub, state: ServingState, author: str, scenario: dict, top_moves: int) -> dict:
-    """The job for ``scenario`` (queued now or found), with the preview once it is done."""
-    job = hub.solve(state, author=author, document=scenario)
+def preview_job(
+    hub, state: ServingState, author: str, scenario: dict, top_moves: int, time_limit_s: float
+) -> dict:
+    """The job for ``scenario`` (queued now or found), with the preview once it is done; the
+    solver gets at most ``time_limit_s`` (TERRITORY_PLAN_PREVIEW_TIME_LIMIT_S)."""
+    job = hub.solve(state, author=author, document=scenario, time_limit_s=time_limit_s)
     answer: dict[str, Any] = {
         "job_id": job["job_id"],
         "job_status": job["status"],

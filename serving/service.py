@@ -575,7 +575,8 @@ class Territory:
         require_role(who, "job", "manager", action="plan previews")
         from serving.preview import preview_job
 
-        answer = preview_job(self._scenario_hub(), self._state(), who.name, scenario, top_moves)
+        hub, limit = self._scenario_hub(), self.settings.plan_preview_time_limit_s
+        answer = preview_job(hub, self._state(), who.name, scenario, top_moves, limit)
         return PlanPreviewJob.model_validate(answer)
 
     @bentoml.api(route="/reload", input_spec=ReloadRequest)
