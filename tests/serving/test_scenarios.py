@@ -160,6 +160,8 @@ def test_map_data_for_a_scenario_and_the_served_plan(client, keys, solved, table
     assert served["geography"] is True
     assert len(served["accounts"]["id"]) == len(tables.accounts) - served["unplaced"]
     assert len(served["reps"]) == len(tables.reps)
+    names = [p["name"] for p in served["places"]]  # reference cities from package data
+    assert 0 < len(names) <= 24 and "Chicago" in names
     moved = sum(
         b != a
         for b, a in zip(served["accounts"]["before"], served["accounts"]["after"], strict=True)

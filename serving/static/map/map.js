@@ -57,6 +57,15 @@ const TerritoryMap = (() => {
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "territory-map", role: "img",
       "aria-label": `accounts by owner, ${view === "after" ? "planned" : "today"}` });
     root.append(svg("rect", { x: 0, y: 0, width: W, height: H, class: "map-bg" }));
+    const ref = svg("g", { class: "places" });
+    for (const p of data.places || []) {
+      const [x, y] = project(p.lat, p.lon);
+      if (x < 0 || x > W || y < 0 || y > H) continue;
+      const label = svg("text", { x: (x + 3).toFixed(1), y: (y - 2).toFixed(1), class: "place-name" });
+      label.textContent = p.name;
+      ref.append(svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: 1.6, class: "place" }), label);
+    }
+    root.append(ref);
     const lines = svg("g", { class: "moves" }), dots = svg("g", { class: "accounts" }), homes = svg("g", { class: "homes" });
     let shown = 0, moved = 0;
     for (let i = 0; i < a.id.length; i++) {
