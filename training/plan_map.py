@@ -16,7 +16,10 @@ NO_COORDINATES = (
     "accounts.csv\n(docs/data_contract.md) to map territories."
 )
 LEGEND_REPS = 60
-"""Reps named in the legend (a world with more lists the first ones and says how many more)."""
+"""Reps named in the legend: those owning accounts today or planned (more: the first ones and how
+many more)."""
+MOVE_LINES = 300
+"""Moves joined to their new owner's base: the highest-potential ones (every move is ringed)."""
 
 
 def _zoom_to_bulk(ax, pos: pd.DataFrame) -> None:
@@ -85,26 +88,34 @@ def map_figure(plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame):
     homes = reps.set_index(reps["rep_id"].astype(str))
     lat, lon = pos["latitude"].to_numpy(), pos["longitude"].to_numpy()
     moved = (table["rep_id"].to_numpy() != table["current_rep"].to_numpy()) & ~np.isnan(lat)
+    potential = table["potential"].to_numpy(float) if "potential" in table else np.ones(len(table))
+    drawn = np.flatnonzero(moved)
+    drawn = drawn[np.argsort(-potential[drawn])][:MOVE_LINES]
     fig, axes = plt.subplots(1, 2, figsize=(15, 7.5), sharex=True, sharey=True)
     for ax, column, title in ((axes[0], "current_rep", "today"), (axes[1], "rep_id", "planned")):
         owner = table[column].astype(str).to_numpy()
         ax.scatter(lon, lat, c=[colours.get(r, grey) for r in owner], s=4, linewidths=0, alpha=0.8)
         if column == "rep_id" and moved.any():
-            to = homes.reindex(owner[moved])
+            to = homes.reindex(owner[drawn])
             for x, y, hx, hy, rep in zip(
-                lon[moved], lat[moved], to["longitude"], to["latitude"], owner[moved], strict=True
+                lon[drawn], lat[drawn], to["longitude"], to["latitude"], owner[drawn], strict=True
             ):
                 if pd.notna(hx) and pd.notna(hy):
-                    ax.plot([x, hx], [y, hy], color=colours.get(rep, grey), lw=0.4, alpha=0.5)
-        ax.scatter(
-            lon[moved], lat[moved], s=18, facecolors="none", edgecolors="black", linewidths=0.6
-        )
+                    ax.plot([x, hx], [y, hy], color=colours.get(rep, grey), lw=0.5, alpha=0.6)
+            ax.scatter(
+                lon[moved], lat[moved], s=10, facecolors="none", edgecolors="black", linewidths=0.4
+            )
         active = reps[reps["active"].fillna(True).astype(bool)]
         ax.scatter(active["longitude"], active["latitude"], marker="*", s=90, c="black", zorder=3)
-        ax.set_title(
-            f"Territories {title}"
-            + (f" ({int(moved.sum())} moves ringed)" if column == "rep_id" else "")
-        )
+        note = ""
+        if column == "rep_id":
+            note = f" ({int(moved.sum())} moves ringed"
+            note += (
+                f", the {len(drawn)} largest joined to the new owner)"
+                if len(drawn) < moved.sum()
+                else ")"
+            )
+        ax.set_title(f"Territories {title}{note}")
         ax.set_xlabel("longitude")
         _zoom_to_bulk(ax, pos)
     axes[0].set_ylabel("latitude")
@@ -112,12 +123,14 @@ def map_figure(plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame):
         Line2D([], [], marker="*", color="black", ls="", markersize=9, label="rep base"),
         Line2D([], [], marker="o", mfc="none", mec="black", ls="", label="moved account"),
     ]
-    shown = rep_ids[:LEGEND_REPS]
+    owning = set(table["current_rep"].astype(str)) | set(table["rep_id"].astype(str))
+    owning_ids = [r for r in rep_ids if r in owning]
+    shown = owning_ids[:LEGEND_REPS]
     handles += [
         Line2D([], [], marker="o", color=colours[r], ls="", markersize=5, label=r) for r in shown
     ]
-    if len(rep_ids) > len(shown):
-        handles.append(Line2D([], [], ls="", label=f"+{len(rep_ids) - len(shown)} more reps"))
+    if len(owning_ids) > len(shown):
+        handles.append(Line2D([], [], ls="", label=f"+{len(owning_ids) - len(shown)} more reps"))
     fig.legend(
         handles=handles, loc="lower center", ncol=min(10, len(handles)), fontsize=7, frameon=False
     )

@@ -49,7 +49,7 @@ def test_map_has_a_legend_of_reps_and_rings_the_moves(world, tmp_path):
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[:2] == ["rep base", "moved account"] and labels[2:] == ["R1", "R2", "R3"]
     moved = int((table["rep_id"] != table["current_rep"]).sum())
-    assert f"({moved} moves ringed)" in fig.axes[1].get_title()
+    assert f"({moved} moves ringed)" in fig.axes[1].get_title()  # fewer than MOVE_LINES
     lines = [ln for ln in fig.axes[1].get_lines() if len(ln.get_xdata()) == 2]
     assert len(lines) == moved  # each move joined to its new owner's base
     plt.close(fig)
