@@ -58,9 +58,12 @@ const TerritoryMap = (() => {
       "aria-label": `accounts by owner, ${view === "after" ? "planned" : "today"}` });
     root.append(svg("rect", { x: 0, y: 0, width: W, height: H, class: "map-bg" }));
     const ref = svg("g", { class: "places" });
+    const labelled = [];  // largest first: a city too close to a bigger one keeps no label
     for (const p of data.places || []) {
       const [x, y] = project(p.lat, p.lon);
       if (x < 0 || x > W || y < 0 || y > H) continue;
+      if (labelled.some(([lx, ly]) => Math.abs(lx - x) < 40 && Math.abs(ly - y) < 10)) continue;
+      labelled.push([x, y]);
       const label = svg("text", { x: (x + 3).toFixed(1), y: (y - 2).toFixed(1), class: "place-name" });
       label.textContent = p.name;
       ref.append(svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: 1.6, class: "place" }), label);
