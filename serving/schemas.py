@@ -752,3 +752,87 @@ class ReloadInfo(BaseModel):
 
 
 Status.model_rebuild()
+
+
+# -- scenarios (serving/scenarios: saved scenarios, solve jobs, comparison, map, rep book) --------
+class ScenarioSaveRequest(_Strict):
+    name: str = Field(min_length=1, max_length=128, description="what managers will call it")
+    document: dict[str, Any] | None = Field(
+        default=None, description="the same keys as a `territory plan --scenario` file"
+    )
+    yaml: str | None = Field(
+        default=None, max_length=200_000, description="a scenario file's text instead"
+    )
+
+
+class ScenarioSolveRequest(_Strict):
+    scenario_id: int = Field(default=0, ge=0, description="a saved scenario (0: use document)")
+    document: dict[str, Any] | None = Field(default=None, description="an unsaved scenario")
+    yaml: str | None = Field(default=None, max_length=200_000)
+    time_limit_s: float | None = Field(
+        default=None, gt=0, le=3600, description="solver budget (default: the scenario's)"
+    )
+    timeout_s: int = Field(
+        default=900, ge=5, le=7200, description="the worker process is ended after this"
+    )
+
+
+class ScenarioJobRequest(_Strict):
+    job_id: str = Field(min_length=1, max_length=32)
+
+
+class ScenarioListRequest(_Strict):
+    limit: int = Field(default=50, ge=1, le=500, description="newest jobs to list")
+
+
+class ScenarioCompareRequest(_Strict):
+    job_ids: list[str] = Field(min_length=1, max_length=4, description="finished solve jobs")
+
+
+class ScenarioAdoptRequest(_Strict):
+    job_id: str = Field(min_length=1, max_length=32)
+    confirm: bool = Field(default=False, description="must be true: adopting replaces /moves")
+
+
+class PlanMapRequest(_Strict):
+    job_id: str | None = Field(
+        default=None, max_length=32, description="a finished solve; none: the served plan"
+    )
+
+
+class RepBookRequest(_Strict):
+    rep_id: str = Field(min_length=1, max_length=128, description="reps may ask only for their own")
+    calls: int = Field(default=10, ge=1, le=100, description="accounts in the call plan")
+
+
+class ScenarioJobOut(BaseModel):
+    """A solve job: its state lives in the decisions database (any replica answers it)."""
+
+    model_config = ConfigDict(extra="allow")
+    job_id: str
+    name: str
+    author: str
+    status: str
+    progress: str
+    fraction: float
+    created_at: str
+    finished_at: str | None = None
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    cached: bool = False
+
+
+class PlanPreviewJob(BaseModel):
+    """/plan_preview now queues a solve job and answers at once; poll it (same body) until
+    ``job_status`` is done, then the preview fields are filled."""
+
+    job_id: str
+    job_status: str
+    progress: str
+    fraction: float
+    status: str = Field(description="the plan's status once done, else the job's")
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    moves_total: int = 0
+    top_moves: list[MoveOut] = Field(default_factory=list)
+    reps: list[RepBalance] = Field(default_factory=list)
+    error: str | None = None

@@ -40,6 +40,7 @@ from serving.errors import (
 )
 from serving.kpis_page import kpis_app
 from serving.loading import StoreLink, check_reload_paths, load_everything
+from serving.scenarios.pages import map_app, rep_app, scenarios_app
 from serving.schemas import (
     AccountCard,
     ApprovePlanRequest,
@@ -74,17 +75,26 @@ from serving.schemas import (
     MovesResponse,
     OutcomesResponse,
     PlanApproval,
+    PlanMapRequest,
     PlanMetrics,
-    PlanPreview,
+    PlanPreviewJob,
     PlanPreviewRequest,
     PlanRollback,
     ReloadRequest,
+    RepBookRequest,
     RepPlan,
     RepPlanRequest,
     RepView,
     RepViewRequest,
     ResolveContestRequest,
     RollbackPlanRequest,
+    ScenarioAdoptRequest,
+    ScenarioCompareRequest,
+    ScenarioJobOut,
+    ScenarioJobRequest,
+    ScenarioListRequest,
+    ScenarioSaveRequest,
+    ScenarioSolveRequest,
     ScoreRequest,
     ScoreResponse,
     SetGoalRequest,
@@ -600,20 +610,17 @@ class Territory:
 
     @bentoml.api(route="/plan_preview", input_spec=PlanPreviewRequest)
     @answers_errors
-    def plan_preview(self, scenario: dict, top_moves: int, ctx: bentoml.Context) -> PlanPreview:
-        """Run the planner on a scenario without saving it: metrics, balance and top moves."""
-        require_role(self._who(ctx), "job", "manager", action="plan previews")
-        from serving.preview import preview_plan
+    def plan_preview(self, scenario: dict, top_moves: int, ctx: bentoml.Context) -> PlanPreviewJob:
+        """Queue the scenario as a solve job in a worker process (never solved in the service)
+        and answer at once; the same body again answers the same job, with the preview (metrics,
+        balance, top moves) once it is done. See /scenario_solve for the full job API."""
+        who = self._who(ctx)
+        require_role(who, "job", "manager", action="plan previews")
+        from serving.preview import preview_job
 
-        state = self._state()
-        return PlanPreview.model_validate(
-            preview_plan(
-                state,
-                scenario,
-                top_moves=top_moves,
-                time_limit_s=self.settings.plan_preview_time_limit_s,
-            )
-        )
+        hub, limit = self._scenario_hub(), self.settings.plan_preview_time_limit_s
+        answer = preview_job(hub, self._state(), who.name, scenario, top_moves, limit)
+        return PlanPreviewJob.model_validate(answer)
 
     @bentoml.api(route="/reload", input_spec=ReloadRequest)
     @answers_errors
@@ -957,6 +964,137 @@ class Territory:
             headers={"Content-Disposition": 'attachment; filename="territory-audit.csv"'},
         )
 
+    # -- scenarios (serving/scenarios; docs/scenarios.md) --------------------------------------
+    def _scenario_hub(self):
+        """The scenario jobs' handle on the decisions database (opened on first use)."""
+        hub = self.__dict__.get("_hub")
+        if hub is None:
+            from serving.scenarios import ScenarioHub
+
+            self.store  # noqa: B018 - 503 with the reason while the database is down
+            hub = self._hub = ScenarioHub(
+                self.settings.database_url, self.settings.data_dir, self.settings.crm_source or ""
+            )
+        return hub
+
+    @bentoml.api(route="/scenario_list", input_spec=ScenarioListRequest)
+    @answers_errors
+    def scenario_list(self, limit: int, ctx: bentoml.Context) -> dict:
+        """Saved scenarios and the newest solve jobs (the Scenarios page's lists)."""
+        require_role(self._who(ctx), "manager", "job", action="scenarios")
+        return self._scenario_hub().listing(limit)
+
+    @bentoml.api(route="/scenario_save", input_spec=ScenarioSaveRequest)
+    @answers_errors
+    def scenario_save(self, name: str, document, yaml, ctx: bentoml.Context) -> dict:
+        """Save a scenario (from the form's JSON or a YAML file's text) with its author."""
+        who = self._who(ctx)
+        require_role(who, "manager", action="saving scenarios")
+        from serving.scenarios.hub import parse_document
+
+        return self._scenario_hub().save(
+            self._state(), name, who.name, parse_document(document, yaml)
+        )
+
+    @bentoml.api(route="/scenario_solve", input_spec=ScenarioSolveRequest)
+    @answers_errors
+    def scenario_solve(
+        self, scenario_id: int, document, yaml, time_limit_s, timeout_s: int, ctx: bentoml.Context
+    ) -> ScenarioJobOut:
+        """Solve a scenario in a worker process: answers at once with the job (or the cached
+        one for the same scenario, data and model)."""
+        who = self._who(ctx)
+        require_role(who, "manager", "job", action="solving scenarios")
+        from serving.scenarios.hub import parse_document
+
+        doc = None if scenario_id else parse_document(document, yaml)
+        job = self._scenario_hub().solve(
+            self._state(),
+            author=who.name,
+            document=doc,
+            scenario_id=scenario_id,
+            time_limit_s=time_limit_s,
+            timeout_s=timeout_s,
+        )
+        return ScenarioJobOut.model_validate(job)
+
+    @bentoml.api(route="/scenario_job", input_spec=ScenarioJobRequest)
+    @answers_errors
+    def scenario_job(self, job_id: str, ctx: bentoml.Context) -> ScenarioJobOut:
+        """A solve job's status, progress and (done) summary."""
+        require_role(self._who(ctx), "manager", "job", action="scenario jobs")
+        return ScenarioJobOut.model_validate(self._scenario_hub().job(job_id))
+
+    @bentoml.api(route="/scenario_cancel", input_spec=ScenarioJobRequest)
+    @answers_errors
+    def scenario_cancel(self, job_id: str, ctx: bentoml.Context) -> ScenarioJobOut:
+        """Cancel a queued or running solve (its worker process ends)."""
+        require_role(self._who(ctx), "manager", "job", action="cancelling scenario jobs")
+        return ScenarioJobOut.model_validate(self._scenario_hub().cancel(job_id))
+
+    @bentoml.api(route="/scenario_compare", input_spec=ScenarioCompareRequest)
+    @answers_errors
+    def scenario_compare(self, job_ids: list[str], ctx: bentoml.Context) -> dict:
+        """One to four finished solves side by side with the status quo."""
+        require_role(self._who(ctx), "manager", "job", action="comparing scenarios")
+        from serving.scenarios.compare import compare, read_folder
+
+        state, hub = self._state(), self._scenario_hub()
+        jobs = [hub.finished(j) for j in job_ids]
+        return compare(state, jobs, [read_folder(state, j.result_path) for j in jobs])
+
+    @bentoml.api(route="/scenario_adopt", input_spec=ScenarioAdoptRequest)
+    @answers_errors
+    def scenario_adopt(self, job_id: str, confirm: bool, ctx: bentoml.Context) -> Status:
+        """Adopt a solved scenario as the proposed plan: a new plan version, served by /moves."""
+        who = self._who(ctx)
+        require_role(who, "manager", action="adopting a scenario")
+        if not confirm:
+            raise BadRequest("adopting replaces the plan /moves serves; send confirm: true.")
+        from serving.scenarios.adopt import adopt
+        from serving.scenarios.compare import read_folder
+
+        hub, state = self._scenario_hub(), self._state()
+        job = hub.finished(job_id)
+        version = adopt(state, self.settings, job, read_folder(state, job.result_path), who.name)
+        before = self._status()
+        with self._reload_lock:
+            self._reload_checked(scores=None, plan=str(version.folder), reload_model=False)
+        hub.store.update(job_id, ("done",), adopted_plan_id=version.plan_id)
+        after = self._status()
+        rules.record_reload(self.store, who, before.model_dump(), after.model_dump())
+        return after
+
+    @bentoml.api(route="/plan_map", input_spec=PlanMapRequest)
+    @answers_errors
+    def plan_map(self, job_id, ctx: bentoml.Context) -> dict:
+        """Map data: accounts with owner today and planned, rep homes, regions (or why none)."""
+        require_role(self._who(ctx), "manager", "job", action="the plan map")
+        from serving.scenarios.compare import read_folder
+        from serving.scenarios.mapdata import plan_map
+
+        state = self._state()
+        if not job_id:
+            return plan_map(state, None)
+        job = self._scenario_hub().finished(job_id)
+        folder = read_folder(state, job.result_path)
+        return plan_map(state, dict(folder.planned_owner), job.document)
+
+    @bentoml.api(route="/rep_book", input_spec=RepBookRequest)
+    @answers_errors
+    def rep_book(self, rep_id: str, calls: int, ctx: bentoml.Context) -> dict:
+        """A rep's own book: call plan, accounts joining and leaving with when, workload band."""
+        who = self._who(ctx)
+        require_role(who, "rep", "manager", action="the rep book")
+        rules.check_rep_view(who, rep_id)
+        from serving.scenarios.book import rep_book
+
+        state = self._state()
+        view, record = self._card_view(), None
+        if state.plan is not None and self.link.healthy:  # else: served from the snapshot
+            view, record = self._view(), self.store.plan(state.plan.plan_id)
+        return rep_book(state, rep_id, view, record, calls)
+
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)
 # Added last, so it runs first: liveness, readiness, the key check and the size limit all come
@@ -968,3 +1106,7 @@ Territory.mount_asgi_app(kpis_app, path="/kpis")
 # (BentoML's Swagger page loads a tag manager and CDN assets). Added after the guard, so it runs
 # before it: the page is public like the OpenAPI JSON (serving.docs_page).
 Territory.add_asgi_middleware(DocsPageMiddleware)
+
+Territory.mount_asgi_app(scenarios_app, path="/scenarios")
+Territory.mount_asgi_app(rep_app, path="/rep")
+Territory.mount_asgi_app(map_app, path="/map")

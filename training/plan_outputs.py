@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from models.planning import Plan, PlanVersion, metrics_document, write_plan_version
+from training.plan_map import write_map
 
 
 def write_plan(
@@ -108,51 +108,3 @@ def _metric_rows(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [
         _row(label, get(before, path), get(after, path), fmt) for label, path, fmt in METRIC_ROWS
     ]
-
-
-def _zoom_to_bulk(ax, pos: pd.DataFrame) -> None:
-    """Frame the middle 99% of accounts (far outliers, e.g. islands, would shrink the rest)."""
-    for axis, column in ((ax.set_xlim, "longitude"), (ax.set_ylim, "latitude")):
-        values = pos[column].dropna()
-        if len(values):
-            low, high = values.quantile([0.005, 0.995])
-            pad = 0.05 * max(high - low, 1e-3)
-            axis(low - pad, high + pad)
-
-
-def write_map(plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame, path: Path) -> Path:
-    """Two panels, today and planned: accounts coloured by rep, rep bases as black stars.
-
-    Colours cycle through 20, so neighbouring territories can share one; the frame holds the
-    middle 99% of accounts.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = plan.assignments
-    rep_order = {r: i for i, r in enumerate(reps["rep_id"].astype(str))}
-    pos = accounts.set_index("account_id")[["latitude", "longitude"]].reindex(table["account_id"])
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6), sharex=True, sharey=True)
-    for ax, column, title in ((axes[0], "current_rep", "today"), (axes[1], "rep_id", "planned")):
-        colour = table[column].map(rep_order).fillna(-1).to_numpy(float)
-        ax.scatter(
-            pos["longitude"],
-            pos["latitude"],
-            c=np.mod(colour, 20),
-            cmap="tab20",
-            s=3,
-            alpha=0.7,
-            linewidths=0,
-        )
-        active = reps[reps["active"].fillna(True).astype(bool)]
-        ax.scatter(active["longitude"], active["latitude"], marker="*", s=60, c="black")
-        ax.set_title(f"Territories {title}")
-        ax.set_xlabel("longitude")
-        _zoom_to_bulk(ax, pos)
-    axes[0].set_ylabel("latitude")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -23,16 +23,6 @@ def auth(key: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def db_url(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('decisions') / 'decisions.db'}"
-
-
-@pytest.fixture(scope="module")
-def client(make_client, db_url):
-    return make_client(TERRITORY_DECISIONS_URL=db_url)
-
-
-@pytest.fixture(scope="module")
 def moves(plan_moves) -> list[dict]:
     return plan_moves.to_dict("records")
 
@@ -580,7 +570,22 @@ def test_plan_metrics_balance_before_proposed_decided(client, keys, moves, table
     assert metrics["moves"]["approved"] >= 1
 
 
-@pytest.mark.slow  # runs the planner (15 s under load)
+def preview_done(client, key, body, timeout_s: float = 240.0) -> dict:
+    """/plan_preview queues a solve job and answers at once: repeat the body until it is done."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = post(client, "/plan_preview", key, body)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["job_id"]
+        if result["job_status"] not in ("queued", "running"):
+            assert result["job_status"] == "done", result
+            return result
+        assert time.monotonic() < deadline, f"preview job still {result} after {timeout_s} s"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow  # runs the planner in a worker process (15 s under load)
 def test_plan_preview_runs_the_planner_without_saving(client, keys):
     before = post(client, "/plan_metrics", keys["manager"]).json()
     body = {
@@ -590,9 +595,7 @@ def test_plan_preview_runs_the_planner_without_saving(client, keys):
         },
         "top_moves": 5,
     }
-    preview = post(client, "/plan_preview", keys["job"], body)
-    assert preview.status_code == 200, preview.text
-    result = preview.json()
+    result = preview_done(client, keys["job"], body)
     assert result["status"] in {"optimal", "feasible"} and result["metrics"]["fit_method"]
     assert len(result["top_moves"]) == min(5, result["moves_total"])
     impacts = [m["impact"] for m in result["top_moves"]]
@@ -604,6 +607,7 @@ def test_plan_preview_runs_the_planner_without_saving(client, keys):
     assert post(client, "/plan_metrics", keys["manager"]).json()["plan_id"] == before["plan_id"]
 
 
+@pytest.mark.slow  # runs the planner in a worker process
 def test_plan_preview_places_added_reps_by_city(client, keys):
     hire = {"rep_id": "NEW-HOU", "name": "New hire", "city": "Houston, TX", "capacity": 60}
     body = {
@@ -614,9 +618,7 @@ def test_plan_preview_places_added_reps_by_city(client, keys):
         },
         "top_moves": 500,
     }
-    preview = post(client, "/plan_preview", keys["manager"], body)
-    assert preview.status_code == 200, preview.text
-    result = preview.json()
+    result = preview_done(client, keys["manager"], body)
     assert result["status"] in {"optimal", "feasible"} and result["metrics"]["conflicts"] == []
     assert result["moves_total"] == len(result["top_moves"]) > 0
     hired = [m for m in result["top_moves"] if m["to_rep"]["rep_id"] == "NEW-HOU"]

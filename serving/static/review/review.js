@@ -295,7 +295,14 @@
     $("comparison").replaceChildren(el("p", { class: "muted" }, "Planning…"));
     try {
       const scenario = JSON.parse($("scenario").value || "{}");
-      renderComparison(await api("/plan_preview", { scenario, top_moves: 10 }));
+      let preview = await api("/plan_preview", { scenario, top_moves: 10 });
+      while (["queued", "running"].includes(preview.job_status)) {  // solved by a worker process
+        $("comparison").replaceChildren(el("p", { class: "muted" }, `${preview.progress} (${Math.round(100 * preview.fraction)}%)`));
+        await new Promise((done) => setTimeout(done, 1000));
+        preview = await api("/plan_preview", { scenario, top_moves: 10 });
+      }
+      if (preview.job_status !== "done") throw new Error(preview.error || `scenario job ${preview.job_status}`);
+      renderComparison(preview);
     } catch (err) { $("comparison").replaceChildren(el("p", { class: "error" }, err.message)); }
   });
   $("login").addEventListener("submit", (event) => {
