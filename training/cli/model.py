@@ -68,6 +68,14 @@ def train(
     extra_feature: Annotated[
         list[str], typer.Option("--extra-feature", help="extra account column to use as a feature")
     ] = [],  # noqa: B006 - typer needs a literal default
+    max_train_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-train-rows",
+            help="account-snapshots fitted at most (snapshots thinned, accounts sampled beyond "
+            "it; the holdout still scores every account); 0 = every row",
+        ),
+    ] = 400_000,
 ) -> None:
     """Train the potential model, evaluate it against baselines, log and register it in MLflow.
 
@@ -91,6 +99,7 @@ def train(
         horizon_days=horizon,
         objective=objective.value,
         extra_columns=tuple(extra_feature),
+        max_train_rows=max_train_rows or None,
     )
     with console.status("training") as status:
         result = train_potential(
@@ -98,7 +107,7 @@ def train(
             config,
             oracle=_oracle(data, tables),
             allow_leakage=allow_leakage,
-            progress=lambda m: status.update(m),
+            progress=lambda m: (status.update(m), console.print(m, highlight=False)),
         )
         lineage = planned_lineage(
             tables, data_source_id(data), result.config, result.dataset_digest
