@@ -89,7 +89,34 @@ def render(results: dict[str, dict]) -> str:
                 cells.append(f"{got['seconds']:,.0f} s, {got['peak_gb']:.1f} GB{load}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     notes = [f"- {name}: {entry['note']}" for name, entry in results.items() if entry.get("note")]
+    for name, entry in results.items():
+        bare = entry.get("bare")
+        if bare and entry["steps"].get("train", {}).get("exit") == 0:
+            train_s = entry["steps"]["train"]["seconds"]
+            ratio = train_s / bare["seconds"]
+            notes.append(
+                f"- {name}: `territory train` {train_s:,.0f} s = **{ratio:.1f}x** "
+                f"a bare `lightgbm.train` on its final training matrix ({bare['seconds']:.1f} s, "
+                f"{bare['rows']:,} rows, {bare['trees']} trees, same parameters, same machine)"
+            )
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def bare_train(world: Path, env: dict[str, str]) -> dict[str, object]:
+    """The served model's refit as a bare `lightgbm.train` (bench.bench_train_scale), timed here."""
+    os.environ.update({k: env[k] for k in ("TERRITORY_DATA_DIR", "TERRITORY_MLFLOW_TRACKING_URI")})
+    from bench.bench_train_scale import bare_refit_seconds
+    from features.loaders import load_crm
+    from models.potential import PotentialModel
+    from training.register import configure
+    from training.settings import TrainingSettings
+    from training.train import TrainConfig
+
+    settings = TrainingSettings()
+    configure(settings)
+    model = PotentialModel.from_model_uri(f"models:/{settings.model_name}@champion")
+    seconds, rows = bare_refit_seconds(load_crm(world).tables, model, TrainConfig())
+    return {"seconds": round(seconds, 1), "rows": rows, "trees": model.n_estimators}
 
 
 def main() -> None:
@@ -100,6 +127,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("data/bench_e2e"))
     parser.add_argument("--steps", default=",".join(STEPS))
     parser.add_argument("--score-model", default=None, help="model URI for `score` (no train)")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare LightGBM refit")
     args = parser.parse_args()
     name = f"{args.accounts:,} x {args.reps:,}"
     world = args.work / f"world-{args.accounts}"
@@ -119,6 +147,9 @@ def main() -> None:
         got = timed(cmds[step], env, args.work / f"{step}-{args.accounts}.log")
         entry["steps"][step] = got
         print(f"{name} {step}: {got}", flush=True)
+        if step == "train" and got["exit"] == 0 and not args.no_bare:
+            entry["bare"] = bare_train(world, env)
+            print(f"{name} bare lightgbm.train: {entry['bare']}", flush=True)
         store.write_text(json.dumps(results, indent=2) + "\n")
         (RESULTS / "e2e.md").write_text(render(results))
 

@@ -152,6 +152,11 @@ ASSIGNMENTS = Table(
     ),
 )
 
+KNOWN_AT_SUFFIX = "_known_at"
+"""Dated attributes: an accounts column ``<attribute>_known_at`` (date) says when the attribute of
+that row became known; features use it only at snapshots after that day (features.known_at).
+Empty = known since the account's creation; attributes without one are known at every snapshot."""
+
 TABLES: dict[str, Table] = {
     t.name: t for t in (ACCOUNTS, REPS, OPPORTUNITIES, ACTIVITIES, ASSIGNMENTS)
 }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from features import engagement, history, ownership
@@ -15,6 +16,7 @@ from features.feature_sets import (
     CATEGORICAL,
     HISTORY_WINDOWS_DAYS,
 )
+from features.known_at import attributes_known_at
 from features.tables import CrmTables
 
 # Columns where "no events" means 0; every other column stays missing when there is nothing to
@@ -31,9 +33,10 @@ ZERO_WHEN_NONE = frozenset({"open_pipeline_value", "open_opportunities", "owner_
 
 
 def accounts_at(tables: CrmTables, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Accounts that existed before `as_of`, account_id index."""
+    """Accounts that existed before `as_of`, account_id index; dated attributes not yet known at
+    `as_of` are missing (features.known_at)."""
     accounts = tables.accounts[tables.accounts["created_at"] < as_of]
-    return accounts.set_index("account_id")
+    return attributes_known_at(accounts, as_of).set_index("account_id")
 
 
 def _history_columns(
@@ -169,16 +172,36 @@ def snapshot_dates(
 
 
 def build_snapshots(
-    tables: CrmTables, as_ofs: Iterable[pd.Timestamp], horizon_days: int, *, extra_columns=()
+    tables: CrmTables,
+    as_ofs: Iterable[pd.Timestamp],
+    horizon_days: int,
+    *,
+    extra_columns=(),
+    keep: Callable[[pd.Index, pd.Timestamp], np.ndarray] | None = None,
+    whole: Collection[pd.Timestamp] = (),
+    on_snapshot: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Stacked feature frames with `as_of` and `label` columns (won revenue in the horizon)."""
+    """Stacked feature frames with `as_of` and `label` columns (won revenue in the horizon).
+
+    Args:
+        keep: optional row sampler (account_id index, as_of) -> bool mask. Features are still
+            computed over every account; snapshots not in `whole` keep only the sampled rows,
+            those in `whole` keep every row. Either way an `in_sample` column marks the sample.
+        on_snapshot: called with (snapshots done, snapshots in all) after each one (progress).
+    """
+    dates = list(as_ofs)
     frames = []
-    for as_of in as_ofs:
+    for done, as_of in enumerate(dates, start=1):
         features = build_account_features(tables, as_of, extra_columns=extra_columns)
         label = history.label_won_revenue(tables.opportunities, as_of, horizon_days)
-        frames.append(
-            features.assign(as_of=as_of, label=label.reindex(features.index, fill_value=0.0))
-        )
+        frame = features.assign(as_of=as_of, label=label.reindex(features.index, fill_value=0.0))
+        if keep is not None:
+            mask = np.asarray(keep(frame.index, as_of), dtype=bool)
+            frame = frame.assign(in_sample=mask) if as_of in whole else frame[mask]
+            frame = frame.assign(in_sample=frame.get("in_sample", True))
+        frames.append(frame)
+        if on_snapshot is not None:
+            on_snapshot(done, len(dates))
     if not frames:
         raise DataContractError(
             "no snapshot dates fit in the data: the history is shorter than the horizon. "

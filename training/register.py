@@ -65,6 +65,9 @@ def _log_params(result: TrainingResult) -> None:
             "chosen_candidate": result.chosen,
             "dataset_digest": result.dataset_digest,
             "seed": cfg.seed,
+            "max_train_rows": cfg.max_train_rows or "-",
+            "sample_fraction": round(result.sample.fraction, 5) if result.sample else 1.0,
+            "snapshot_step_months": result.sample.step_months if result.sample else 1,
             **{
                 f"model_{k}": v
                 for k, v in result.model.get_params().items()

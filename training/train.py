@@ -19,6 +19,7 @@ period or it is not registered without force (training.register).
 from __future__ import annotations
 
 import hashlib
+import time
 import warnings
 import zlib
 from collections.abc import Callable
@@ -47,6 +48,15 @@ from models.potential import (
     ranking_metrics,
     scale_log_link_booster,
     total_ratio,
+)
+from training.scale import (
+    MAX_TRAIN_ROWS,
+    RowSample,
+    StageClock,
+    refit_estimate,
+    row_sample,
+    sampled_accounts,
+    snapshot_step,
 )
 
 MIN_HISTORY_DAYS = 180
@@ -124,6 +134,8 @@ class TrainConfig:
     extra_columns: tuple[str, ...] = ()
     snapshot_months: int = 1
     seed: int = 7
+    max_train_rows: int | None = MAX_TRAIN_ROWS
+    """account-snapshots fitted at most (training.scale); None fits every row"""
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,7 @@ class TrainingResult:
     warnings: list[str] = field(default_factory=list)
     gate: pd.DataFrame | None = None
     total_calibration: TotalCalibration | None = None
+    sample: RowSample | None = None
 
     @property
     def beats_baselines(self) -> bool:
@@ -261,6 +274,27 @@ def plan_snapshots(
     )
 
 
+def plan_at_scale(
+    tables: CrmTables, config: TrainConfig, as_of: pd.Timestamp
+) -> tuple[SnapshotPlan, RowSample]:
+    """The snapshot plan and row sample that keep a run within ``config.max_train_rows``.
+
+    Snapshots thin out (every 2 or 3 months) only where the coarser grid gives the same kind of
+    validation; then each training snapshot keeps the same share of its accounts.
+    """
+    start = tables.history_start()
+    plan = plan_snapshots(start, config, as_of)
+    accounts = len(tables.accounts)
+    step = snapshot_step(accounts * len(plan.refit), config.max_train_rows)
+    if step > config.snapshot_months:
+        coarse = _plan_or_none(start, replace(config, snapshot_months=step), as_of)
+        if coarse is not None and coarse.validation_kind == plan.validation_kind:
+            plan = coarse
+        else:
+            step = config.snapshot_months
+    return plan, row_sample(accounts, len(plan.refit), step, config.max_train_rows)
+
+
 def dataset_digest(tables: CrmTables) -> str:
     """A short content hash of the export, logged with every run."""
     h = hashlib.sha256()
@@ -310,17 +344,22 @@ def select_candidate(
     valid: pd.DataFrame,
     columns: list[str],
     names: list[str],
+    on_fitted: Callable[[int], None] = lambda _done: None,
 ) -> tuple[str, pd.DataFrame, dict[str, PotentialModel]]:
     """Fit each candidate on `train`, score it on the later `valid` fold, keep the best.
 
     "Best" weighs explanation cost: among candidates whose validation top-20% capture is within
-    SELECTION_TOLERANCE (relative) of the best one, the cheapest to explain wins.
+    SELECTION_TOLERANCE (relative) of the best one, the cheapest to explain wins. Fit seconds per
+    candidate are in ``table.attrs["fit_seconds"]`` (the refit estimate scales from them).
     """
-    rows, fitted = [], {}
+    rows, fitted, seconds = [], {}, {}
     X, y = _xy(train, columns)
     X_val, y_val = _xy(valid, columns)
-    for name in names:
+    for done, name in enumerate(names, start=1):
+        started = time.perf_counter()
         model = _make_model(config, name, columns).fit(X, y, eval_set=(X_val, y_val))
+        seconds[name] = time.perf_counter() - started
+        on_fitted(done)
         fitted[name] = model
         metrics = ranking_metrics(y_val, model.predict(X_val))
         rows.append(
@@ -336,6 +375,7 @@ def select_candidate(
     table["within_tolerance"] = table["capture_top20"] >= (1 - SELECTION_TOLERANCE) * best_capture
     table["shap_cost"] = table["shap_cost"] / table["shap_cost"].min()
     chosen = table[table["within_tolerance"]].sort_values(["shap_cost", "candidate"]).iloc[0]
+    table.attrs["fit_seconds"] = seconds
     return str(chosen["candidate"]), table, fitted
 
 
@@ -399,14 +439,23 @@ def split_frames(
     a later date and hold out the latest label window; account plans hold out a second group.
     """
     held = validation_group(frames["account_id"], seed)
+    sampled = frames["in_sample"].to_numpy(bool) if "in_sample" in frames else True
     if plan.validation_kind == FORWARD:
-        train = frames[frames["as_of"].isin(plan.train) & ~held]
+        train = frames[frames["as_of"].isin(plan.train) & ~held & sampled]
         valid = frames[(frames["as_of"] == plan.validation) & held]
         return train, valid, frames[frames["as_of"] == plan.holdout]
     tested = validation_group(frames["account_id"], seed + HOLDOUT_SEED_OFFSET) & ~held
-    train = frames[frames["as_of"].isin(plan.train) & ~held & ~tested]
+    train = frames[frames["as_of"].isin(plan.train) & ~held & ~tested & sampled]
     valid = frames[(frames["as_of"] == plan.validation) & held]
     return train, valid, frames[(frames["as_of"] == plan.holdout) & tested]
+
+
+def refit_rows(frames: pd.DataFrame, plan: SnapshotPlan) -> pd.DataFrame:
+    """The rows the served model is refit on: every refit snapshot, within the row sample."""
+    rows = frames["as_of"].isin(plan.refit)
+    if "in_sample" in frames:
+        rows &= frames["in_sample"].to_numpy(bool)
+    return frames[rows]
 
 
 def guard_leakage(
@@ -505,7 +554,8 @@ def train_potential(
     config = replace(config, as_of=as_of)
     notes: list[str] = []
     columns = list(FEATURE_SETS[config.feature_set]) + list(config.extra_columns)
-    plan = plan_snapshots(tables.history_start(), config, as_of)
+    plan, sample = plan_at_scale(tables, config, as_of)
+    clock = StageClock(progress)
     names = list(CANDIDATES)
     if len(tables.accounts) < SMALL_EXPORT_ACCOUNTS:
         names = ["simple"]
@@ -514,13 +564,24 @@ def train_potential(
             "trained only "
             "the simple candidate (7 leaves, depth 3); its metrics have wide error bars."
         )
-    progress(f"building snapshots from {plan.train[0].date()} to {plan.holdout.date()}")
     dates = plan.refit
+    clock.stage(
+        f"building {len(dates)} snapshots from {plan.train[0].date()} to {plan.holdout.date()}",
+        len(dates),
+    )
     if build is None:
         frames = build_snapshots(
-            tables, dates, config.horizon_days, extra_columns=config.extra_columns
+            tables,
+            dates,
+            config.horizon_days,
+            extra_columns=config.extra_columns,
+            keep=(lambda ids, d: sampled_accounts(ids, d, sample.fraction))
+            if sample.samples
+            else None,
+            whole={plan.validation, plan.holdout},
+            on_snapshot=lambda done, _total: clock.step(done),
         )
-    else:
+    else:  # the Dask path builds every account's snapshots on the cluster (no sampling)
         frames = build(dates)
     train, valid, holdout = split_frames(frames, plan, config.seed)
     if plan.validation_kind != FORWARD:
@@ -531,27 +592,44 @@ def train_potential(
             f"(as_of {plan.train[0].date()}"
             f"..{plan.validation.date()}): check opportunity stages and closed_at dates."
         )
-    progress(f"selecting among {names}")
+    clock.stage(f"fitting candidates {names} on {len(train):,} rows", len(names))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        chosen, selection, fitted = select_candidate(config, train, valid, columns, names)
+        chosen, selection, fitted = select_candidate(
+            config, train, valid, columns, names, on_fitted=clock.step
+        )
         eval_model = fitted[chosen]
         gate, gate_notes = baseline_gate(eval_model, train, valid, columns)
         notes += gate_notes
         trend = trend_holds(eval_model, train, valid, columns)
         calibrate_totals(eval_model, train, columns, plan.holdout, use_growth=trend)
-        progress("scoring holdout and baselines")
+        clock.stage(f"scoring the holdout ({len(holdout):,} accounts) and baselines")
         window = (plan.holdout, plan.holdout + pd.Timedelta(days=config.horizon_days))
         truth = oracle(*window) if oracle is not None else None
         comparison, predicted = compare_on_holdout(eval_model, train, holdout, columns, truth)
         notes += guard_leakage(eval_model, comparison, holdout, columns, allow=allow_leakage)
         trees = max(50, int(eval_model.best_iteration_ * 1.1))
-        progress(f"refitting '{chosen}' on {len(plan.refit)} snapshots ({trees} trees)")
-        X_all, y_all = _xy(frames[frames["as_of"].isin(plan.refit)], columns)
+        refit_frame = refit_rows(frames, plan)
+        fitted_trees = eval_model.best_iteration_ + eval_model.early_stopping_rounds
+        estimate = refit_estimate(
+            selection.attrs["fit_seconds"][chosen],
+            len(train),
+            fitted_trees,
+            len(refit_frame),
+            trees,
+        )
+        clock.stage(
+            f"refitting '{chosen}' on {len(refit_frame):,} rows of {len(plan.refit)} snapshots "
+            f"({trees} trees)",
+            estimate_s=estimate,
+        )
+        X_all, y_all = _xy(refit_frame, columns)
         template = _make_model(config, chosen, columns, n_estimators=trees)
         model = template.fit(X_all, y_all) if refit is None else refit(template, X_all)
-        refit = frames[frames["as_of"].isin(plan.refit)]
-        served = calibrate_totals(model, refit, columns, as_of, use_growth=trend)
+        clock.stage("refit done")
+        served = calibrate_totals(model, refit_frame, columns, as_of, use_growth=trend)
+    if sample.samples:
+        notes.append(sample.note(len(refit_frame)))
     calibration = calibration_by_decile(holdout["label"].to_numpy(), predicted)
     ratio = total_ratio(holdout["label"], predicted)
     if config.objective == "revenue" and abs(ratio - 1) > TOTAL_TOLERANCE:
@@ -573,4 +651,5 @@ def train_potential(
         warnings=notes,
         total_calibration=served,
         gate=gate,
+        sample=sample,
     )

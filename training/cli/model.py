@@ -70,6 +70,14 @@ def train(
         list[str], typer.Option("--extra-feature", help="extra account column to use as a feature")
     ] = [],  # noqa: B006 - typer needs a literal default
     cluster: ClusterOpt = None,
+    max_train_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-train-rows",
+            help="account-snapshots fitted at most (snapshots thinned, accounts sampled beyond "
+            "it; the holdout still scores every account); 0 = every row",
+        ),
+    ] = 400_000,
 ) -> None:
     """Train the potential model, evaluate it against baselines, log and register it in MLflow.
 
@@ -95,6 +103,7 @@ def train(
         horizon_days=horizon,
         objective=objective.value,
         extra_columns=tuple(extra_feature),
+        max_train_rows=max_train_rows or None,
     )
     from training.cli.cluster import training_hooks
     from training.cli.progress import ticking
@@ -111,7 +120,7 @@ def train(
             config,
             oracle=_oracle(data, tables),
             allow_leakage=allow_leakage,
-            progress=lambda m: status.update(m),
+            progress=lambda m: (status.update(m), console.print(m, highlight=False)),
             **on_cluster,
         )
         lineage = planned_lineage(
