@@ -198,6 +198,12 @@ BARE_APP = textwrap.dedent('''
 ''')
 
 
+def plan_move_accounts(plan: Path) -> list[str]:
+    """Accounts with a proposed move in the served plan (OUT/current or the folder itself)."""
+    folder = plan / "current" if (plan / "current").is_dir() else plan
+    return pd.read_csv(folder / "moves.csv", dtype={"account_id": str})["account_id"].tolist()
+
+
 # -- load -----------------------------------------------------------------------------------------
 async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
@@ -378,6 +384,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per run")
     parser.add_argument("--cards", type=int, default=2000, help="accounts to fetch and replay")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--mixed-seconds",
+        type=float,
+        default=120.0,
+        help="mixed load (cards + 5%% decisions, 16 clients) for this long; 0 skips it",
+    )
     opts = parser.parse_args()
     busy = busy_processes()
     scores_path, plan, env = ensure_world(opts.world, opts.work)
@@ -432,6 +444,18 @@ def main() -> None:
                 }
             )
         on_request = run_load(port, left_out, clients=1, requests=LEFT_OUT, warmup=0, in_order=True)
+        mixed = None
+        if opts.mixed_seconds > 0:
+            from bench.bench_mixed import run_mixed
+
+            mixed = run_mixed(
+                port,
+                key=KEY,
+                accounts=accounts,
+                moves=plan_move_accounts(plan),
+                pgid=service.proc.pid,
+                seconds=opts.mixed_seconds,
+            )
     finally:
         service.stop()
     (tmp / "bare.py").write_text(BARE_APP)
@@ -468,6 +492,14 @@ def main() -> None:
         bare.stop()
     rows.sort(key=lambda r: (r["clients"], r["server"] != "BentoML service"))
     report = write_report(rows, on_request, opts, opts.world, busy)
+    if mixed is not None:
+        from bench.bench_mixed import mixed_table
+
+        report += (
+            "\n## Mixed load: cards and 5% decisions\n\n" + mixed_table(mixed) + "\n\n"
+            "Decision throughput and latency are compared between the first and last third of "
+            "the run, as each account's decision history grows.\n"
+        )
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(report)
     print(report)
