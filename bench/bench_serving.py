@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving.md"
 HOST = "127.0.0.1"  # loopback only: this benchmark never sends a request anywhere else
 KEY = "bench-manager-key-0123456789abcdef"
+SCENARIO = ROOT / "docs" / "scenarios" / "balanced.yaml"
 LEFT_OUT = 50  # accounts removed from the scores file: their cards are computed on request
 
 
@@ -58,7 +59,9 @@ def free_port() -> int:
 
 
 # -- the world ------------------------------------------------------------------------------------
-def ensure_world(world: Path, work: Path) -> tuple[Path, Path, dict[str, str]]:
+def ensure_world(
+    world: Path, work: Path, scenario: Path = SCENARIO
+) -> tuple[Path, Path, dict[str, str]]:
     """(scores file, plan dir, env) for a served world, built once under `work`."""
     ensure_default_world(world)
     work.mkdir(parents=True, exist_ok=True)
@@ -80,7 +83,7 @@ def ensure_world(world: Path, work: Path) -> tuple[Path, Path, dict[str, str]]:
             env={**os.environ, **env},
         )
     if not (plan / "current").exists():  # plan versions: OUT/v0001 and OUT/current
-        write_plan(world, scores, plan, env)
+        write_plan(world, scores, plan, env, scenario)
     return scores, plan, env
 
 
@@ -115,9 +118,10 @@ def register_small_model(world: Path, work: Path) -> None:
     MlflowClient().set_registered_model_alias("account-potential", "champion", version)
 
 
-def write_plan(world: Path, scores: Path, plan: Path, env: dict[str, str]) -> None:
-    """`territory plan` with the balanced scenario: a real plan version under ``plan``."""
-    scenario = ROOT / "docs" / "scenarios" / "balanced.yaml"
+def write_plan(
+    world: Path, scores: Path, plan: Path, env: dict[str, str], scenario: Path = SCENARIO
+) -> None:
+    """`territory plan` with the scenario (balanced): a real plan version under ``plan``."""
     args = ["plan", "--data", str(world), "--scores", str(scores), "--out", str(plan)]
     subprocess.run(
         territory(*args, "--scenario", str(scenario)), env={**os.environ, **env}, check=True
@@ -385,6 +389,12 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=2000, help="accounts to fetch and replay")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=SCENARIO,
+        help="plan scenario (a small world may need looser limits)",
+    )
+    parser.add_argument(
         "--mixed-seconds",
         type=float,
         default=120.0,
@@ -392,7 +402,7 @@ def main() -> None:
     )
     opts = parser.parse_args()
     busy = busy_processes()
-    scores_path, plan, env = ensure_world(opts.world, opts.work)
+    scores_path, plan, env = ensure_world(opts.world, opts.work, opts.scenario)
     scores = pd.read_parquet(scores_path)
     left_out = scores["account_id"].sample(LEFT_OUT, random_state=1).tolist()
     served_scores = opts.work / "scores_served.parquet"
