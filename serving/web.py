@@ -31,7 +31,6 @@ from serving.errors import (
     document_errors,
     error_response,
 )
-from serving.fast_card import card_response, read_body, replay
 from serving.hubspot import card_payload, verify_v3
 from serving.settings import ServingSettings
 
@@ -187,7 +186,6 @@ class GuardMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._cors_card: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -213,32 +211,7 @@ class GuardMiddleware:
         if refused is not None:
             await refused(scope, receive, send)
             return
-        if path == "/card" and "json" in headers.get("content-type", ""):
-            await self._card(service, scope, receive, send, headers, limit)
-            return
         await self.app(scope, _limited(receive, limit, state := {}), _swap_if_over(send, state))
-
-    async def _card(self, service, scope: Scope, receive: Receive, send: Send, headers, limit):
-        """The card's lean path (serving.fast_card), else the endpoint with the body replayed."""
-        body, within = await read_body(receive, limit)
-        if not within:
-            await error_response(_too_large(limit))(scope, receive, send)
-            return
-        answer = card_response(service, headers, body)
-        if answer is None:
-            await self.app(scope, replay(body), send)
-            return
-        if "origin" not in headers:
-            await answer(scope, replay(body), send)
-            return
-        if self._cors_card is None:  # the same CORS rules as every other endpoint
-            self._cors_card = CrmCorsMiddleware(_scope_answer)
-        scope = {**scope, "territory.answer": answer}
-        await self._cors_card(scope, replay(body), send)
-
-
-async def _scope_answer(scope: Scope, receive: Receive, send: Send) -> None:
-    await scope["territory.answer"](scope, receive, send)
 
 
 def _documented(send: Send) -> Send:

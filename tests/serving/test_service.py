@@ -762,33 +762,6 @@ def test_cors_allows_only_configured_crm_origins(client, crm_origin):
     assert "access-control-allow-origin" not in bad.headers
 
 
-def test_the_cards_lean_path_answers_like_the_endpoint(client, keys, moves, crm_origin):
-    account = moves[0]["account_id"]
-    body = {"account_id": account}
-    lean = post(client, "/card", keys["manager"], body)
-    assert lean.status_code == 200 and lean.headers["content-type"] == "application/json"
-    # the endpoint itself (the lean path takes JSON content types only)
-    endpoint = client.post(
-        "/card",
-        content=json.dumps(body).encode(),
-        headers={**auth(keys["manager"]), "content-type": "text/plain"},
-    )
-    assert endpoint.status_code == 200 and endpoint.json() == lean.json()
-    cross = client.post("/card", json=body, headers={**auth(keys["manager"]), "Origin": crm_origin})
-    assert cross.status_code == 200 and cross.headers["access-control-allow-origin"] == crm_origin
-    evil = client.post(
-        "/card", json=body, headers={**auth(keys["manager"]), "Origin": "https://evil.example"}
-    )
-    assert "access-control-allow-origin" not in evil.headers
-    # refusals and bad bodies still answer as the endpoint does
-    assert "your key can see" in error_of(
-        post(client, "/card", keys["other_rep"], {"account_id": account}), 404
-    )
-    assert post(client, "/card", keys["manager"], {"account_id": ""}).status_code == 400
-    extra = post(client, "/card", keys["manager"], {"account_id": account, "x": 1})
-    assert extra.status_code == 400
-
-
 def test_pages_are_served_with_framing_rules(client, crm_origin):
     widget = client.get("/widget/")
     assert widget.status_code == 200 and "widget.js" in widget.text
