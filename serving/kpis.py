@@ -95,11 +95,6 @@ def _report(
     tables = state.tables
     period_stop = _day(stop, "stop") if stop else tables.default_as_of().normalize()
     period_start = _day(start, "start") if start else period_stop - pd.DateOffset(years=1)
-    if period_start >= period_stop:
-        raise BadRequest(
-            f"start {period_start.date()} is not before stop {period_stop.date()}; "
-            "pass a start earlier than stop."
-        )
     potential = _potential(state)
     rows = kpi_table(tables, period_start, period_stop, by=by, potential=potential)
     company = kpi_table(tables, period_start, period_stop, by="company", potential=potential)
