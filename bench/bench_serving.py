@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving.md"
 HOST = "127.0.0.1"  # loopback only: this benchmark never sends a request anywhere else
 KEY = "bench-manager-key-0123456789abcdef"
+SCENARIO = ROOT / "docs" / "scenarios" / "balanced.yaml"
 LEFT_OUT = 50  # accounts removed from the scores file: their cards are computed on request
 
 
@@ -58,7 +59,9 @@ def free_port() -> int:
 
 
 # -- the world ------------------------------------------------------------------------------------
-def ensure_world(world: Path, work: Path) -> tuple[Path, Path, dict[str, str]]:
+def ensure_world(
+    world: Path, work: Path, scenario: Path = SCENARIO
+) -> tuple[Path, Path, dict[str, str]]:
     """(scores file, plan dir, env) for a served world, built once under `work`."""
     ensure_default_world(world)
     work.mkdir(parents=True, exist_ok=True)
@@ -80,7 +83,7 @@ def ensure_world(world: Path, work: Path) -> tuple[Path, Path, dict[str, str]]:
             env={**os.environ, **env},
         )
     if not (plan / "current").exists():  # plan versions: OUT/v0001 and OUT/current
-        write_plan(world, scores, plan, env)
+        write_plan(world, scores, plan, env, scenario)
     return scores, plan, env
 
 
@@ -115,9 +118,10 @@ def register_small_model(world: Path, work: Path) -> None:
     MlflowClient().set_registered_model_alias("account-potential", "champion", version)
 
 
-def write_plan(world: Path, scores: Path, plan: Path, env: dict[str, str]) -> None:
-    """`territory plan` with the balanced scenario: a real plan version under ``plan``."""
-    scenario = ROOT / "docs" / "scenarios" / "balanced.yaml"
+def write_plan(
+    world: Path, scores: Path, plan: Path, env: dict[str, str], scenario: Path = SCENARIO
+) -> None:
+    """`territory plan` with the scenario (balanced): a real plan version under ``plan``."""
     args = ["plan", "--data", str(world), "--scores", str(scores), "--out", str(plan)]
     subprocess.run(
         territory(*args, "--scenario", str(scenario)), env={**os.environ, **env}, check=True
@@ -196,6 +200,12 @@ BARE_APP = textwrap.dedent('''
 
     app = Starlette(routes=[Route("/card", card, methods=["POST"])])
 ''')
+
+
+def plan_move_accounts(plan: Path) -> list[str]:
+    """Accounts with a proposed move in the served plan (OUT/current or the folder itself)."""
+    folder = plan / "current" if (plan / "current").is_dir() else plan
+    return pd.read_csv(folder / "moves.csv", dtype={"account_id": str})["account_id"].tolist()
 
 
 # -- load -----------------------------------------------------------------------------------------
@@ -378,9 +388,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per run")
     parser.add_argument("--cards", type=int, default=2000, help="accounts to fetch and replay")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=SCENARIO,
+        help="plan scenario (a small world may need looser limits)",
+    )
+    parser.add_argument(
+        "--mixed-seconds",
+        type=float,
+        default=120.0,
+        help="mixed load (cards + 5%% decisions, 16 clients) for this long; 0 skips it",
+    )
     opts = parser.parse_args()
     busy = busy_processes()
-    scores_path, plan, env = ensure_world(opts.world, opts.work)
+    scores_path, plan, env = ensure_world(opts.world, opts.work, opts.scenario)
     scores = pd.read_parquet(scores_path)
     left_out = scores["account_id"].sample(LEFT_OUT, random_state=1).tolist()
     served_scores = opts.work / "scores_served.parquet"
@@ -432,6 +454,18 @@ def main() -> None:
                 }
             )
         on_request = run_load(port, left_out, clients=1, requests=LEFT_OUT, warmup=0, in_order=True)
+        mixed = None
+        if opts.mixed_seconds > 0:
+            from bench.bench_mixed import run_mixed
+
+            mixed = run_mixed(
+                port,
+                key=KEY,
+                accounts=accounts,
+                moves=plan_move_accounts(plan),
+                pgid=service.proc.pid,
+                seconds=opts.mixed_seconds,
+            )
     finally:
         service.stop()
     (tmp / "bare.py").write_text(BARE_APP)
@@ -468,6 +502,14 @@ def main() -> None:
         bare.stop()
     rows.sort(key=lambda r: (r["clients"], r["server"] != "BentoML service"))
     report = write_report(rows, on_request, opts, opts.world, busy)
+    if mixed is not None:
+        from bench.bench_mixed import mixed_table
+
+        report += (
+            "\n## Mixed load: cards and 5% decisions\n\n" + mixed_table(mixed) + "\n\n"
+            "Decision throughput and latency are compared between the first and last third of "
+            "the run, as each account's decision history grows.\n"
+        )
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(report)
     print(report)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from features.contract import TABLES
 from features.errors import TerritoryError
+from features.imports import ImportRefused, current_folder, import_problems, import_versioned
 from features.mapping import apply_mapping, parse_mapping
 from features.tables import CrmTables
 from features.validation import ValidationReport, validate_crm
@@ -107,6 +108,7 @@ def read_raw(
             "directory (holding accounts.csv, reps.csv, ...), a SQLite file or a SQLAlchemy URL "
             "such as sqlite:///crm.db."
         )
+    folder = current_folder(folder)  # an imported export: the version OUT/current points at
     frames = {}
     for name in TABLES:
         found = [folder / f"{name}.{ext}" for ext in FILE_FORMATS]
@@ -164,8 +166,26 @@ def read_csv(path: Path) -> pd.DataFrame:
             f"{path}: cannot be read as csv ({exc}; read as {read_as}). Fix the file: close "
             f"every quote and quote cells that contain a {DELIMITER_NAMES[delimiter]}."
         ) from exc
+    check_not_truncated(text, delimiter, path)
     frame.attrs["read_as"] = read_as
     return frame
+
+
+def check_not_truncated(text: str, delimiter: str, path: Path) -> None:
+    """CrmSourceError when the file stops inside its last record: no final newline and fewer
+    cells than the header (a copy or download cut short), so no half-row passes as data."""
+    if not text or text.endswith(("\n", "\r")):
+        return
+    lines = text.splitlines()
+    if len(lines) < 2:
+        return
+    header, last = (next(csv.reader([line], delimiter=delimiter)) for line in (lines[0], lines[-1]))
+    if len(last) < len(header):
+        raise CrmSourceError(
+            f"{path}: the file stops inside its last row (line {len(lines)} has {len(last)} of "
+            f"{len(header)} cells and no line end): it looks truncated. Copy or export the file "
+            "again in full."
+        )
 
 
 def decode_text(data: bytes, path: Path) -> tuple[str, str]:
@@ -352,18 +372,52 @@ def import_export(
     fmt: FileFormat = "csv",
     quarantine_dir: str | Path | None = None,
 ) -> LoadResult:
-    """Map a foreign export onto the contract, write it to ``out`` and load (validate) it.
+    """Map a foreign export onto the contract and make it ``out``'s data only if it validates.
+
+    A directory ``out`` gets a new version folder (features.imports): written, validated, then
+    switched to by one symlink swap; any failure leaves the previous data byte-identical and
+    raises (ImportRefused for an export that is fatal, empty or mostly quarantined). A database
+    ``out`` is validated in memory first and written in one transaction.
 
     Args:
         mapping: mapping YAML file or the name of a shipped one (``maven_crm``).
         src: directory holding the mapping's source files.
         out: directory (or database URL) to write the contract export to.
-        quarantine_dir: defaults to ``out/quarantine`` when ``out`` is a directory.
+        quarantine_dir: defaults to the new version's ``quarantine/`` when ``out`` is a directory.
     """
     path = find_mapping(mapping)
     spec = parse_mapping(path.read_text(encoding="utf-8"), origin=str(path))
-    sources = {name: read_file(Path(src) / source.file) for name, source in spec.sources.items()}
-    write_frames(apply_mapping(spec, sources), out, fmt=fmt)
-    if quarantine_dir is None and not is_sql(out):
-        quarantine_dir = Path(out) / "quarantine"
+
+    def mapped() -> dict[str, pd.DataFrame]:
+        sources = {name: read_file(Path(src) / s.file) for name, s in spec.sources.items()}
+        return apply_mapping(spec, sources)
+
+    if is_sql(out) or str(out).endswith(tuple(SQLITE_SUFFIXES)):
+        return _import_sql(mapped(), out, quarantine_dir)
+
+    def validate(folder: Path, quarantine: Path) -> LoadResult:
+        return load_crm(folder, quarantine_dir=quarantine_dir or quarantine)
+
+    result, _ = import_versioned(
+        mapped,
+        Path(out),
+        write=lambda frames, folder: write_frames(frames, folder, fmt=fmt),
+        validate=validate,
+    )
+    return result  # type: ignore[return-value]
+
+
+def _import_sql(
+    frames: Mapping[str, pd.DataFrame], out: str | Path, quarantine_dir: str | Path | None
+) -> LoadResult:
+    _, report = validate_crm(frames)
+    problems = import_problems(report)
+    if problems:
+        result = LoadResult(describe_source(out), report, None, None)
+        raise ImportRefused(
+            f"import refused, nothing written to {describe_source(out)}:\n- "
+            + "\n- ".join(problems),
+            result,
+        )
+    write_frames(frames, out)  # one transaction (_write_sql)
     return load_crm(out, quarantine_dir=quarantine_dir)

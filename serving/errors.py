@@ -246,6 +246,7 @@ def document_errors(spec: dict) -> dict:
     as this service answers it ({"error", "status"}; BentoML's 400 shapes), and readiness's 503."""
     _nullable(spec)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    _refer_to_components(spec, schemas)
     schemas["Error"] = _ERROR_SCHEMA
     schemas["BadRequestError"] = _BAD_REQUEST_SCHEMA
     for path, item in spec.get("paths", {}).items():
@@ -269,6 +270,23 @@ def document_errors(spec: dict) -> dict:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
     return spec
+
+
+def _refer_to_components(spec: dict, schemas: dict) -> None:
+    """BentoML inlines each body's schema with `X | None` flattened to X (a null the API sends
+    then breaks the document), while components/schemas keeps the nullable copy: point every
+    inline request and response body titled like a component at that component instead."""
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            bodies = [operation.get("requestBody", {})]
+            bodies += list(operation.get("responses", {}).values())
+            for body in bodies:
+                media = body.get("content", {}).get("application/json", {})
+                title = media.get("schema", {}).get("title")
+                if title and title in schemas and "$ref" not in media["schema"]:
+                    media["schema"] = {"$ref": f"#/components/schemas/{title}"}
 
 
 def _nullable(node) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from models.kpis import kpi_table, kpi_trend
+from serving.errors import BadRequest
 from serving.store import ServingState
 
 TREND_OFFSETS = {"QS": pd.DateOffset(months=3), "MS": pd.DateOffset(months=1)}
@@ -69,6 +70,20 @@ def kpi_report(
     return report
 
 
+def _day(value: str, name: str) -> pd.Timestamp:
+    """An ISO day between 1900 and 2200, else a 400 naming the field and the value."""
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        day = None
+    if day is None or pd.isna(day) or not 1900 <= day.year <= 2200:
+        raise BadRequest(
+            f"{name} {value!r} is not a date between 1900 and 2200; pass an ISO date "
+            "such as 2026-01-01."
+        )
+    return day.tz_localize(None).normalize() if day.tzinfo else day.normalize()
+
+
 def _report(
     state: ServingState,
     by: str,
@@ -78,8 +93,8 @@ def _report(
     trend_periods: int,
 ) -> dict[str, Any]:
     tables = state.tables
-    period_stop = pd.Timestamp(stop) if stop else tables.default_as_of().normalize()
-    period_start = pd.Timestamp(start) if start else period_stop - pd.DateOffset(years=1)
+    period_stop = _day(stop, "stop") if stop else tables.default_as_of().normalize()
+    period_start = _day(start, "start") if start else period_stop - pd.DateOffset(years=1)
     potential = _potential(state)
     rows = kpi_table(tables, period_start, period_stop, by=by, potential=potential)
     company = kpi_table(tables, period_start, period_stop, by="company", potential=potential)

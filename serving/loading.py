@@ -102,22 +102,36 @@ def readable_roots(settings: ServingSettings) -> list[Path]:
     return [r.resolve() for r in roots]
 
 
+def plan_roots(settings: ServingSettings) -> list[Path]:
+    """Folders /reload may read a plan from: the readable roots, TERRITORY_PLANS_ROOT and the
+    folder holding the start-up plan directory (where `territory plan --out` writes versions)."""
+    roots = readable_roots(settings)
+    if settings.plans_root:
+        roots.append(Path(settings.plans_root).resolve())
+    if settings.plan_dir:
+        roots.append(Path(settings.plan_dir).resolve().parent)
+    return roots
+
+
 def check_reload_paths(settings: ServingSettings | None = None, **paths: str | None) -> None:
-    """BadRequest naming the first given path the server cannot see, or a scores file outside
-    the folders the service reads from (readable_roots)."""
+    """BadRequest naming the first given path the server cannot see, or a scores file or plan
+    folder outside the folders the service reads from (readable_roots, plan_roots). Paths are
+    resolved first, so `..` and symlinks cannot step outside."""
     for what, given in paths.items():
         if given and not Path(given).exists():
             raise BadRequest(
                 f"{what} {given} does not exist on the server; pass a path the service can read."
             )
-    scores = paths.get("scores_path")
-    if settings is not None and scores:
-        roots = readable_roots(settings)
-        resolved = Path(scores).resolve()
-        if not any(resolved.is_relative_to(root) for root in roots):
+    if settings is None:
+        return
+    allowed = {"scores_path": readable_roots(settings), "plan_dir": plan_roots(settings)}
+    for what, roots in allowed.items():
+        given = paths.get(what)
+        if given and not any(Path(given).resolve().is_relative_to(r) for r in roots):
             raise BadRequest(
-                f"scores_path {scores} is outside the folders the service reads scores from "
-                f"({', '.join(map(str, roots))}); write `territory score --out` output there."
+                f"{what} {given} is outside the folders the service reads from "
+                f"({', '.join(map(str, roots))}); write it under one of them (or set "
+                "TERRITORY_PLANS_ROOT for plans) and reload again."
             )
 
 

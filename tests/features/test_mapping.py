@@ -199,7 +199,8 @@ def test_maven_export_imports_cleanly(shared_data: Path, tmp_path: Path) -> None
     owners = tables.current_owners()
     assert (len(owners), owners.nunique()) == (85, 15)  # the agent with most deals per account
     assert owners.value_counts()["darcel-schlecht"] == 26
-    quarantined = pd.read_csv(tmp_path / "maven" / "quarantine" / "opportunities.csv", dtype=str)
+    quarantine = tmp_path / "maven" / "current" / "quarantine"
+    quarantined = pd.read_csv(quarantine / "opportunities.csv", dtype=str)
     assert len(quarantined) == 1588 and set(quarantined["check"]) == {"missing_value"}
 
 
@@ -210,7 +211,7 @@ def test_cli_import_maven(shared_data: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "opportunities 8800 -> 7212" in result.output
     assert "quarantined 1588 rows: opportunities 1588" in result.output
-    assert (tmp_path / "m" / "accounts.parquet").is_file()
+    assert (tmp_path / "m" / "current" / "accounts.parquet").is_file()
 
 
 def test_cli_import_fails_on_fatal_problems(tmp_path: Path) -> None:

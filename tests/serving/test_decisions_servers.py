@@ -220,7 +220,7 @@ def test_a_replan_never_touches_the_approved_plan_and_rollback_restores_it(
     replicas, keys, crm_dir, scores_path, data_dir, tmp_path
 ):
     server = replicas[1]
-    out = tmp_path / "plans"
+    out = data_dir / f"plans-{tmp_path.name}"  # /reload reads plans only under the data dir
     scenario = tmp_path / "relaxed.yaml"
     scenario.write_text(
         "name: e2e\nlimits:\n  workload_band: 0.3\n  potential_band: 0.3\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 
 import pandas as pd
@@ -307,6 +308,40 @@ def test_reload_with_missing_paths_is_400(client, keys, tmp_path):
     )
     assert "does not exist" in message
     assert post(client, "/status", keys["job"]).json()["ready"] is True
+
+
+def test_reload_paths_are_confined_to_the_served_folders(
+    client, keys, plan_dir, tables, scores_path, tmp_path
+):
+    from tests.serving.fixtures.plans import write_plan
+
+    served = post(client, "/status", keys["job"]).json()["plan_id"]
+    outside = write_plan(
+        tmp_path / "outside", tables, pd.read_csv(scores_path, dtype={"account_id": str}), seed=5
+    )
+    escape = plan_dir.parent / f"escape-{tmp_path.name}"
+    escape.symlink_to(outside, target_is_directory=True)  # inside a root, pointing out of it
+    not_a_plan = plan_dir.parent / f"not-a-plan-{tmp_path.name}"
+    not_a_plan.mkdir()
+    try:
+        for body in (
+            {"plan_dir": str(outside)},
+            {"plan_dir": str(plan_dir / os.path.relpath(outside, plan_dir))},  # ../..
+            {"plan_dir": str(escape)},
+            {"scores_path": "/etc/passwd"},
+            {"scores_path": f"{scores_path.parent}/../../../../etc/passwd"},
+        ):
+            message = error_of(post(client, "/reload", keys["job"], body), 400)
+            assert "outside the folders the service reads from" in message, body
+            assert str(next(iter(body.values()))) in message
+        assert "is not a plan" in error_of(
+            post(client, "/reload", keys["job"], {"plan_dir": str(not_a_plan)}), 400
+        )
+    finally:
+        escape.unlink()
+        not_a_plan.rmdir()
+    status = post(client, "/status", keys["job"]).json()
+    assert status["ready"] is True and status["plan_id"] == served  # the working plan is kept
 
 
 # -- manager review: queue, decisions, contests, audit, export ------------------------------------
@@ -837,8 +872,11 @@ def test_approve_plan_needs_confirmation_then_is_immutable_and_rolls_back(
     assert "immutable" in error_of(late, 409)
     first_id = post(client, "/status", keys["job"]).json()["plan_id"]
     # a second plan version, approved, then rolled back: the first is served and approved again
-    second = write_plan(
-        tmp_path / "second", tables, pd.read_csv(scores_path, dtype={"account_id": str}), seed=99
+    second = write_plan(  # /reload reads plans only beside the served one
+        plan_dir.parent / f"second-{tmp_path.name}",
+        tables,
+        pd.read_csv(scores_path, dtype={"account_id": str}),
+        seed=99,
     )
     reloaded = post(
         client, "/reload", keys["job"], {"plan_dir": str(second), "reload_model": False}

@@ -61,14 +61,22 @@ def import_export(
         Path | None, typer.Option(help="Where quarantined rows go. Default: OUT/quarantine.")
     ] = None,
 ) -> None:
-    """Map a foreign CRM export onto the contract with a YAML mapping, write it and validate it."""
+    """Map a foreign CRM export onto the contract with a YAML mapping, validate it in a new
+    version folder and only then make it OUT's data (a failed import leaves OUT as it was)."""
+    from features.imports import ImportRefused
     from features.loaders import FILE_FORMATS, CrmSourceError
     from features.loaders import import_export as run_import
 
     if file_format not in FILE_FORMATS:
         raise CrmSourceError(f"--format {file_format!r}: use one of {', '.join(FILE_FORMATS)}.")
     fmt: Literal["csv", "parquet"] = "parquet" if file_format == "parquet" else "csv"
-    result = run_import(mapping, src, out, fmt=fmt, quarantine_dir=quarantine_dir)
+    try:
+        result = run_import(mapping, src, out, fmt=fmt, quarantine_dir=quarantine_dir)
+    except ImportRefused as refused:
+        if refused.result is not None:
+            _print_result(refused.result, exit_on_fatal=False)
+        _console().print(f"error: {refused}", markup=False, soft_wrap=True)
+        raise SystemExit(1) from None
     _console().print(f"wrote the contract export to {out}", markup=False)
     _print_result(result)
 
@@ -80,7 +88,7 @@ def _console() -> Console:
     return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
 
 
-def _print_result(result: LoadResult) -> None:
+def _print_result(result: LoadResult, *, exit_on_fatal: bool = True) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -104,7 +112,7 @@ def _print_result(result: LoadResult) -> None:
         console.print(f"quarantine report: {escape(str(result.quarantine_dir))}", soft_wrap=True)
     elif report.quarantined_rows:
         console.print("quarantined rows were not written: pass --quarantine-dir", soft_wrap=True)
-    if report.fatal:
+    if report.fatal and exit_on_fatal:
         # SystemExit, not typer.Exit: training.cli.main runs the app with standalone_mode=False,
         # where click turns typer.Exit into a return value and the status would be lost.
         raise SystemExit(1)
