@@ -154,6 +154,7 @@ def read_csv(path: Path) -> pd.DataFrame:
     # Plain UTF-8 is parsed from the bytes: a StringIO of the decoded text held ~4 bytes per
     # character, and reading a 169 MiB activities.csv peaked at 1,470 MiB over the frame's
     # 309 MiB (582 MiB from the bytes), the peak of every command on a 100k-account CSV world.
+    check_not_truncated(text, delimiter, path)
     source = io.BytesIO(data) if encoding == "UTF-8" else io.StringIO(text)
     del text
     try:
@@ -166,7 +167,6 @@ def read_csv(path: Path) -> pd.DataFrame:
             f"{path}: cannot be read as csv ({exc}; read as {read_as}). Fix the file: close "
             f"every quote and quote cells that contain a {DELIMITER_NAMES[delimiter]}."
         ) from exc
-    check_not_truncated(text, delimiter, path)
     frame.attrs["read_as"] = read_as
     return frame
 
@@ -176,13 +176,16 @@ def check_not_truncated(text: str, delimiter: str, path: Path) -> None:
     cells than the header (a copy or download cut short), so no half-row passes as data."""
     if not text or text.endswith(("\n", "\r")):
         return
-    lines = text.splitlines()
-    if len(lines) < 2:
+    end_of_header, start_of_last = text.find("\n"), text.rfind("\n") + 1
+    if end_of_header < 0:
         return
-    header, last = (next(csv.reader([line], delimiter=delimiter)) for line in (lines[0], lines[-1]))
+    # slices of the two lines only: no copy of the whole text (GBs for a 1M-account export)
+    first, last = text[:end_of_header], text[start_of_last:]
+    n_lines = text.count("\n") + 1
+    header, last = (next(csv.reader([line], delimiter=delimiter)) for line in (first, last))
     if len(last) < len(header):
         raise CrmSourceError(
-            f"{path}: the file stops inside its last row (line {len(lines)} has {len(last)} of "
+            f"{path}: the file stops inside its last row (line {n_lines} has {len(last)} of "
             f"{len(header)} cells and no line end): it looks truncated. Copy or export the file "
             "again in full."
         )
