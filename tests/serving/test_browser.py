@@ -44,6 +44,9 @@ def test_review_approve_persists_and_widget_shows_reasons(
     rows = page.locator("tr.move-row")
     expect(rows.first).to_be_visible(timeout=20_000)
     expect(page.locator("#chart svg.bars")).to_be_visible()
+    # the plan is not approved yet: the outcomes panel says so instead of showing a figure
+    expect(page.locator("#outcomes-text")).to_contain_text("Not measurable yet", timeout=20_000)
+    assert page.locator("#goals-link").get_attribute("href") == "/kpis/"
     page.screenshot(path=artifacts / "review-queue.png", full_page=True)
 
     account = next(
