@@ -196,6 +196,12 @@ class MoveOut(BaseModel):
     status: MoveStatus
     decision: DecisionOut | None
     open_contests: int
+    explained: dict[str, Any] | None = Field(
+        default=None,
+        description="revenue now and with the new owner, net, limits, fit drivers "
+        "(serving/move_explain.py); None for a plan folder written without move details",
+    )
+    for_you: str | None = Field(default=None, description="rep cards: what the move means for you")
 
 
 class OwnerOut(BaseModel):

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import TerritoryError
+from serving.cards import for_rep
 from serving.errors import (
     NotFound,
     TooLarge,
@@ -151,7 +152,8 @@ async def hubspot_card(request: Request) -> JSONResponse:
                 f"{settings.hubspot_account_property!r} nor "
                 "associatedObjectId; add the property to the card's propertiesToSend."
             )
-        card = await anyio.to_thread.run_sync(service.card_dict, account_id)
+        # the CRM shows this card to reps: the rep-facing wording (serving/cards.py)
+        card = for_rep(await anyio.to_thread.run_sync(service.card_dict, account_id), None)
         object_id = params.get("associatedObjectId", account_id)
         base = (settings.public_base_url or f"{request.url.scheme}://{request.url.netloc}").rstrip(
             "/"
