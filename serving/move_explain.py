@@ -8,8 +8,6 @@ terms add up: ``revenue_new - revenue_now == fit_gain`` and
 
 from __future__ import annotations
 
-import math
-
 from models.explain import currency
 from models.repfit import DRIVER_WORDS
 from serving.plans import Move
@@ -84,10 +82,13 @@ def fit_reasons(move: Move, k: int = 3) -> list[dict]:
     """The fit's top drivers, largest first, worded from the repfit catalogue (manager's view)."""
     d = move.details
     ranked = sorted(d.fit_drivers.items(), key=lambda kv: -abs(kv[1]))[:k]
+    total = sum(d.fit_drivers.values())
     out = []
     for driver, share in ranked:
         label, up, _ = DRIVER_WORDS.get(driver, (driver, driver, driver))
-        effect = d.revenue_now * math.expm1(share) if d.revenue_now else 0.0
+        # each driver's part of the fit gain, in proportion to its share of the log change, so
+        # the parts of all drivers add up to the fit gain the row shows
+        effect = d.fit_gain * share / total if total else 0.0
         text = f"{'new rep' if share > 0 else 'current owner'}: {up}"
         out.append(
             {
@@ -108,7 +109,12 @@ def limits_served(state: ServingState, move: Move) -> list[dict]:
     out = []
     if d.km_new is not None:
         if d.km_now is not None:
-            text = f"{d.km_new:,.0f} km from the new rep's base (now {d.km_now:,.0f} km)"
+            gap = d.km_now - d.km_new
+            way = "closer" if gap >= 0 else "further"
+            text = (
+                f"{abs(gap):,.0f} km {way}: {d.km_new:,.0f} km from the new rep's base "
+                f"(now {d.km_now:,.0f} km)"
+            )
         else:
             text = f"{d.km_new:,.0f} km from the new rep's base"
         out.append({"type": "travel", "text": text, "km_now": d.km_now, "km_new": d.km_new})

@@ -918,6 +918,14 @@ def test_each_move_states_revenue_with_each_owner_and_a_net_its_terms_add_up_to(
         assert x["dominant"]["type"] in {"fit", "travel", "balance", "capacity", "forced", "new"}
         assert set(x["optimiser_detail"]) >= {"balance_restored", "capacity_freed", "budget_used"}
         assert all(not r["text"].startswith(("better fit", "balance")) for r in x["limits"])
+        if (
+            x["fit_reasons"]
+            and len(x["fit_reasons"]) == len([r for r in x["fit_reasons"] if r["log_share"]])
+            and x["revenue_now"]
+        ):
+            # the fit drivers' parts add up to the fit gain (fallback fit: two drivers, top 3)
+            parts = sum(r["revenue_effect"] for r in x["fit_reasons"])
+            assert parts == pytest.approx(x["fit_gain"], abs=0.05)
     top = moves[0]
     card = post(client, "/card", keys["manager"], {"account_id": top["account_id"]}).json()
     # the same account's potential is one figure on the card, the move and its explanation
