@@ -454,3 +454,19 @@ class KpiResponse(BaseModel):
     company: KpiRow
     trend: list[KpiRow] = Field(description="company KPIs per period, oldest first")
     notes: list[str]
+
+
+class TradeoffPoint(BaseModel):
+    max_moved_share: float = Field(description="at most this share of accounts moved by choice")
+    status: str
+    objective: float | None = Field(description="plan value per year; None: no plan meets it")
+    moves_by_choice: int | None
+    moved_share: float | None = None
+    solve_s: float | None = None
+    chosen: bool = Field(description="the served plan's own budget")
+
+
+class PlanTradeoff(BaseModel):
+    plan_id: str
+    points: list[TradeoffPoint]
+    note: str = ""

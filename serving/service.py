@@ -63,6 +63,7 @@ from serving.schemas import (
     PlanPreview,
     PlanPreviewRequest,
     PlanRollback,
+    PlanTradeoff,
     ReloadRequest,
     RepView,
     RepViewRequest,
@@ -639,6 +640,15 @@ class Territory:
 
         report = kpi_report(self._state(), by, start, stop, freq, trend_periods)
         return KpiResponse.model_validate(report)
+
+    @bentoml.api(route="/plan_tradeoff")
+    @answers_errors
+    def plan_tradeoff(self, ctx: bentoml.Context) -> PlanTradeoff:
+        """The served plan's value at several disruption budgets (`territory plan --tradeoff`)."""
+        require_role(self._who(ctx), "manager", "job", action="the value-versus-moves curve")
+        from serving.tradeoff import tradeoff_of
+
+        return PlanTradeoff.model_validate(tradeoff_of(views.require_plan(self._state())))
 
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)

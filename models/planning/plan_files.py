@@ -34,6 +34,7 @@ METRICS = "metrics.json"
 ASSIGNMENTS = "assignments.csv"
 MOVES = "moves.csv"
 REPORT = "report.md"
+TRADEOFF = "tradeoff.csv"
 CURRENT = "current"
 ASSIGNMENT_COLUMNS = (
     "account_id",
@@ -382,3 +383,26 @@ def read_plan_folder(folder: Path, current_owner: Mapping[str, str] | None = Non
         metrics=doc,
         report_md=report,
     )
+
+
+# -- the value-versus-moves curve (optional: `territory plan` writes it) ---------------------------
+def write_tradeoff(folder: Path, curve: pd.DataFrame) -> Path:
+    """tradeoff.csv: one row per disruption budget (models.planning.report_tradeoff)."""
+    path = Path(folder) / TRADEOFF
+    curve.to_csv(path, index=False)
+    return path
+
+
+def read_tradeoff(folder: Path) -> list[dict[str, Any]] | None:
+    """tradeoff.csv's rows (None when the plan was written without one); empty cells None."""
+    path = resolve_plan_folder(folder) / TRADEOFF
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path)
+    needed = {"max_moved_share", "status", "objective", "moves_by_choice", "chosen"}
+    if not needed <= set(frame.columns):
+        raise PlanFolderError(
+            f"{path}: column(s) {sorted(needed - set(frame.columns))} missing; "
+            f"{RERUN.format(folder=path.parent)}."
+        )
+    return [_clean(r) for r in frame.astype(object).where(frame.notna(), None).to_dict("records")]

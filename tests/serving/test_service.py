@@ -997,3 +997,13 @@ def test_a_reps_card_has_no_owner_deficit_and_the_managers_keeps_it(client, keys
     assert phrases, manager["reasons"]  # the manager sees the owner's deficit
     assert not any(p in json.dumps(rep) for p in phrases), rep["reasons"]
     assert rep["potential"] == manager["potential"]  # the same figure either way
+
+
+def test_plan_tradeoff_is_for_managers_and_says_how_to_get_a_curve(client, keys, plan_dir):
+    body = post(client, "/plan_tradeoff", keys["manager"]).json()
+    assert body["plan_id"] == plan_id_of(plan_dir) and body["points"] == []
+    assert "territory plan --tradeoff" in body["note"]
+    assert "manager" in error_of(post(client, "/plan_tradeoff", keys["rep"]), 403)
+    page = client.get("/review/")
+    assert 'id="tradeoff"' in page.text and "tradeoff.js" in page.text
+    assert "/plan_tradeoff" in client.get("/review/tradeoff.js").text

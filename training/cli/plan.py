@@ -44,6 +44,14 @@ def plan(
     time_limit: Annotated[
         float | None, typer.Option(help="Solver seconds (overrides the scenario).")
     ] = None,
+    tradeoff: Annotated[
+        bool,
+        typer.Option(
+            help="Also solve at 1, 2, 5, 10, 20, 30% disruption budgets (same inputs and fit, "
+            "the scenario's time limit shared among them) and write tradeoff.csv/.png and a "
+            "report.md section: the value-versus-moves curve the review page draws."
+        ),
+    ] = False,
 ) -> None:
     """Plan who should own each account; write assignments, moves, metrics, report and map as a
     new plan version under --out."""
@@ -74,7 +82,13 @@ def plan(
         "unscored_accounts": inputs.unscored_accounts,
         "unknown_scores": inputs.unknown_scores,
     }
-    version = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
+    curve = None
+    if tradeoff and result.feasible:
+        from models.planning import tradeoff_curve
+
+        console.print("  [dim]value-versus-moves curve[/dim]")
+        curve = tradeoff_curve(setup, result)
+    version = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts, curve)
     _print_summary(result, version)
     if not result.feasible:
         details = "\n  - ".join(result.conflicts)
