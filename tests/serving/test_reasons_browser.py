@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.serving.fixtures.servers import Server
+from tests.serving.fixtures.world import run_cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -19,13 +20,37 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture
-def served_real_plan(base_env, real_plan_dir, tmp_path):
+def served_real_plan(base_env, crm_dir, scores_path, data_dir, tmp_path):
+    """`territory plan --tradeoff` on the served world, served by `territory serve`."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "name: browser\nlimits:\n  workload_band: 0.3\n  potential_band: 0.3\n"
+        "  max_moved_share: 0.15\nsolver:\n  time_limit_s: 12\n"
+    )
+    plans = tmp_path / "plans"
+    run_cli(
+        [
+            "plan",
+            "--data",
+            str(crm_dir),
+            "--scores",
+            str(scores_path),
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(plans),
+            "--fit",
+            "fallback",
+            "--tradeoff",
+        ],
+        env={"TERRITORY_DATA_DIR": str(data_dir)},
+    )
     env = {**base_env, "TERRITORY_DECISIONS_URL": f"sqlite:///{tmp_path / 'decisions.db'}"}
     crm, scores = env.pop("TERRITORY_CRM_SOURCE"), env.pop("TERRITORY_SCORES_PATH")
     env.pop("TERRITORY_PLAN_DIR")
     server = Server(
         env,
-        ["--data", crm, "--scores", scores, "--plan", str(real_plan_dir)],
+        ["--data", crm, "--scores", scores, "--plan", str((plans / "current").resolve())],
         tmp_path / "server.log",
     )
     try:
@@ -67,5 +92,11 @@ def test_move_row_shows_both_revenue_figures_the_net_and_one_chip(
         expect(detail).to_contain_text("net effect on the plan")
         expect(detail).to_contain_text("Limits it serves")
         page.screenshot(path=artifacts / "review-move-explained.png", full_page=True)
+        # the value-versus-moves panel draws the curve with this plan's budget marked
+        panel = page.locator("#tradeoff")
+        expect(panel.locator("svg.tradeoff")).to_be_visible(timeout=10_000)
+        assert panel.locator("circle.chosen").count() == 1
+        expect(panel).to_contain_text("15%")
+        panel.screenshot(path=artifacts / "review-tradeoff-panel.png")
         browser.close()
     assert not errors, errors
