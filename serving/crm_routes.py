@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from features.errors import TerritoryError
 from serving.auth import Principal
+from serving.cards import for_rep
 from serving.crm_settings import CrmSettings
 from serving.crm_signin import (
     account_for_crm_id,
@@ -151,7 +152,8 @@ def _card_for(service, state, rep_id: str, account_id: str, object_id: int, base
     except Forbidden:
         owner = state.reps.get(state.current_owner.get(account_id, ""))
         return restricted_payload(object_id, owner.name if owner else None)
-    card = service.card_dict(account_id)
+    # reps read the card in the CRM: the rep-facing wording, no colleague's shortcomings
+    card = for_rep(service.card_dict(account_id), rep_id)
     link = widget_link(service, base, rep_id, account_id)
     actions = [iframe_action("Open in Territory", link)]
     move = card["owner"].get("move")

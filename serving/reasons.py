@@ -67,3 +67,40 @@ def parse_reasons_cell(cell: object) -> list[dict]:
         if isinstance(cell, Sequence)
         else []
     )
+
+
+OWNER_FEATURES = frozenset(
+    {
+        "owner_tenure_days",
+        "owner_level",
+        "owner_industry_match",
+        "owner_book_size",
+        "distance_to_owner_km",
+        "days_with_current_owner",
+    }
+)
+"""Score drivers that describe the current owner as a person (level, tenure, expertise, book,
+distance): a manager sees them; a rep's card never lists one that holds the score down, since it
+reads as a named colleague's shortcoming."""
+
+
+def is_owner_deficit(reason: dict) -> bool:
+    """Whether a score reason describes the current owner and holds the score down."""
+    return reason.get("feature") in OWNER_FEATURES and reason.get("direction") == "down"
+
+
+def rep_facing_reasons(reasons: list[dict]) -> tuple[list[dict], list[str]]:
+    """(the reasons a rep's card shows, the phrases left out): owner deficits go."""
+    kept = [r for r in reasons if not is_owner_deficit(r)]
+    dropped = [str(r.get("phrase", "")) for r in reasons if is_owner_deficit(r)]
+    return kept, [p for p in dropped if p]
+
+
+def without_phrases(narrative: str, phrases: list[str]) -> str:
+    """The narrative with every sentence that holds one of ``phrases`` left out."""
+    if not phrases:
+        return narrative
+    sentences = [s for s in narrative.split(". ") if s]
+    kept = [s for s in sentences if not any(p and p in s for p in phrases)]
+    text = ". ".join(kept)
+    return text if not narrative.endswith(".") or text.endswith(".") else text + "."

@@ -208,6 +208,12 @@ class MoveOut(BaseModel):
     status: MoveStatus
     decision: DecisionOut | None
     open_contests: int
+    explained: dict[str, Any] | None = Field(
+        default=None,
+        description="revenue now and with the new owner, net, limits, fit drivers "
+        "(serving/move_explain.py); None for a plan folder written without move details",
+    )
+    for_you: str | None = Field(default=None, description="rep cards: what the move means for you")
 
 
 class OwnerOut(BaseModel):
@@ -836,3 +842,19 @@ class PlanPreviewJob(BaseModel):
     top_moves: list[MoveOut] = Field(default_factory=list)
     reps: list[RepBalance] = Field(default_factory=list)
     error: str | None = None
+
+
+class TradeoffPoint(BaseModel):
+    max_moved_share: float = Field(description="at most this share of accounts moved by choice")
+    status: str
+    objective: float | None = Field(description="plan value per year; None: no plan meets it")
+    moves_by_choice: int | None
+    moved_share: float | None = None
+    solve_s: float | None = None
+    chosen: bool = Field(description="the served plan's own budget")
+
+
+class PlanTradeoff(BaseModel):
+    plan_id: str
+    points: list[TradeoffPoint]
+    note: str = ""

@@ -80,6 +80,7 @@ from serving.schemas import (
     PlanPreviewJob,
     PlanPreviewRequest,
     PlanRollback,
+    PlanTradeoff,
     ReloadRequest,
     RepBookRequest,
     RepPlan,
@@ -357,10 +358,12 @@ class Territory:
         state = self._state()
         self._check_card_access(who, state, account_id)
         if state.entry(account_id) is None:  # the rare, slower path runs off the event loop
-            return AccountCard.model_validate(
-                await anyio.to_thread.run_sync(self.card_dict, account_id)
-            )
-        return AccountCard.model_validate(self.card_dict(account_id))
+            card = await anyio.to_thread.run_sync(self.card_dict, account_id)
+        else:
+            card = self.card_dict(account_id)
+        if who.role == "rep":  # reps read the move as it concerns them (serving/cards.py)
+            card = cards.for_rep(card, who.rep_id)
+        return AccountCard.model_validate(card)
 
     @bentoml.api(route="/rep_view", input_spec=RepViewRequest)
     @answers_errors
@@ -370,7 +373,10 @@ class Territory:
         require_role(who, "rep", "manager", action="the rep view")
         rules.check_rep_view(who, rep_id)
         view = self._card_view()  # like cards: served while the database is down
-        return RepView.model_validate(views.rep_view(self._state(), rep_id, limit, view))
+        body = views.rep_view(self._state(), rep_id, limit, view)
+        if who.role == "rep":
+            body = cards.for_rep_view(body, who.rep_id)
+        return RepView.model_validate(body)
 
     @bentoml.api(route="/contest", input_spec=ContestRequest)
     @answers_errors
@@ -1094,6 +1100,15 @@ class Territory:
         if state.plan is not None and self.link.healthy:  # else: served from the snapshot
             view, record = self._view(), self.store.plan(state.plan.plan_id)
         return rep_book(state, rep_id, view, record, calls)
+
+    @bentoml.api(route="/plan_tradeoff")
+    @answers_errors
+    def plan_tradeoff(self, ctx: bentoml.Context) -> PlanTradeoff:
+        """The served plan's value at several disruption budgets (`territory plan --tradeoff`)."""
+        require_role(self._who(ctx), "manager", "job", action="the value-versus-moves curve")
+        from serving.tradeoff import tradeoff_of
+
+        return PlanTradeoff.model_validate(tradeoff_of(views.require_plan(self._state())))
 
 
 Territory.add_asgi_middleware(CrmCorsMiddleware)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from serving.decisions import Decision, DecisionSummary, DecisionView, PlanRecord
 from serving.errors import NotFound, NotReady
+from serving.move_explain import explain_move
 from serving.plans import Move, Plan
 from serving.store import ScoreEntry, ServingState
 
@@ -65,6 +66,7 @@ def move_out(state: ServingState, move: Move, view: DecisionView) -> dict:
         "status": STATUS_OF_ACTION[decision.action] if decision else "proposed",
         "decision": _decision_out(decision),
         "open_contests": view.open_contests.get(move.account_id, 0),
+        "explained": explain_move(state, move),
     }
 
 

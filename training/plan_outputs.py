@@ -12,7 +12,15 @@ from typing import Any
 
 import pandas as pd
 
-from models.planning import Plan, PlanVersion, metrics_document, write_plan_version
+from models.planning import (
+    Plan,
+    PlanVersion,
+    metrics_document,
+    tradeoff_markdown,
+    write_plan_version,
+    write_tradeoff,
+    write_tradeoff_png,
+)
 from training.plan_map import write_map
 
 
@@ -23,17 +31,26 @@ def write_plan(
     extra: dict[str, Any],
     reps: pd.DataFrame | None,
     accounts: pd.DataFrame | None,
+    tradeoff: pd.DataFrame | None = None,
 ) -> PlanVersion:
-    """Write the plan as the next version under ``out`` (with its map), never rewriting an
-    earlier one; ``out/current`` moves to it when it is feasible."""
+    """Write the plan as the next version under ``out`` (with its map and, when given, the
+    value-versus-moves curve), never rewriting an earlier one; ``out/current`` moves to it when
+    it is feasible."""
     doc = metrics_document(plan, scenario_name, extra)
 
     def with_map(folder: Path) -> list[Path]:
+        written = []
+        if tradeoff is not None:
+            write_tradeoff_png(tradeoff, folder / "tradeoff.png")
+            written += [write_tradeoff(folder, tradeoff), folder / "tradeoff.png"]
         if plan.assignments is None or reps is None or accounts is None:
-            return []
-        return [write_map(plan, accounts, reps, folder / "map.png")]
+            return written
+        return [*written, write_map(plan, accounts, reps, folder / "map.png")]
 
-    return write_plan_version(plan, out, doc, report_markdown(doc, plan), with_map)
+    report = report_markdown(doc, plan)
+    if tradeoff is not None:
+        report += "\n" + tradeoff_markdown(tradeoff)
+    return write_plan_version(plan, out, doc, report, with_map)
 
 
 def _row(label: str, before: Any, after: Any, fmt: str) -> str:

@@ -20,8 +20,10 @@ from models.planning.plan_files import (
     plan_id_of,
     read_plan_folder,
     read_plan_metrics,
+    read_tradeoff,
     resolve_plan_folder,
     write_plan_folder,
+    write_tradeoff,
 )
 from models.planning.plan_versions import (
     PlanVersion,
@@ -50,9 +52,15 @@ from models.planning.recipe import (
     with_time_limit,
 )
 from models.planning.relaxation import LimitChange, Relaxation, relax_until_feasible
+from models.planning.report_tradeoff import tradeoff_curve, tradeoff_markdown, write_tradeoff_png
 from models.planning.scenario import NewRep, Scenario, ScenarioError, scenario_from_dict
 
 __all__ = [
+    "read_tradeoff",
+    "tradeoff_curve",
+    "tradeoff_markdown",
+    "write_tradeoff",
+    "write_tradeoff_png",
     "KIND_REASONS",
     "SCHEMA_VERSION",
     "LimitChange",

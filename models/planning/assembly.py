@@ -13,6 +13,7 @@ import pandas as pd
 from features.geography import haversine_km
 from models.planning.match_data import MatchData, PairFit
 from models.planning.metrics import assignment_metrics
+from models.planning.move_details import region_details, with_fit_drivers
 from models.planning.plan import Move, Plan
 from models.planning.reasons import move_reasons, summary
 from models.solver import Solution, WithinTolerance, relative_gap
@@ -59,6 +60,7 @@ def assemble_plan(
     metrics = _metrics(
         data, fit, after_rep, after_fit, after_km, objective, bound, solutions, fit_method, timings
     )
+    moves = with_fit_drivers(moves, data, fit, fit_method)
     moves.sort(key=lambda mv: (-mv.impact, mv.account_id))
     metrics["moves_by_kind"] = {
         kind: sum(mv.kind == kind for mv in moves) for kind in ("move", "forced", "new")
@@ -138,13 +140,22 @@ def _region_moves(data: MatchData, model, solution: Solution) -> list[Move]:
     account_ids = data.accounts["account_id"].astype(str).to_numpy()
     owners = data.accounts["current_rep"].astype("string").to_numpy(dtype=object, na_value=None)
     transferred = np.isin(rows, model.region.transfers)  # the split moved it: a move by choice
+    details = region_details(data, model, solution, changed)
     out = []
-    for i, why in zip(changed, reasons, strict=True):
+    for i, why, detail in zip(changed, reasons, details, strict=True):
         to_rep = rep_ids[model.region.reps[cand.rep[i, choice[i]]]]
         from_rep = owners[rows[i]]
         kind = "move" if current[i] >= 0 or transferred[i] else ("forced" if had[i] else "new")
         out.append(
-            Move(account_ids[rows[i]], from_rep, to_rep, kind, why, summary(why, to_rep, from_rep))
+            Move(
+                account_ids[rows[i]],
+                from_rep,
+                to_rep,
+                kind,
+                why,
+                summary(why, to_rep, from_rep),
+                detail,
+            )
         )
     return out
 

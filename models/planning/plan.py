@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from models.planning.reasons import MoveKind, MoveReason, MoveReasons, move_reason_list
+from models.planning.reasons import (
+    MoveDetails,
+    MoveKind,
+    MoveReason,
+    MoveReasons,
+    move_reason_list,
+)
 
 PlanStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
 
@@ -29,6 +35,8 @@ class Move:
     kind: MoveKind
     terms: MoveReasons
     summary: str
+    details: MoveDetails | None = None
+    """Revenue with each owner, km, workload and fit drivers (None: a plan folder without them)."""
 
     @property
     def impact(self) -> float:

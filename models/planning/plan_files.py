@@ -27,13 +27,14 @@ import pandas as pd
 
 from models.errors import TerritoryError
 from models.planning.plan import Move, Plan
-from models.planning.reasons import MoveReasons
+from models.planning.reasons import MoveDetails, MoveReasons
 
 SCHEMA_VERSION = 1
 METRICS = "metrics.json"
 ASSIGNMENTS = "assignments.csv"
 MOVES = "moves.csv"
 REPORT = "report.md"
+TRADEOFF = "tradeoff.csv"
 CURRENT = "current"
 ASSIGNMENT_COLUMNS = (
     "account_id",
@@ -58,6 +59,8 @@ MOVE_COLUMNS = (
     "priced_delta",
     "reasons",
 )
+DETAIL_COLUMNS = tuple(MoveDetails.__dataclass_fields__)
+"""moves.csv's optional columns (MoveDetails): a folder written before them reads without."""
 PLAN_METRICS = ("before", "after", "ignored_locks", "moves_by_kind")
 """The entries of ``Plan.metrics`` that metrics.json keeps."""
 RERUN = "rerun `territory plan --out {folder}` with this version of Territory"
@@ -156,9 +159,44 @@ def moves_frame(plan: Plan) -> pd.DataFrame:
                 "objective_delta": round(terms.objective_delta, 2),
                 "priced_delta": round(terms.priced_delta, 2),
                 "reasons": move.summary,
+                **_detail_cells(move.details),
             }
         )
-    return pd.DataFrame(rows, columns=list(MOVE_COLUMNS))
+    return pd.DataFrame(rows, columns=[*MOVE_COLUMNS, *DETAIL_COLUMNS])
+
+
+def _detail_cells(details: MoveDetails | None) -> dict[str, Any]:
+    """A move's MoveDetails as moves.csv cells (fit drivers as JSON); empty without them."""
+    if details is None:
+        return {}
+    cells = asdict(details)
+    cells["fit_drivers"] = json.dumps({k: round(v, 6) for k, v in details.fit_drivers.items()})
+    return cells
+
+
+def _details_from(row: Mapping[str, Any]) -> MoveDetails | None:
+    """MoveDetails from a moves.csv row, or None when the folder predates them."""
+    if any(not isinstance(row.get(c), str) for c in ("potential", "revenue_now", "revenue_new")):
+        return None
+
+    def num(name: str) -> float | None:
+        value = row.get(name)
+        return float(value) if isinstance(value, str) and value else None
+
+    drivers = json.loads(row["fit_drivers"]) if isinstance(row.get("fit_drivers"), str) else {}
+    return MoveDetails(
+        potential=float(row["potential"]),
+        revenue_now=float(row["revenue_now"]),
+        revenue_new=float(row["revenue_new"]),
+        km_now=num("km_now"),
+        km_new=num("km_new"),
+        workload=num("workload") or 0.0,
+        fit_now=num("fit_now"),
+        fit_new=num("fit_new") or 1.0,
+        knows_industry_new=row.get("knows_industry_new") == "True",
+        fit_drivers={str(k): float(v) for k, v in drivers.items()},
+        low_confidence=row.get("low_confidence") == "True",
+    )
 
 
 def write_plan_folder(
@@ -282,6 +320,7 @@ def _read_moves(folder: Path) -> tuple[Move, ...]:
             row["kind"],
             MoveReasons(**{c: float(terms[c][i]) for c in TERM_COLUMNS}),
             row["reasons"] if isinstance(row["reasons"], str) else "",
+            _details_from(row),
         )
         for i, row in enumerate(frame.to_dict("records"))
     )
@@ -344,3 +383,26 @@ def read_plan_folder(folder: Path, current_owner: Mapping[str, str] | None = Non
         metrics=doc,
         report_md=report,
     )
+
+
+# -- the value-versus-moves curve (optional: `territory plan` writes it) ---------------------------
+def write_tradeoff(folder: Path, curve: pd.DataFrame) -> Path:
+    """tradeoff.csv: one row per disruption budget (models.planning.report_tradeoff)."""
+    path = Path(folder) / TRADEOFF
+    curve.to_csv(path, index=False)
+    return path
+
+
+def read_tradeoff(folder: Path) -> list[dict[str, Any]] | None:
+    """tradeoff.csv's rows (None when the plan was written without one); empty cells None."""
+    path = resolve_plan_folder(folder) / TRADEOFF
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path)
+    needed = {"max_moved_share", "status", "objective", "moves_by_choice", "chosen"}
+    if not needed <= set(frame.columns):
+        raise PlanFolderError(
+            f"{path}: column(s) {sorted(needed - set(frame.columns))} missing; "
+            f"{RERUN.format(folder=path.parent)}."
+        )
+    return [_clean(r) for r in frame.astype(object).where(frame.notna(), None).to_dict("records")]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -57,6 +57,27 @@ class MoveReasons:
     @property
     def priced_delta(self) -> float:
         return self.objective_delta + self.balance_restored + self.capacity_freed + self.budget_used
+
+
+@dataclass(frozen=True)
+class MoveDetails:
+    """A move's absolute figures (money per year, km, workload units) and the fit's drivers."""
+
+    potential: float
+    revenue_now: float
+    revenue_new: float
+    km_now: float | None
+    km_new: float | None
+    workload: float
+    fit_now: float | None
+    fit_new: float
+    knows_industry_new: bool = False
+    fit_drivers: dict[str, float] = field(default_factory=dict, hash=False)
+    low_confidence: bool = False
+
+    @property
+    def fit_gain(self) -> float:
+        return self.revenue_new - self.revenue_now
 
 
 @dataclass(frozen=True)

@@ -982,3 +982,121 @@ def test_plan_outcomes_say_why_they_cannot_be_measured_yet(client, keys):
     assert got["measurable"] is False
     assert got["reason"]  # not approved, or the data ends before the plan took effect
     assert "manager" in error_of(post(client, "/plan_outcomes", keys["rep"], {}), 403)
+
+
+# -- moves in business terms (issue 15 items 2 and 3) ---------------------------------------------
+OWNER_DEFICIT_WORDS = ("Owner is at", "Owner does not", "Owner has been", "Owner carries")
+
+
+@pytest.fixture
+def real_plan_served(client, keys, real_plan_dir, plan_dir):
+    """The service serving the plan `territory plan` wrote (moves with details), then put back."""
+    post(client, "/reload", keys["job"], {"plan_dir": str(real_plan_dir), "reload_model": False})
+    yield post(client, "/moves", keys["manager"], {"limit": 1000}).json()
+    post(client, "/reload", keys["job"], {"plan_dir": str(plan_dir), "reload_model": False})
+
+
+@pytest.mark.slow  # `territory plan` on the served world
+def test_each_move_states_revenue_with_each_owner_and_a_net_its_terms_add_up_to(
+    client, keys, real_plan_served
+):
+    moves = real_plan_served["moves"]
+    assert moves
+    for move in moves:
+        x = move["explained"]
+        assert x is not None, move["account_id"]
+        assert x["revenue_new"] - x["revenue_now"] == pytest.approx(x["fit_gain"], abs=0.02)
+        assert sum(t["value"] for t in x["terms"]) == pytest.approx(x["net"], abs=0.02)
+        assert x["net"] == pytest.approx(move["impact"], abs=0.05)
+        assert x["dominant"]["type"] in {"fit", "travel", "balance", "capacity", "forced", "new"}
+        assert set(x["optimiser_detail"]) >= {"balance_restored", "capacity_freed", "budget_used"}
+        assert all(not r["text"].startswith(("better fit", "balance")) for r in x["limits"])
+        if (
+            x["fit_reasons"]
+            and len(x["fit_reasons"]) == len([r for r in x["fit_reasons"] if r["log_share"]])
+            and x["revenue_now"]
+        ):
+            # the fit drivers' parts add up to the fit gain (fallback fit: two drivers, top 3)
+            parts = sum(r["revenue_effect"] for r in x["fit_reasons"])
+            assert parts == pytest.approx(x["fit_gain"], abs=0.05)
+    top = moves[0]
+    card = post(client, "/card", keys["manager"], {"account_id": top["account_id"]}).json()
+    # the same account's potential is one figure on the card, the move and its explanation
+    assert card["potential"]["value"] == pytest.approx(top["potential"])
+    assert top["explained"]["potential"] == pytest.approx(top["potential"], rel=1e-6)
+    assert card["owner"]["move"]["explained"]["net"] == top["explained"]["net"]
+    travel = [x for x in top["explained"]["limits"] if x["type"] == "travel"]
+    assert travel and "km" in travel[0]["text"]
+
+
+@pytest.mark.slow
+def test_a_rep_reads_the_move_as_it_concerns_them_without_a_colleagues_shortcomings(
+    client, keys, real_plan_served
+):
+    from serving.cards import for_rep
+
+    move = real_plan_served["moves"][0]
+    manager_card = post(client, "/card", keys["manager"], {"account_id": move["account_id"]})
+    manager_card = manager_card.json()
+    assert manager_card["owner"]["move"]["explained"]["optimiser_detail"]
+    for rep_id in (move["to_rep"]["rep_id"], move["from_rep"]["rep_id"]):
+        card = for_rep(manager_card, rep_id)
+        rep_move = card["owner"]["move"]
+        assert "optimiser_detail" not in rep_move["explained"]
+        assert all(r["favours"] == "new" for r in rep_move["explained"]["fit_reasons"])
+        assert move["to_rep"]["name"] in rep_move["for_you"] or "your book" in rep_move["for_you"]
+        text = json.dumps(card)
+        assert not any(word in text for word in OWNER_DEFICIT_WORDS)
+        deficits = [
+            r["phrase"]
+            for r in manager_card["reasons"]
+            if r["feature"].startswith("owner_") and r["direction"] == "down"
+        ]
+        assert not any(p in text for p in deficits)
+    assert (
+        "join your book"
+        in for_rep(manager_card, move["to_rep"]["rep_id"])["owner"]["move"]["for_you"]
+    )
+
+
+def test_a_reps_card_has_no_owner_deficit_and_the_managers_keeps_it(client, keys, scores_path):
+    from serving.reasons import OWNER_FEATURES
+
+    scores = pd.read_csv(scores_path, dtype={"account_id": str})
+    book = {
+        row["account_id"]
+        for row in post(
+            client, "/rep_view", keys["rep"], {"rep_id": keys["rep_id"], "limit": 500}
+        ).json()["accounts"]
+    }
+    deficit = [
+        a
+        for a, cell in zip(scores["account_id"], scores["top_reasons"], strict=True)
+        if a in book
+        and any(
+            r.get("feature") in OWNER_FEATURES and r.get("direction") == "down"
+            for r in json.loads(cell or "[]")
+        )
+    ]
+    assert deficit, "the served world has no account in the rep's book with an owner deficit"
+    account = deficit[0]
+    manager = post(client, "/card", keys["manager"], {"account_id": account}).json()
+    rep = post(client, "/card", keys["rep"], {"account_id": account}).json()
+    phrases = [
+        r["phrase"]
+        for r in manager["reasons"]
+        if r["feature"] in OWNER_FEATURES and r["direction"] == "down"
+    ]
+    assert phrases, manager["reasons"]  # the manager sees the owner's deficit
+    assert not any(p in json.dumps(rep) for p in phrases), rep["reasons"]
+    assert rep["potential"] == manager["potential"]  # the same figure either way
+
+
+def test_plan_tradeoff_is_for_managers_and_says_how_to_get_a_curve(client, keys, plan_dir):
+    body = post(client, "/plan_tradeoff", keys["manager"]).json()
+    assert body["plan_id"] == plan_id_of(plan_dir) and body["points"] == []
+    assert "territory plan --tradeoff" in body["note"]
+    assert "manager" in error_of(post(client, "/plan_tradeoff", keys["rep"]), 403)
+    page = client.get("/review/")
+    assert 'id="tradeoff"' in page.text and "tradeoff.js" in page.text
+    assert "/plan_tradeoff" in client.get("/review/tradeoff.js").text

@@ -57,6 +57,14 @@ def plan(
             "service's POST /locks answers. They join the scenario's locks; the report lists them.",
         ),
     ] = None,
+    tradeoff: Annotated[
+        bool,
+        typer.Option(
+            help="Also solve at 1, 2, 5, 10, 20, 30% disruption budgets (same inputs and fit, "
+            "the scenario's time limit shared among them) and write tradeoff.csv/.png and a "
+            "report.md section: the value-versus-moves curve the review page draws."
+        ),
+    ] = False,
 ) -> None:
     """Plan who should own each account; write assignments, moves, metrics, report and map as a
     new plan version under --out."""
@@ -113,7 +121,13 @@ def plan(
     advice = _feasible_with(setup) if not result.feasible else []
     if advice:
         extra["feasible_with"] = advice
-    version = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts)
+    curve = None
+    if tradeoff and result.feasible:
+        from models.planning import tradeoff_curve
+
+        console.print("  [dim]value-versus-moves curve[/dim]")
+        curve = tradeoff_curve(setup, result)
+    version = write_plan(result, out, chosen.name, extra, inputs.reps, inputs.accounts, curve)
     for note in result.metrics.get("ignored_locks", ()):
         console.print(
             f"[yellow]ignored:[/] {note}; fix the id in the scenario YAML", soft_wrap=True

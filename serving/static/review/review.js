@@ -73,11 +73,45 @@
         [move.account_id, move.region, move.tier && `tier ${move.tier}`].filter(Boolean).join(" · "))),
       el("td", {}, el("span", {}, move.from_rep ? move.from_rep.name : "unowned"), " → ", el("strong", {}, move.to_rep.name),
         move.decision && move.decision.action === "override" ? el("div", { class: "muted" }, `overridden to ${repName(move.decision.final_rep_id)}`) : null),
-      el("td", { class: "num" }, money(move.impact)),
-      el("td", {}, move.reasons.map((r) => el("span", { class: "chip", title: r.text }, r.type))),
+      revenueCell(move),
+      reasonCell(move),
       el("td", {}, statusPill(move)),
       el("td", {}, decisionControls(move, row, toggle)));
     return row;
+  }
+
+  // Expected revenue with the current owner -> with the new owner, and the net effect on the plan
+  // (serving/move_explain.py); plans written without move details show the impact alone.
+  function revenueCell(move) {
+    const x = move.explained;
+    if (!x) return el("td", { class: "num" }, money(move.impact));
+    return el("td", { class: "num revenue" },
+      el("div", { class: "revenue-pair", title: "expected revenue a year: current owner → new owner" },
+        el("span", { class: "rev-now" }, money(x.revenue_now)), " → ", el("strong", { class: "rev-new" }, money(x.revenue_new))),
+      el("div", { class: `net ${x.net >= 0 ? "up" : "down"}` }, `net ${x.net >= 0 ? "+" : ""}${money(x.net)}`));
+  }
+
+  function reasonCell(move) {
+    const x = move.explained;
+    if (!x) return el("td", {}, move.reasons.map((r) => el("span", { class: "chip", title: r.text }, r.type)));
+    return el("td", {}, el("span", { class: `chip dominant chip-${x.dominant.type}` }, x.dominant.text),
+      x.low_confidence ? el("span", { class: "chip low-confidence", title: "net gain within the fit's uncertainty" }, "low confidence") : null);
+  }
+
+  function explainedDetail(move) {
+    const x = move.explained;
+    if (!x) return el("ul", {}, move.reasons.map((r) => el("li", {}, el("span", { class: "chip" }, r.type), " ", r.text)));
+    const opt = x.optimiser_detail;
+    return el("div", { class: "explained" },
+      el("p", {}, `Potential ${money(x.potential)} (average rep) · with ${move.from_rep ? move.from_rep.name : "no owner"} ${money(x.revenue_now)} · with ${move.to_rep.name} ${money(x.revenue_new)}`),
+      el("table", { class: "terms" }, x.terms.map((t) => el("tr", {}, el("td", {}, t.label), el("td", { class: "num" }, money(t.value)))),
+        el("tr", { class: "net-row" }, el("td", {}, el("strong", {}, "net effect on the plan")), el("td", { class: "num" }, el("strong", {}, money(x.net))))),
+      x.note ? el("p", { class: "muted" }, x.note) : null,
+      el("h4", {}, "Limits it serves"), el("ul", { class: "limits" }, x.limits.map((l) => el("li", {}, el("span", { class: "chip" }, l.type), " ", l.text))),
+      x.fit_reasons.length ? el("h4", {}, "Why the fit changes") : null,
+      el("ul", { class: "fit-reasons" }, x.fit_reasons.map((r) => el("li", {}, r.text, el("span", { class: "muted" }, ` (${money(r.revenue_effect)})`)))),
+      el("details", { class: "optimiser" }, el("summary", {}, "Optimiser detail"),
+        el("p", { class: "muted" }, `balance ${money(opt.balance_restored)} · capacity ${money(opt.capacity_freed)} · disruption budget ${money(opt.budget_used)} · priced ${money(opt.priced_delta)}`)));
   }
 
   function repName(repId) {
@@ -105,7 +139,7 @@
     try {
       const card = await api("/card", { account_id: move.account_id });
       cell.replaceChildren(el("div", { class: "detail-grid" },
-        el("div", {}, el("h3", {}, "Why move"), el("ul", {}, move.reasons.map((r) => el("li", {}, el("span", { class: "chip" }, r.type), " ", r.text))),
+        el("div", {}, el("h3", {}, "Why move"), explainedDetail(move),
           move.decision ? el("p", { class: "muted" }, `${move.decision.action} by ${move.decision.actor} at ${move.decision.decided_at}${move.decision.note ? ` — “${move.decision.note}”` : ""}`) : null),
         el("div", {}, el("h3", {}, `Score drivers (${money(card.potential.value)}, ${Territory.ordinal(card.potential.percentile)} pct)`),
           el("ul", { class: "drivers" }, card.reasons.map((r) => el("li", { class: r.direction }, (r.direction === "up" ? "▲ " : "▼ ") + r.phrase,

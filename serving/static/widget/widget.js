@@ -68,6 +68,18 @@
     return wrap;
   }
 
+  // What the move is worth and why the new owner fits (the API already words it for the caller:
+  // a rep's card never lists a colleague's shortcomings, serving/cards.py).
+  function moveFigures(move) {
+    const x = move.explained;
+    if (!x) return null;
+    return el("div", { class: "move-figures" },
+      el("p", {}, "Expected revenue a year: ", el("span", { class: "rev-now" }, money(x.revenue_now)), " now → ",
+        el("strong", { class: "rev-new" }, money(x.revenue_new)), ` with ${move.to_rep.name}`,
+        el("span", { class: "muted" }, ` (net ${x.net >= 0 ? "+" : ""}${money(x.net)})`)),
+      x.fit_reasons.length ? el("ul", { class: "fit-reasons" }, x.fit_reasons.map((r) => el("li", {}, r.text))) : null);
+  }
+
   function ownerSection(card) {
     const { current, recommended, move } = card.owner;
     const section = el("section", { class: "owner" },
@@ -81,6 +93,8 @@
       el("div", { class: `move status-${move.status}` },
         el("p", {}, el("span", { class: "label" }, "Recommended "), el("strong", {}, repName(move.to_rep)),
           el("span", { class: `pill ${move.status}` }, move.status)),
+        move.for_you ? el("p", { class: "for-you" }, move.for_you) : null,
+        moveFigures(move),
         el("ul", { class: "move-reasons" }, move.reasons.map((r) => el("li", {}, el("span", { class: "chip" }, r.type), " ", r.text))),
         move.decision && move.decision.note ? el("p", { class: "note" }, `Manager: “${move.decision.note}”`) : null));
     const involved = me && me.role === "rep" && [move.from_rep && move.from_rep.rep_id, move.to_rep.rep_id].includes(me.rep_id);
