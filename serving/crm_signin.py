@@ -22,7 +22,7 @@ import pandas as pd
 from serving.auth import TOKEN_PREFIX, Principal
 from serving.errors import Forbidden, NotFound, Unauthenticated
 
-TOKEN_PATHS = frozenset({"/card", "/contest", "/whoami", "/status"})
+TOKEN_PATHS = frozenset({"/card", "/contest", "/contest_outcomes", "/whoami", "/status"})
 
 
 def _b64(data: bytes) -> str:

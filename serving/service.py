@@ -884,6 +884,8 @@ class Territory:
         effective date (the widget shows both); managers see everyone's."""
         who = self._who(ctx)
         require_role(who, "rep", "manager", action="contest outcomes")
+        if who.account_id is not None:  # a widget token opens one account only
+            account_id = who.account_id
         plan = views.require_plan(self._state())
         record = self.store.plan(plan.plan_id)
         contests = self.store.contests(
