@@ -17,6 +17,9 @@ MoveStatus = Literal["proposed", "approved", "rejected", "overridden", "kept"]
 """kept: once the plan is approved, a rejected or undecided move (the account stays put)."""
 
 
+MAX_ROW_ID = 2**63 - 1  # database row ids are 64-bit: a larger id is a 422, never a 500
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,6 +89,7 @@ class DecisionRequest(_Strict):
     expected_decision_id: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_ROW_ID,
         description="decision id you saw (0 = none); 409 with the current state if someone "
         "decided since",
     )
@@ -639,7 +643,7 @@ class BalanceChart(BaseModel):
 
 
 class ResolveContestRequest(_Strict):
-    contest_id: int = Field(ge=1)
+    contest_id: int = Field(ge=1, le=MAX_ROW_ID)
     outcome: Literal["keep", "override", "reject"] = Field(
         description="keep: accept, the account stays with its owner; override: accept, it goes "
         "to rep_id; reject: the move stands (note required)"
@@ -772,11 +776,16 @@ class ScenarioSaveRequest(_Strict):
 
 
 class ScenarioSolveRequest(_Strict):
-    scenario_id: int = Field(default=0, ge=0, description="a saved scenario (0: use document)")
+    scenario_id: int = Field(
+        default=0, ge=0, le=MAX_ROW_ID, description="a saved scenario (0: use document)"
+    )
     document: dict[str, Any] | None = Field(default=None, description="an unsaved scenario")
     yaml: str | None = Field(default=None, max_length=200_000)
     time_limit_s: float | None = Field(
-        default=None, gt=0, le=3600, description="solver budget (default: the scenario's)"
+        default=None,
+        ge=1,
+        le=3600,
+        description="solver budget in seconds (default: the scenario's)",
     )
     timeout_s: int = Field(
         default=900, ge=5, le=7200, description="the worker process is ended after this"
