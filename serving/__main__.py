@@ -100,9 +100,11 @@ def print_access(keys_path: Path | None, host: str, port: int) -> None:
         f"API and OpenAPI docs: {base}/   readiness: {base}/readyz   metrics: {base}/metrics"
     )
     console.print(f"manager review page: {base}/review/   rep widget: {base}/widget/?account=ID")
+    where = f" --keys-file {keys_path}" if keys_path is not None else ""
     console.print(
-        "a key for yourself (shown once): territory keys create --role manager --name NAME "
-        "(or --role rep --rep REP_ID, --role job)"
+        f"a key for yourself (shown once): territory keys create{where} --role manager "
+        "--name NAME (or --role rep --rep REP_ID, --role job)",
+        soft_wrap=True,
     )
     if keys_path is None:
         console.print("API keys: from TERRITORY_API_KEYS / TERRITORY_API_KEYS_FILE")
