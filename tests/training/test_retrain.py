@@ -206,9 +206,18 @@ def test_cli_retrain_exit_codes_and_score_refusing_other_data(
     assert scored.exit_code == 0, scored.output
     other = tmp_path / "other_export"
     shutil.copytree(small_world_dir, other)
+    # no --model: the workspace looks for a model trained on this data and finds none
     refused = runner.invoke(app, ["score", "--data", str(other), "--out", str(tmp_path / "o.csv")])
     assert refused.exit_code != 0
     message = str(refused.exception) + refused.output
+    assert "no model in" in message and str(other.resolve()) in message and "--promote" in message
+    # the champion named by hand: refused by its lineage, with the fix
+    champion = "models:/account-potential@champion"
+    named = runner.invoke(
+        app, ["score", "--data", str(other), "--out", str(tmp_path / "o.csv"), "--model", champion]
+    )
+    assert named.exit_code != 0
+    message = str(named.exception) + named.output
     assert f"was trained on {small_world_dir.resolve()}" in message
     assert f"territory retrain --data {other.resolve()}" in message
     forced = runner.invoke(

@@ -256,7 +256,8 @@ def score(
         )
     settings = TrainingSettings()
     tables = load_crm(data).tables
-    model = model_for(data, model)
+    # --ignore-lineage without --model: the champion, whatever data it was trained on
+    model = model if ignore_lineage else model_for(data, model)
     cut = pd.Timestamp(as_of) if as_of else tables.default_as_of()
     source = previous if previous is not None else (out if out.exists() else None)
     earlier = None if rescore_all or source is None else read_previous_scores(source)
