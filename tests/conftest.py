@@ -50,6 +50,23 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture
+def pg_schema(postgres_url):
+    """A throwaway PostgreSQL schema (random name), dropped after the test."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"territory_test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield schema
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _no_inherited_mlflow_uri(monkeypatch):
     """MLflow exports MLFLOW_TRACKING_URI whenever any code calls `mlflow.set_tracking_uri`, and

@@ -7,19 +7,9 @@ import time
 
 import pytest
 
-from tests.serving.test_browser import CHROMIUM_ARGS, watch_errors
+from tests.serving.test_browser import watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def card_action_uri(url: str, account: str, email: str, crm_id: str) -> str:

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 
 from serving.decisions import DecisionStore, MoveChoice, StoreUnavailable
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pg_schema(postgres_url):
-    schema = f"territory_test_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def test_postgres_store_keeps_decisions_contests_and_audit(postgres_url, pg_schema, exercise_store):

@@ -7,19 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving.test_browser import CHROMIUM_ARGS, watch_errors
+from tests.serving.test_browser import watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_kpi_page_draws_trend_distribution_and_table(served, browser, keys, artifacts, tables):

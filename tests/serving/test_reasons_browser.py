@@ -11,12 +11,10 @@ import re
 import httpx
 import pytest
 
-from tests.serving.fixtures.servers import Server
+from tests.serving.fixtures.servers import CHROMIUM_ARGS, Server
 from tests.serving.fixtures.world import run_cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from features.drift import drift_report
-from tests.serving.fixtures.servers import Server
-from tests.serving.test_browser import CHROMIUM_ARGS, watch_errors
+from tests.serving.fixtures.servers import CHROMIUM_ARGS, running_server
+from tests.serving.test_browser import watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -28,24 +28,10 @@ def drifted_server(base_env, tmp_path):
     import json
 
     drift.write_text(json.dumps(report))
-    env = {
-        **base_env,
-        "TERRITORY_DECISIONS_URL": f"sqlite:///{tmp_path / 'decisions.db'}",
-        "TERRITORY_DRIFT_PATH": str(drift),
-    }
-    crm, scores, plan = (
-        env.pop("TERRITORY_CRM_SOURCE"),
-        env.pop("TERRITORY_SCORES_PATH"),
-        env.pop("TERRITORY_PLAN_DIR"),
-    )
-    server = Server(
-        env, ["--data", crm, "--scores", scores, "--plan", plan], tmp_path / "server.log"
-    )
-    try:
-        server.wait_ready()
+    with running_server(
+        base_env, tmp_path, "reload-browser-server.log", TERRITORY_DRIFT_PATH=str(drift)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_review_page_shows_freshness_and_drift(drifted_server, chromium, keys, artifacts):

@@ -11,15 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.fixtures.servers import ARTIFACTS, Server
+from tests.serving.fixtures.servers import ARTIFACTS, running_server
 from tests.serving.fixtures.world import run_cli
-from tests.serving.test_browser import CHROMIUM_ARGS, watch_errors
+from tests.serving.test_browser import watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 TIMEOUT = 20_000
@@ -30,31 +29,9 @@ REFUSED_409 = (
 
 @pytest.fixture(scope="module")
 def server(base_env, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("review_browser")
-    env = {**base_env, "TERRITORY_DECISIONS_URL": f"sqlite:///{tmp / 'decisions.db'}"}
-    crm, scores, plan = (
-        env.pop("TERRITORY_CRM_SOURCE"),
-        env.pop("TERRITORY_SCORES_PATH"),
-        env.pop("TERRITORY_PLAN_DIR"),
-    )
-    running = Server(env, ["--data", crm, "--scores", scores, "--plan", plan], tmp / "server.log")
-    try:
-        running.wait_ready()
+    folder = tmp_path_factory.mktemp("review_browser")
+    with running_server(base_env, folder, "review-browser-server.log") as running:
         yield running
-    finally:
-        running.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(running.log, ARTIFACTS / "review-browser-server.log")
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def api(server, key: str, path: str, body: dict | None = None) -> dict:

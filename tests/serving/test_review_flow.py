@@ -11,13 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.fixtures.servers import ARTIFACTS, Server
+from tests.serving.fixtures.servers import running_server
 from tests.serving.fixtures.world import run_cli
 
 pytestmark = [pytest.mark.integration]
@@ -25,21 +24,9 @@ pytestmark = [pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 def server(base_env, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("review_flow")
-    env = {**base_env, "TERRITORY_DECISIONS_URL": f"sqlite:///{tmp / 'decisions.db'}"}
-    crm, scores, plan = (
-        env.pop("TERRITORY_CRM_SOURCE"),
-        env.pop("TERRITORY_SCORES_PATH"),
-        env.pop("TERRITORY_PLAN_DIR"),
-    )
-    running = Server(env, ["--data", crm, "--scores", scores, "--plan", plan], tmp / "server.log")
-    try:
-        running.wait_ready()
+    folder = tmp_path_factory.mktemp("review_flow")
+    with running_server(base_env, folder, "review-flow-server.log") as running:
         yield running
-    finally:
-        running.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(running.log, ARTIFACTS / "review-flow-server.log")
 
 
 def call(server, key: str, path: str, body: dict | None = None, status: int = 200):

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from tests.serving.fixtures.plans import write_plan
-from tests.serving.fixtures.servers import ARTIFACTS, Server
+from tests.serving.fixtures.servers import ARTIFACTS, CHROMIUM_ARGS, Server
 from tests.serving.fixtures.world import run_cli
-from tests.serving.test_browser import CHROMIUM_ARGS, watch_errors
+from tests.serving.test_browser import watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 N_ACCOUNTS, N_REPS, N_MOVES = 20_000, 60, 2_000

@@ -18,8 +18,6 @@ from tests.serving.fixtures.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
 
 def start_server(base_env, data_dir, tmp, crm, scores, plan, name) -> Server:
     env = {
@@ -55,16 +53,6 @@ def servers(base_env, data_dir, crm_dir, scores_path, plan_dir, tmp_path_factory
         for name, server in started.items():
             server.stop()
             shutil.copy(server.log, artifacts / f"scenarios-{name}-server.log")
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def watch_errors(page) -> list[str]:

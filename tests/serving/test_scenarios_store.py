@@ -5,27 +5,13 @@ through another store instance, as a second service replica would."""
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from serving.errors import NotFound
 from serving.scenarios import runner
 from serving.scenarios.jobs import STALE_AFTER_S, JobStore
-
-
-@pytest.fixture
-def pg_schema(postgres_url):
-    schema = f"territory_test_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def new_job(store: JobStore, **inputs):
