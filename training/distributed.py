@@ -36,6 +36,10 @@ def load_partition(path: str) -> CrmTables:
     return load_crm(path).tables
 
 
+def _latest_date(tables: CrmTables) -> pd.Timestamp:
+    return tables.latest_date()
+
+
 def tally_partition(tables: CrmTables, as_of: pd.Timestamp):
     accounts = accounts_at(tables, as_of)
     visible = visible_opportunities(tables.opportunities, as_of)
@@ -48,8 +52,11 @@ def partition_features(
     return build_account_features(tables, as_of, extra_columns=extra, market=market)
 
 
-def predict_partition(features: pd.DataFrame, model: PotentialModel) -> np.ndarray:
-    return model.predict(features)
+def predict_partition(
+    features: pd.DataFrame, model: PotentialModel
+) -> tuple[np.ndarray, np.ndarray]:
+    """(account ids, potentials) of one partition."""
+    return features.index.astype(str).to_numpy(), model.predict(features)
 
 
 def explain_partition(
@@ -109,25 +116,34 @@ def score_on_cluster(
     client,
     export: PartitionedExport,
     model: PotentialModel,
-    as_of: pd.Timestamp,
+    as_of: pd.Timestamp | None,
     *,
     extra: Sequence[str] = (),
     model_version: str = "",
     progress: Progress = lambda _: None,
 ) -> pd.DataFrame:
     """Scores with explanations for every account of a partitioned export, as score_accounts
-    makes them (account_id, potential, percentile, tier, top_reasons, narrative, hashes and the
-    fingerprint a later pandas run uses to skip unchanged accounts)."""
+    makes them (account_id, potential, percentile, tier, top_reasons, narrative, hashes, as_of and
+    the fingerprint a later pandas run uses to skip unchanged accounts).
+
+    Args:
+        as_of: None: the day after the latest date in any partition (CrmTables.default_as_of of
+            the whole export), read from the partitions already loaded.
+    """
     progress("loading and validating partitions")
     loads = load_on_cluster(client, export)
+    if as_of is None:
+        latest = client.gather(client.map(_latest_date, loads))
+        as_of = max(pd.Timestamp(d) for d in latest).normalize() + pd.Timedelta(days=1)
     market = client.scatter(market_on_cluster(client, loads, as_of), broadcast=True)
     shipped = client.scatter(model, broadcast=True)
     progress("building features")
     features = client.map(partition_features, loads, as_of=as_of, market=market, extra=extra)
     del loads  # the raw tables are no longer needed on the workers
     progress("scoring")
-    potentials = client.gather(client.map(predict_partition, features, model=shipped))
-    ids = client.gather(client.map(lambda f: f.index.astype(str).to_numpy(), features))
+    ids, potentials = zip(
+        *client.gather(client.map(predict_partition, features, model=shipped)), strict=True
+    )
     everything = np.concatenate(potentials) if potentials else np.array([])
     percentile = percentile_rank(everything)
     bounds = np.cumsum([0, *(len(p) for p in potentials)])
@@ -153,7 +169,8 @@ def score_on_cluster(
         as_of=as_of,
         model_version=model_version,
     )
-    return pd.concat(client.gather(explained), ignore_index=True)
+    scores = pd.concat(client.gather(explained), ignore_index=True)
+    return scores.assign(as_of=as_of.date().isoformat())
 
 
 def snapshots_on_cluster(

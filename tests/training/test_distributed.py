@@ -158,6 +158,7 @@ def test_score_command_takes_the_cluster_from_the_environment(
     assert sorted(scores["account_id"]) == sorted(tables.accounts["account_id"])
     assert scores["top_reasons"].str.startswith("[").all()
     assert (scores["model_uri"] == uri).all()
+    assert (scores["as_of"] == str(tables.default_as_of().date())).all()  # the whole export's
     assert scores["score_fingerprint"].str.fullmatch("[0-9a-f]{16}").all()
     assert list(scores.columns)[-1] == "score_fingerprint" and scores["scored_at"].notna().all()
 

@@ -39,7 +39,7 @@ def partition(
     )
 
 
-def partitioned_for(client, data: str, workers: int):
+def partitioned_for(data: str, workers: int):
     """The partitioned export to run on: `data` itself when it is one; otherwise a temporary
     split of it (4 partitions per worker), said out loud."""
     from features.partitions import is_partitioned, partition_export, read_partitioned
@@ -81,46 +81,39 @@ def score_on_cluster(
     settings = TrainingSettings()
     with dask_client(address) as client:
         workers = len(client.scheduler_info()["workers"])
-        export, scratch = partitioned_for(client, data, workers)
+        export, scratch = partitioned_for(data, workers)
         source = export.source if scratch is None else data_source_id(data)
-        model, used = load_model(settings, model_uri, None if ignore_lineage else source)
-        cut = pd.Timestamp(as_of) if as_of else _default_as_of(client, export)
-        extra = [c for c in model.feature_names_ if c not in _contract_features()]
-        console.print(f"scoring on {workers} Dask workers, {export.partitions} partitions")
-        version = registry_version(used)
-        scores = run(
-            client,
-            export,
-            model,
-            cut,
-            extra=extra,
-            model_version=version,
-            progress=lambda m: console.print(f"  {m}"),
-        )
-        if scratch is not None:
-            scratch.cleanup()
+        try:
+            model, used = load_model(settings, model_uri, None if ignore_lineage else source)
+            extra = [c for c in model.feature_names_ if c not in _contract_features()]
+            console.print(f"scoring on {workers} Dask workers, {export.partitions} partitions")
+            version = registry_version(used)
+            scores = run(
+                client,
+                export,
+                model,
+                pd.Timestamp(as_of) if as_of else None,
+                extra=extra,
+                model_version=version,
+                progress=lambda m: console.print(f"  {m}"),
+            )
+        finally:
+            if scratch is not None:
+                scratch.cleanup()
     scores = scores.assign(
-        as_of=cut.date().isoformat(),
         model_uri=used,
         model_version=version,
         scored_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     write_scores(scores[[c for c in scores.columns if c != FINGERPRINT] + [FINGERPRINT]], out)
-    console.print(f"scored {len(scores):,} accounts as of {cut.date()} with {used} -> {out}")
+    cut = scores["as_of"].iloc[0] if len(scores) else "-"
+    console.print(f"scored {len(scores):,} accounts as of {cut} with {used} -> {out}")
 
 
 def _contract_features() -> set[str]:
     from features.feature_sets import ACCOUNT_POTENTIAL_V1
 
     return set(ACCOUNT_POTENTIAL_V1)
-
-
-def _default_as_of(client, export) -> pd.Timestamp:
-    from training.distributed import load_on_cluster
-
-    loads = load_on_cluster(client, export)
-    latest = client.gather(client.map(lambda t: t.latest_date(), loads))
-    return max(pd.Timestamp(d) for d in latest).normalize() + pd.Timedelta(days=1)
 
 
 def register(app: typer.Typer) -> None:
@@ -140,7 +133,7 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
 
     with dask_client(address) as client:
         workers = len(client.scheduler_info()["workers"])
-        export, scratch = partitioned_for(client, data, workers)
+        export, scratch = partitioned_for(data, workers)
         held: list = []
 
         def build(dates):
