@@ -1,9 +1,9 @@
 """Plan value against the oracle: what a plan is worth in the sample world's hidden truth.
 
-    python -m bench.bench_plan_value                      # default + balanced scenarios (~5 min)
+    python -m bench.bench_plan_value                      # generous + balanced scenarios (~5 min)
     python -m bench.bench_plan_value --scenarios balanced --time-limit 30
     python -m bench.bench_plan_value --ablations          # + where the gap comes from (~15 min)
-    python -m bench.bench_plan_value --seed 11 --scenarios default,balanced  # not written
+    python -m bench.bench_plan_value --seed 11 --scenarios generous,balanced  # not written
 
 Every plan is valued the same way, with the truth files (``truth_value``):
 
@@ -283,7 +283,7 @@ def markdown(results: list[tuple[object, dict[str, dict[str, object]]]], world: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Plan value against the oracle (sample world).")
-    parser.add_argument("--scenarios", default="default,balanced")
+    parser.add_argument("--scenarios", default="generous,balanced")
     parser.add_argument("--time-limit", type=float, default=None, help="solver seconds per plan")
     parser.add_argument("--retrain", action="store_true", help="ignore the cached scores")
     parser.add_argument(

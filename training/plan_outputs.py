@@ -68,6 +68,8 @@ def report_markdown(doc: dict[str, Any], plan: Plan) -> str:
         f"Status **{doc['status']}**; fit: {doc['fit_method']}; solver: {doc['solver']}; "
         f"regions: {doc['regions']}.",
     ]
+    if (doc.get("budget") or {}).get("note"):
+        lines += ["", doc["budget"]["note"]]
     if doc.get("ignored_locks"):
         lines += ["", "## Scenario entries ignored (unknown or expired ids)", ""]
         lines += [f"- {note}; fix the id in the scenario YAML" for note in doc["ignored_locks"]]

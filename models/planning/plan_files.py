@@ -61,7 +61,7 @@ MOVE_COLUMNS = (
 )
 DETAIL_COLUMNS = tuple(MoveDetails.__dataclass_fields__)
 """moves.csv's optional columns (MoveDetails): a folder written before them reads without."""
-PLAN_METRICS = ("before", "after", "ignored_locks", "moves_by_kind")
+PLAN_METRICS = ("before", "after", "ignored_locks", "moves_by_kind", "budget")
 """The entries of ``Plan.metrics`` that metrics.json keeps."""
 RERUN = "rerun `territory plan --out {folder}` with this version of Territory"
 

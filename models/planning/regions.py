@@ -18,7 +18,8 @@ them. Those accounts are moves by choice (``Region.transfers``) and spend the di
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -212,19 +213,237 @@ def transfer_use(data: MatchData, regions: tuple[Region, ...]) -> tuple[int, flo
     return int(rows.size), float(data.potential[rows].sum())
 
 
+def capacity_share(data: MatchData, r_rows: np.ndarray) -> np.ndarray:
+    """Each rep's share of the active team's capacity (equal shares without capacity)."""
+    team = np.flatnonzero(data.active)
+    capacity = np.nan_to_num(data.reps["capacity"].to_numpy(float))
+    total_capacity = capacity[team].sum()
+    if total_capacity > 0:
+        return capacity[r_rows] / total_capacity
+    return np.full(r_rows.size, 1 / max(team.size, 1))
+
+
+def rep_limits(
+    data: MatchData, r_rows: np.ndarray, limits: Limits
+) -> list[tuple[str, float | None, np.ndarray, np.ndarray, np.ndarray]]:
+    """(row name, band, value per account, lower, upper per rep) for each limit on a rep's book.
+
+    A band's target is the team's total times the rep's share of the team's capacity (equal
+    shares without capacity), the same in every region of a split; a rep's workload is also
+    capped by its capacity (tighter than the band's upper end on most sample worlds)."""
+    share = capacity_share(data, r_rows)
+    out = []
+    for name, band, values in (
+        ("workload_band", limits.workload_band, data.workload),
+        ("potential_band", limits.potential_band, data.potential),
+    ):
+        if band is not None:
+            target = values.sum() * share
+            out.append((name, band, values, target * (1 - band), target * (1 + band)))
+    raw = data.reps["capacity"].to_numpy(float)[r_rows]
+    cap = np.where(np.isfinite(raw), raw, np.inf)
+    out.append(("capacity", None, data.workload, np.full(r_rows.size, -np.inf), cap))
+    return out
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a region's books must move by choice: an estimate (``accounts``, ``potential``) and
+    its part that is a lower bound (``shed_*``: what reps over a limit must shed at least)."""
+
+    accounts: int
+    potential: float
+    shed_accounts: int
+    shed_potential: float
+    reps_over: int
+    """Reps above their capacity or a band's upper end."""
+
+
+def region_need(data: MatchData, region: Region, limits: Limits) -> Need:
+    """Accounts and potential the region's books must move by choice to meet its reps' limits.
+
+    An estimate: each rep above a limit sheds its largest unlocked accounts until it is under
+    (on the 2,000-account sample world: 173 accounts, where the LP relaxation proves 170 are
+    needed), and the reps below a band gain the shortfall that the accounts without an owner in
+    the region (departed reps', the split's transfers) do not fill, in accounts of the region's
+    mean size; the larger of shedding and gaining, since one move does both."""
+    rows, reps = region.accounts, region.reps
+    local_of = np.full(len(data.reps), -1, dtype=np.int64)
+    local_of[reps] = np.arange(reps.size)
+    owner = data.current_rep[rows]
+    local = np.where(owner >= 0, local_of[np.maximum(owner, 0)], -1)
+    local[np.isin(rows, region.transfers)] = -1
+    owned = local >= 0
+    free = owned & (data.lock_rep[rows] < 0)
+    potential = data.potential[rows]
+    shed = np.zeros(reps.size)
+    shed_potential = np.zeros(reps.size)
+    gained, gained_potential = 0.0, 0.0
+    for name, _band, values, lower, upper in rep_limits(data, reps, limits):
+        v = values[rows]
+        load = np.bincount(local[owned], weights=v[owned], minlength=reps.size)
+        for r in np.flatnonzero(load > upper + 1e-9):
+            excess = load[r] - upper[r]
+            mine = np.flatnonzero(free & (local == r))
+            largest = mine[np.argsort(-v[mine], kind="stable")]
+            k = int(np.searchsorted(np.cumsum(v[largest]), excess - 1e-9)) + 1
+            shed[r] = max(shed[r], min(k, mine.size))
+            shed_potential[r] = max(
+                shed_potential[r],
+                _least_potential(potential, v, mine, excess, name == "potential_band"),
+            )
+        short = float(np.maximum(lower - load, 0.0).sum()) - float(v[~owned].sum())
+        mean = float(v.mean()) if v.size else 0.0
+        if short > 0 and mean > 0:
+            gained = max(gained, float(np.ceil(short / mean)))
+            if name == "potential_band":
+                gained_potential = max(gained_potential, short)
+    return Need(
+        int(max(shed.sum(), gained)),
+        float(max(shed_potential.sum(), gained_potential)),
+        int(shed.sum()),
+        float(shed_potential.sum()),
+        int((shed > 0).sum()),
+    )
+
+
+def _least_potential(
+    potential: np.ndarray, v: np.ndarray, rows: np.ndarray, excess: float, same: bool
+) -> float:
+    """The least potential whose accounts among ``rows`` carry ``excess`` of ``v`` (fractional
+    knapsack: accounts with the least potential per unit of ``v`` first; a lower bound)."""
+    if same:  # the row is potential itself: at least the excess
+        return float(min(excess, potential[rows].sum()))
+    ratio = potential[rows] / np.maximum(v[rows], 1e-12)
+    order = rows[np.argsort(ratio, kind="stable")]
+    carried = np.cumsum(v[order])
+    whole = int(np.searchsorted(carried, excess - 1e-9))
+    if whole >= order.size:
+        return float(potential[order].sum())
+    before = carried[whole - 1] if whole else 0.0
+    part = (excess - before) / max(v[order[whole]], 1e-12)
+    return float(potential[order[:whole]].sum() + part * potential[order[whole]])
+
+
 def region_budgets(data: MatchData, regions: tuple[Region, ...], limits: Limits) -> list[Budget]:
-    """Each region's part of what the team's budget keeps after the split's transfers: by account
-    count and by potential (one unsplit region: the team's budget)."""
+    """Each region's part of what the team's budget keeps after the split's transfers, by
+    account count and by potential (one unsplit region: the team's budget).
+
+    Need first: every region gets what ``region_need`` says its books must move, and the rest
+    is shared by the region's share of accounts (count) or of potential. Shared by size alone,
+    a region whose reps were over capacity got too little: at 9% on the 100k-account sample
+    world, Midwest ended with a rep over capacity while others left budget unused. When the
+    team's budget is below the summed need, each region gets its need's share of it."""
     moved, moved_potential = team_budget(data, limits)
+    if len(regions) < 2:
+        return [(moved, moved_potential)] * len(regions)
+    used, used_potential = transfer_use(data, regions)
+    needs = [region_need(data, region, limits) for region in regions]
+    n, total = max(len(data.accounts), 1), float(data.potential.sum())
+    sizes = np.array([r.accounts.size / n for r in regions])
+    weights = np.array([float(data.potential[r.accounts].sum()) for r in regions])
+    weights = weights / total if total > 0 else sizes
+    counts = _shares(moved, used, np.array([x.accounts for x in needs], float), sizes)
+    values = _shares(
+        moved_potential, used_potential, np.array([x.potential for x in needs]), weights
+    )
+    return [
+        (None if counts is None else float(np.floor(counts[i] + 1e-9)),
+         None if values is None else float(values[i]))
+        for i in range(len(regions))
+    ]  # fmt: skip
+
+
+def _shares(budget, used, need: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
+    """``budget`` less ``used``, split: each its ``need``, the rest by ``weight``."""
+    if budget is None:
+        return None
+    left = max(budget - used, 0.0)
+    total_need = float(need.sum())
+    if total_need > left:
+        return left * need / total_need
+    return need + (left - total_need) * weight
+
+
+NEED_MARGIN = 1.15
+"""A grown budget is the split's transfers plus this times what reps over a limit must shed at
+least (whole accounts and the bands' other side need more than the bound: on the 2,000-account
+sample world the bound is 173 accounts and a plan needs 182)."""
+
+
+def grown_budget(
+    data: MatchData, regions: tuple[Region, ...], limits: Limits
+) -> tuple[Limits, dict[str, Any]]:
+    """The limits with the disruption budget raised to what the team's books need, when
+    ``limits.budget_grows_to_need`` is set and that is more; and what was decided, for the plan.
+
+    The need is a lower bound made safe: the accounts the split moves across region borders plus
+    ``NEED_MARGIN`` x the accounts (and potential) that reps above their capacity or a band's
+    upper end must shed at least. On the 100k-account sample world 167 reps must shed at least
+    11,776 accounts and the split moves 5,054: no plan keeping every rep within capacity moves
+    single-digit percent there, so a 9% budget grows to 18.6% and says so."""
+    moved, moved_potential = team_budget(data, limits)
+    needs = [region_need(data, region, limits) for region in regions]
     used, used_potential = transfer_use(data, regions)
     n, total = max(len(data.accounts), 1), float(data.potential.sum())
-    out: list[Budget] = []
-    for region in regions:
-        rows = region.accounts
-        count = None if moved is None else max(moved - used, 0.0) * rows.size / n
-        share = float(data.potential[rows].sum()) / total if total > 0 else rows.size / n
-        value = (
-            None if moved_potential is None else max(moved_potential - used_potential, 0.0) * share
+    shed = sum(x.shed_accounts for x in needs)
+    need_share = min(1.0, (used + NEED_MARGIN * shed) / n)
+    need_value = used_potential + NEED_MARGIN * sum(x.shed_potential for x in needs)
+    need_potential_share = min(1.0, need_value / total) if total > 0 else 0.0
+    share, potential_share = limits.max_moved_share, limits.max_moved_potential_share
+    grow = limits.budget_grows_to_need
+    new_share = share if share is None or not grow else max(share, need_share)
+    new_potential = (
+        potential_share
+        if potential_share is None or not grow
+        else max(potential_share, need_potential_share)
+    )
+    info = {
+        "max_moved_share": share,
+        "max_moved_potential_share": potential_share,
+        "needed_share": round(need_share, 4),
+        "needed_potential_share": round(need_potential_share, 4),
+        "reps_over_limits": sum(x.reps_over for x in needs),
+        "must_shed_accounts": shed,
+        "split_transfers": used,
+        "grows_to_need": grow,
+        "used_share": new_share,
+        "used_potential_share": new_potential,
+    }
+    info["note"] = _budget_note(info, moved is not None or moved_potential is not None)
+    return replace(limits, max_moved_share=new_share, max_moved_potential_share=new_potential), info
+
+
+def _budget_note(info: dict[str, Any], has_budget: bool) -> str:
+    """One sentence on the disruption budget the plan used, with the need behind it."""
+    need = (
+        f"{info['reps_over_limits']:,} rep(s) above their capacity or band must shed at least "
+        f"{info['must_shed_accounts']:,} accounts"
+        + (
+            f" and balancing the regions moves {info['split_transfers']:,}"
+            if info["split_transfers"]
+            else ""
         )
-        out.append((None if count is None else float(np.floor(count + 1e-9)), value))
-    return out
+    )
+    if not has_budget:
+        return f"No disruption budget; {need}."
+    grown = [
+        f"{label} from {before:.1%} to {after:.1%}"
+        for label, before, after in (
+            ("accounts", info["max_moved_share"], info["used_share"]),
+            ("potential", info["max_moved_potential_share"], info["used_potential_share"]),
+        )
+        if before is not None and after > before + 1e-12
+    ]
+    if grown:
+        return (
+            f"Disruption budget raised ({'; '.join(grown)}) to what keeping every rep within "
+            f"capacity and bands needs: {need} (x{NEED_MARGIN:g} for whole accounts). Set "
+            "`limits.budget_grows_to_need: false` to keep the scenario's budget; the plan then "
+            "says what to widen."
+        )
+    if info["grows_to_need"] or info["max_moved_share"] is not None:
+        budget = info["max_moved_share"]
+        shown = f"{budget:.0%} of accounts" if budget is not None else "the budget"
+        return f"Disruption budget {shown} kept: {need}."
+    return f"Disruption budget kept: {need}."

@@ -42,7 +42,10 @@ def tradeoff_curve(
     second solve; ``time_limit_s`` (default: the scenario's) is shared equally by the solves.
     """
     scenario = setup.scenario
-    own = scenario.limits.max_moved_share
+    # the plan's own budget is the one it used (grown to the need when the scenario says so);
+    # the curve's points keep their budget as given, so below the need they have no plan
+    own = (plan.metrics.get("budget") or {}).get("used_share") if plan is not None else None
+    own = scenario.limits.max_moved_share if own is None else own
     n = max(len(setup.inputs.accounts), 1)
     total = scenario.solver.time_limit_s if time_limit_s is None else time_limit_s
     each = max(2.0, total / max(len(budgets), 1))
@@ -52,7 +55,7 @@ def tradeoff_curve(
         if plan is not None and own is not None and abs(budget - own) < 1e-12:
             solved = plan
         else:
-            limits = replace(scenario.limits, max_moved_share=budget)
+            limits = replace(scenario.limits, max_moved_share=budget, budget_grows_to_need=False)
             solver = replace(scenario.solver, time_limit_s=each)
             solved = plan_from_setup(
                 replace(setup, scenario=replace(scenario, limits=limits, solver=solver))

@@ -80,6 +80,9 @@ class Limits:
     max_travel_km: float | None = None
     default_capacity: float | None = None
     expertise: ExpertiseRule | None = None
+    budget_grows_to_need: bool = False
+    """Raise the disruption budget to what keeping every rep within capacity and bands needs,
+    when that is more (models.planning.regions.grown_budget); the plan says by how much."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,12 @@ def _limits(raw: dict[str, Any], problems: list[str]) -> Limits:
     for key in ("workload_band", "potential_band", "max_moved_share", "max_moved_potential_share"):
         if key in raw and not _number(f"limits.{key}", raw[key], 0.0, 1.0, problems):
             raw.pop(key)
+    grows = raw.get("budget_grows_to_need")
+    if grows is not None and not isinstance(grows, bool):
+        problems.append(
+            f"limits.budget_grows_to_need={grows!r} is not true or false; write true or false"
+        )
+        raw.pop("budget_grows_to_need")
     if "max_travel_km" in raw and not _number(
         "limits.max_travel_km", raw["max_travel_km"], 0.0, float("inf"), problems
     ):

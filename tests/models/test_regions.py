@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from models.planning import scenario_from_dict
 from models.planning.match_data import prepare
@@ -110,3 +111,97 @@ def test_plan_counts_the_splits_transfers_as_moves_and_refuses_them_over_budget(
     refused = plan_territories(accounts, reps, scenario_from_dict(document))
     assert refused.status == "infeasible"
     assert any("across region borders, above the budget of 8" in c for c in refused.conflicts)
+
+
+def _lopsided_west():
+    """West: r0 owns 30 accounts, r1 10 (band +-20% of 20 each: r0 must shed 6, r1 gain 6);
+    east: r2 and r3 own 20 each (nothing to do). No transfers: both regions hold their share."""
+    west = [(40.0, -110.0 + 0.1 * i) for i in range(40)]
+    east = [(40.0, -70.0 - 0.1 * i) for i in range(40)]
+    owners = ["r0"] * 30 + ["r1"] * 10 + ["r2", "r3"] * 20
+    accounts = make_accounts([100.0] * 80, positions=west + east, current=owners)
+    reps = make_reps(
+        [40.0] * 4, positions=[(40.0, -110.0), (40.0, -105.0), (40.0, -70.0), (40.0, -75.0)]
+    ).assign(region=["west", "west", "east", "east"])
+    return accounts, reps
+
+
+def test_regions_get_their_need_first_and_the_rest_by_size():
+    from models.planning.regions import region_need
+
+    accounts, reps = _lopsided_west()
+    document = {
+        "limits": {"balance_band": 0.2, "max_moved_share": 0.1},  # 8 of 80 accounts
+        "solver": {"decompose": "region"},
+    }
+    scenario = scenario_from_dict(document)
+    data = prepare(accounts, reps, scenario)
+    east, west = split_regions(data, scenario.solver, scenario.limits)
+    assert east.transfers.size == west.transfers.size == 0
+    need = region_need(data, west, scenario.limits)
+    assert (need.accounts, need.potential, need.shed_accounts, need.reps_over) == (6, 600.0, 6, 1)
+    assert region_need(data, east, scenario.limits).accounts == 0
+    (east_moves, east_value), (west_moves, west_value) = region_budgets(
+        data, (east, west), scenario.limits
+    )
+    # by size alone each would get 4 and the west could not plan; need first: 6 + half the 2 left
+    assert (east_moves, west_moves) == (1.0, 7.0)
+    assert east_value is None and west_value is None
+
+
+def test_a_budget_below_the_need_is_shared_by_need_and_the_plan_says_it_is_short():
+    from models.planning import plan_territories
+
+    accounts, reps = _lopsided_west()
+    document = {"limits": {"balance_band": 0.2}, "solver": {"decompose": "region"}}
+    document["limits"]["max_moved_share"] = 0.1
+    plan = plan_territories(accounts, reps, scenario_from_dict(document))
+    assert plan.feasible, plan.conflicts
+    moved = sum(
+        1
+        for a, rep in plan.rep_by_account.items()
+        if rep != accounts.set_index("account_id").loc[a, "current_rep"]
+    )
+    assert 6 <= moved <= 8
+    document["limits"]["max_moved_share"] = 0.05  # 4 moves: the west alone needs 6
+    short = plan_territories(accounts, reps, scenario_from_dict(document))
+    assert not short.feasible
+    assert any("accounts moved would need 6 (limit 4)" in c for c in short.conflicts)
+    data = prepare(accounts, reps, scenario_from_dict(document))
+    east, west = split_regions(data, scenario_from_dict(document).solver)
+    budgets = region_budgets(data, (east, west), scenario_from_dict(document).limits)
+    assert [b[0] for b in budgets] == [0.0, 4.0]  # all of it where the need is
+
+
+def test_a_budget_that_grows_to_need_plans_and_says_by_how_much():
+    from models.planning import plan_territories
+
+    accounts, reps = _lopsided_west()
+    document = {
+        "limits": {"balance_band": 0.2, "max_moved_share": 0.05, "budget_grows_to_need": True},
+        "solver": {"decompose": "region"},
+    }
+    plan = plan_territories(accounts, reps, scenario_from_dict(document))
+    assert plan.feasible, plan.conflicts
+    budget = plan.metrics["budget"]
+    # r0 must shed at least 6 of 80 accounts: 6 x 1.15 = 8.6%, above the 5% asked
+    assert budget["must_shed_accounts"] == 6 and budget["reps_over_limits"] == 1
+    assert budget["used_share"] == pytest.approx(6 * 1.15 / 80)
+    assert "raised (accounts from 5.0% to 8.6%)" in budget["note"]
+    assert "r0" not in budget["note"]  # a count, not a name
+    owner = accounts.set_index("account_id")["current_rep"]
+    moved = sum(1 for a, rep in plan.rep_by_account.items() if rep != owner[a])
+    assert 6 <= moved <= np.floor(6 * 1.15)
+    # a budget that covers the need is kept, and the plan says why it was enough
+    document["limits"]["max_moved_share"] = 0.2
+    kept = plan_territories(accounts, reps, scenario_from_dict(document)).metrics["budget"]
+    assert kept["used_share"] == 0.2 and kept["note"].startswith(
+        "Disruption budget 20% of accounts kept"
+    )
+
+
+def test_budget_grows_to_need_takes_true_or_false_only():
+    from models.planning.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="budget_grows_to_need='yes' is not true or false"):
+        scenario_from_dict({"limits": {"budget_grows_to_need": "yes"}})
