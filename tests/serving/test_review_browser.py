@@ -241,6 +241,10 @@ def test_plan_approval_with_confirmation_then_rollback(server, browser, keys, re
     dialogs: list[str] = []
     page, errors = review_page(browser, server, keys, dialogs)
     expect(page.locator("#plan-line")).to_contain_text("proposed", timeout=TIMEOUT)
+    # the plan says which disruption budget it used and what the books needed
+    note = api(server, keys["manager"], "/plan_metrics", {})["metrics"]["budget"]["note"]
+    assert "must shed at least" in note
+    expect(page.locator("#budget-line")).to_have_text(note, timeout=TIMEOUT)
     page.locator("#approve-plan").click()
     expect(page.locator("#plan-line")).to_contain_text("approved · effective", timeout=TIMEOUT)
     assert dialogs and "would apply" in dialogs[0] and "undecided" in dialogs[0]

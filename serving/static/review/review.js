@@ -237,6 +237,8 @@
       $("approve-plan").disabled = metrics.status === "approved";
       $("approve-plan").textContent = metrics.status === "approved" ? "Plan approved" : "Approve plan";
       renderCounts(metrics.moves);
+      // which disruption budget the plan used and the need behind it (metrics.json "budget")
+      $("budget-line").textContent = (metrics.metrics.budget || {}).note || "";
       renderChart();
       Triage.renderContests(record.contests.filter((c) => c.status === "open"), reps);
     } catch (err) { banner(err.message); }
