@@ -92,8 +92,23 @@ def test_refusals_are_the_endpoints(client, keys, moves, headers, body, status, 
     assert needle in response.text
 
 
-def test_a_decision_rebuilds_the_card_of_its_account(client, keys, moves):
-    account = moves[-1]["account_id"]
+@pytest.fixture
+def open_plan(client, keys, plan_dir, tables, scores_path, tmp_path):
+    """A fresh plan version served for one test (the session's plan may be approved by now,
+    and an approved plan takes no decisions), then the session's plan again."""
+    from tests.serving.fixtures.plans import write_plan
+
+    scores = pd.read_csv(scores_path, dtype={"account_id": str})
+    fresh = write_plan(plan_dir.parent / f"fast-{tmp_path.name}", tables, scores, seed=5)
+    reload = {"plan_dir": str(fresh), "reload_model": False}
+    assert client.post("/reload", json=reload, headers=auth(keys["job"])).status_code == 200
+    yield pd.read_csv(fresh / "moves.csv", dtype=str).to_dict("records")
+    back = {"plan_dir": str(plan_dir), "reload_model": False}
+    assert client.post("/reload", json=back, headers=auth(keys["job"])).status_code == 200
+
+
+def test_a_decision_rebuilds_the_card_of_its_account(client, keys, open_plan):
+    account = open_plan[-1]["account_id"]
     before = card(client, keys["manager"], account).json()["owner"]["move"]
     assert before["status"] == "proposed"
     decided = client.post(
