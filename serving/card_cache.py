@@ -16,9 +16,9 @@ from serving.decisions import DecisionView
 from serving.freshness import age_days
 from serving.store import ServingState
 
-MAX_CARDS = 50_000
-"""Cards kept per loaded state (~4 KB each); past it the cache starts over, so memory stays flat
-on any number of accounts and readers."""
+MAX_CARDS = 20_000
+"""Cards kept per loaded state (~2.5 KB each, ~60 MB in all); past it the cache starts over, so
+memory stays flat on any number of accounts and readers."""
 
 CardKey = tuple[str, str, str | None]
 """(account_id, the reader's role, the reader's rep_id): reps read their own version of a card."""
