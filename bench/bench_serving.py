@@ -10,7 +10,9 @@ a synthetic one with 400 moves). Then:
    exactly those JSON bodies from a dict: the floor any Python framework could reach here;
 3. drive both with the same closed-loop load (1 and 16 concurrent keep-alive connections, a fixed
    number of requests, loopback only) from one asyncio client that writes raw HTTP/1.1;
-4. also time cards computed on request (accounts left out of the scores file) on the service.
+4. also time cards computed on request (accounts left out of the scores file) on the service;
+5. mixed load (cards and 5% decisions) for --mixed-seconds, then decisions only for
+   --decisions-seconds on the history it left, each early third against the last third.
 
 Writes bench/results/serving.md. Every ratio compares figures measured in the same run.
 
@@ -323,8 +325,11 @@ ON_REQUEST_NOTE = (
 )
 SETUP_NOTE = (
     "Setup: world `{world}` ({accounts} accounts); {cards} cards fetched once from the service "
-    "and served by both. Service: `territory serve` (BentoML, 1 worker, async `/card`, access "
-    "log off, tracing middleware skipped on /card, API key check). Bare: Starlette + uvicorn, "
+    "and served by both. Service: `territory serve` (BentoML, 1 worker, access log off, "
+    "tracing middleware skipped on /card, API key check before the body is read; `/card` "
+    "answered by serving/card_fast.py in front of BentoML's endpoint machinery from the card "
+    "cache, warm here because every card was fetched once before the timed runs, as the bare "
+    "app's dict is filled before). Bare: Starlette + uvicorn, "
     "1 worker, no access log, no auth. Machine: {cpus} CPUs ({arch}), Python {python}, "
     "{versions}. Load average at start {load:.2f}; busiest processes at start: {busy}. The "
     "load client shares the cores with the server, so req/s at 16 clients is bounded by both."
@@ -400,6 +405,12 @@ def main() -> None:
         default=120.0,
         help="mixed load (cards + 5%% decisions, 16 clients) for this long; 0 skips it",
     )
+    parser.add_argument(
+        "--decisions-seconds",
+        type=float,
+        default=60.0,
+        help="then decisions only (16 clients), on the history the mixed load left; 0 skips it",
+    )
     opts = parser.parse_args()
     busy = busy_processes()
     scores_path, plan, env = ensure_world(opts.world, opts.work, opts.scenario)
@@ -454,10 +465,10 @@ def main() -> None:
                 }
             )
         on_request = run_load(port, left_out, clients=1, requests=LEFT_OUT, warmup=0, in_order=True)
-        mixed = None
-        if opts.mixed_seconds > 0:
-            from bench.bench_mixed import run_mixed
+        mixed = decisions = None
+        from bench.bench_mixed import run_mixed
 
+        if opts.mixed_seconds > 0:
             mixed = run_mixed(
                 port,
                 key=KEY,
@@ -465,6 +476,16 @@ def main() -> None:
                 moves=plan_move_accounts(plan),
                 pgid=service.proc.pid,
                 seconds=opts.mixed_seconds,
+            )
+        if opts.decisions_seconds > 0:
+            decisions = run_mixed(
+                port,
+                key=KEY,
+                accounts=[],
+                moves=plan_move_accounts(plan),
+                pgid=service.proc.pid,
+                seconds=opts.decisions_seconds,
+                decision_share=1.0,
             )
     finally:
         service.stop()
@@ -509,6 +530,15 @@ def main() -> None:
             "\n## Mixed load: cards and 5% decisions\n\n" + mixed_table(mixed) + "\n\n"
             "Decision throughput and latency are compared between the first and last third of "
             "the run, as each account's decision history grows.\n"
+        )
+    if decisions is not None:
+        from bench.bench_mixed import mixed_table
+
+        report += (
+            "\n## Decisions only\n\n" + mixed_table(decisions) + "\n\n"
+            "Every request a decision (approve or reject a random move of the plan), on the "
+            "decisions store the mixed load left behind: throughput must not fall as the "
+            "history grows.\n"
         )
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(report)

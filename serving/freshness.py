@@ -6,6 +6,7 @@ Pure: the state and a clock in, plain values out. The limits are settings
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
@@ -18,9 +19,14 @@ def age_days(stamp: str | None, now: datetime) -> float | None:
     """Days between an ISO date or timestamp and `now` (UTC when the stamp has no zone)."""
     if not stamp:
         return None
+    return round((pd.Timestamp(now) - _utc(stamp)).total_seconds() / 86400.0, 2)
+
+
+@functools.lru_cache(maxsize=64)
+def _utc(stamp: str) -> pd.Timestamp:
+    """The stamp as a UTC timestamp; parsed once (every card asks for the same few stamps)."""
     when = pd.Timestamp(stamp)
-    when = when.tz_localize(UTC) if when.tzinfo is None else when.tz_convert(UTC)
-    return round((pd.Timestamp(now) - when).total_seconds() / 86400.0, 2)
+    return when.tz_localize(UTC) if when.tzinfo is None else when.tz_convert(UTC)
 
 
 def bare_version(version: str | None) -> str | None:

@@ -9,8 +9,10 @@ Run it with `territory serve` (docs/serving.md).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio
@@ -21,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from models.planning import make_current
 from serving import cards, crm_routes, crm_signin, export, triage, views
 from serving.auth import KeyRing, Principal, require_role
+from serving.card_cache import CardCache, card_stamp
 from serving.decisions import (
     DecisionCache,
     DecisionConflict,
@@ -163,6 +166,7 @@ class Territory:
         self._snapshot: DecisionView | None = None
         self.problems: list[str] = []
         self._reload_lock = threading.Lock()
+        self.card_cache = CardCache()  # /card's answers (card_fast.py); checked on every read
         self._load()
         self._stopped = threading.Event()
         threading.Thread(target=self._watch, name="territory-health", daemon=True).start()
@@ -342,6 +346,32 @@ class Territory:
                 f"({body_key!r}) differ; send one of them."
             )
         return WriteKey.of(header or body_key, endpoint, who.actor, body)
+
+    def card_json(self, who: Principal, account_id: str) -> bytes | None:
+        """/card's answer as JSON bytes, from the card cache unless what it was built from changed
+        (serving/card_cache.py); None when the account has no precomputed score (the endpoint
+        scores it off the event loop). Refuses as /card does: role, token, rep confinement."""
+        state = self._state()
+        if state.entry(account_id) is None:
+            return None
+        crm_signin.check_token_scope(who, "/card")
+        self._check_card_access(who, state, account_id)
+        view, key = self._card_view(), (account_id, who.role, who.rep_id)
+        stamp = card_stamp(state, view, account_id, datetime.now(UTC))
+        body = self.card_cache.get(state, key, stamp)
+        if body is None:
+            card, _ = cards.card(state, account_id, view)
+            if who.role == "rep":
+                card = cards.for_rep(card, who.rep_id)
+            body = AccountCard.model_validate(card).model_dump_json().encode()
+            self.card_cache.put(state, key, stamp, body)
+        self._precomputed_cards.inc()
+        return body
+
+    @functools.cached_property
+    def _precomputed_cards(self):
+        """territory_card_total{source="precomputed"}, looked up once (labels() is not free)."""
+        return card_source_total.labels(source="precomputed")
 
     def card_dict(self, account_id: str) -> dict:
         """The card of an account (shared by /card and the HubSpot card)."""

@@ -7,6 +7,7 @@ and keep every script and style same-origin (there is no CDN to reach anyway).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -19,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.card_fast import serve_card
 from serving.errors import (
     TooLarge,
     Unauthenticated,
@@ -32,9 +34,14 @@ STATIC = Path(__file__).parent / "static"
 
 
 def _service():
-    import bentoml
+    return _current_service_getter()()
 
-    return bentoml.get_current_service()
+
+@functools.cache
+def _current_service_getter():
+    import bentoml  # bentoml's attributes are lazy: look the function up once, not per request
+
+    return bentoml.get_current_service
 
 
 class CrmCorsMiddleware(CORSMiddleware):
@@ -152,7 +159,9 @@ class GuardMiddleware:
     - every API call (POST outside /crm, which HubSpot signs instead) must carry a known key
       before its body is read, so a caller without a key cannot make the server parse anything;
     - bodies over TERRITORY_MAX_BODY_BYTES are refused with 413, whether announced by
-      Content-Length or streamed.
+      Content-Length or streamed;
+    - POST /card goes to serving/card_fast.py, which answers the plain case from the card cache
+      and hands everything else to the endpoint.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -182,7 +191,15 @@ class GuardMiddleware:
         if refused is not None:
             await refused(scope, receive, send)
             return
-        await self.app(scope, _limited(receive, limit, state := {}), _swap_if_over(send, state))
+        state: dict = {}
+
+        def guarded(scope: Scope, receive: Receive, send: Send):
+            return self.app(scope, _limited(receive, limit, state), _swap_if_over(send, state))
+
+        if path == "/card":  # the hot read path: answered from the card cache when it can be
+            await serve_card(service, headers, scope, receive, send, guarded)
+            return
+        await guarded(scope, receive, send)
 
 
 def _documented(send: Send) -> Send:

@@ -99,6 +99,8 @@ def build_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             metadata,
             "ix_territory_decisions_plan_account:plan_id,account_id",
             "ux_territory_decisions_version:plan_id,account_id,supersedes",
+            # an account's latest decision by index on PostgreSQL too (SQLite's rowid is implied)
+            "ix_territory_decisions_latest:plan_id,account_id,decision_id",
         ),
         "contests": table_of(
             Contest,

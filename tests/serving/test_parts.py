@@ -9,6 +9,7 @@ import hmac
 import json
 import os
 import time
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -274,6 +275,65 @@ def test_decision_cache_sees_writes_from_other_processes(tmp_path):
     assert slow.view() is first  # within the check interval: no query at all
     slow.invalidate()
     assert slow.view().decisions["A1"].action == "reject"
+
+
+def _contest(store, account):
+    store.contest(
+        plan_id="p1",
+        account_id=account,
+        rep_id="R1",
+        reason="deal closing",
+        actor="R (rep, R1)",
+        model_version="v1",
+    )
+
+
+def test_decision_cache_reads_only_what_the_trail_gained(tmp_path, monkeypatch):
+    # A decision's cost must not grow with the plan's history (issue 20): after a write, the
+    # snapshot follows the new audit rows and never re-reads the whole plan.
+    store = DecisionStore(f"sqlite:///{tmp_path / 'd.db'}")
+    store.register_plan("p1", "/plans/p1")
+    for i in range(30):
+        decide(store, account=f"H{i}")
+    cache = DecisionCache(store, "p1", check_every_s=3600, full_every_s=3600)
+    assert len(cache.view().decisions) == 30
+
+    def whole_plan(*_):
+        raise AssertionError("re-read the whole plan after a single-account write")
+
+    monkeypatch.setattr(store, "_latest_decisions", whole_plan)
+    first = decide(store, account="A1")
+    cache.invalidate()
+    assert cache.view().decisions["A1"] == first and len(cache.view().decisions) == 31
+    _contest(store, "A2")
+    cache.invalidate()
+    assert cache.view().open_contests == {"A2": 1}
+    second = decide(store, account="A2", action="reject", final="R1")
+    cache.invalidate()
+    view = cache.view()
+    assert view.decisions["A2"] == second and view.open_contests == {}  # the decision resolved it
+    assert view.decisions["H0"] == store.decision("p1", "H0")  # untouched accounts kept
+    monkeypatch.undo()
+    store.approve_plan("p1", actor="M (manager)", role="manager", model_version="v1", note="go")
+    cache.invalidate()  # a plan-wide row: the whole plan is read again
+    assert len(cache.view().decisions) == 32
+
+
+def test_decision_cache_catches_a_lower_id_committed_late(tmp_path):
+    # PostgreSQL hands out ids at insert: a transaction can commit id 9 after a check saw id 10.
+    store = DecisionStore(f"sqlite:///{tmp_path / 'd.db'}")
+    store.register_plan("p1", "/plans/p1")
+    audit = store.t["audit"]
+    row = {"at": datetime.now(UTC), "actor": "x", "role": "job", "action": "note", "note": ""}
+    store.write(lambda conn: conn.execute(audit.insert().values(audit_id=10, **row)), what="t")
+    cache = DecisionCache(store, "p1", check_every_s=0.0, full_every_s=3600)
+    assert cache.view().decisions == {}
+    late = decide(store, account="A9")  # its audit row gets id 11: move it below the mark
+    store.write(
+        lambda conn: conn.execute(audit.update().where(audit.c.audit_id == 11).values(audit_id=9)),
+        what="t",
+    )
+    assert cache.view().decisions["A9"] == late  # nothing above the mark, yet it is read
 
 
 # -- scores ---------------------------------------------------------------------------------------

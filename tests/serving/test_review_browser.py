@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import httpx
 import pandas as pd
@@ -78,7 +79,13 @@ def test_triage_search_sort_and_per_rep_view(server, browser, keys, plan_moves):
     expect(page.locator("tr.move-row")).to_have_count(len(plan_moves), timeout=TIMEOUT)
     page.locator("button.sort[data-sort=account]").click()
     expect(page.locator("button.sort[data-sort=account]")).to_have_class("link sort active")
-    names = page.locator("tr.move-row td:nth-child(2) strong").all_inner_texts()
+    # the button turns active when the filters change, before the sorted rows arrive: wait for them
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while True:
+        names = page.locator("tr.move-row td:nth-child(2) strong").all_inner_texts()
+        if names == sorted(names, key=str.lower) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)
     assert names == sorted(names, key=str.lower), names
 
     rep = plan_moves["to_rep_id"].iloc[0]

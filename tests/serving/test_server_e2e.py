@@ -51,6 +51,11 @@ def test_served_card_decision_metrics_and_restart(served, keys, plan_moves):
         assert 'territory_card_total{source="precomputed"}' in metrics
         assert 'territory_decisions_total{action="approve"}' in metrics
         assert "bentoml_service_request_total" in metrics
+        # cards answered by serving/card_fast.py are counted by BentoML's HTTP metrics too
+        assert any(
+            line.startswith("bentoml_service_request_total{") and 'endpoint="/card"' in line
+            for line in metrics.splitlines()
+        )
         assert "/card" in http.get("/docs.json").json()["paths"]
         assert http.get("/widget/").status_code == 200 and http.get("/review/").status_code == 200
 
