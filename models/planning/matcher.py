@@ -149,21 +149,10 @@ def solve_plan_model(
 
     With ``solve_regions`` the regions are handed over together (to run in parallel); each keeps
     the time budget it would get here."""
-    plan = _solve_plan_model(model, scenario, fit, method, progress, solve_regions)
-    return replace(plan, metrics={**plan.metrics, "budget": dict(model.budget)})
-
-
-def _solve_plan_model(
-    model: PlanModel,
-    scenario: Scenario,
-    fit: PairFit,
-    method: str,
-    progress: Callable[[str], None] | None = None,
-    solve_regions: RegionSolver | None = None,
-) -> Plan:
     n_regions = len(model.models)
     if model.conflicts:
-        return infeasible_plan(list(model.conflicts), method, n_regions, {"build_s": model.build_s})
+        plan = infeasible_plan(list(model.conflicts), method, n_regions, {"build_s": model.build_s})
+        return _with_budget(plan, model)
     begun = time.monotonic()
     total_pairs = sum(m.problem.n_pairs() for m in model.models) or 1
     jobs = []
@@ -191,11 +180,17 @@ def _solve_plan_model(
     if broken:
         # proven only for one region: split regions share the budget by an estimate of need
         proven = n_regions == 1 and solutions[0].status == "infeasible"
-        return infeasible_plan(broken, method, n_regions, timings, unknown=not proven)
+        return _with_budget(
+            infeasible_plan(broken, method, n_regions, timings, unknown=not proven), model
+        )
     plan = assemble_plan(
         model.data, list(model.models), solutions, fit, method, timings, model.started
     )
-    return with_tolerance_notes(plan, model, solutions)
+    return _with_budget(with_tolerance_notes(plan, model, solutions), model)
+
+
+def _with_budget(plan: Plan, model: PlanModel) -> Plan:
+    return replace(plan, metrics={**plan.metrics, "budget": dict(model.budget)})
 
 
 def _where(region_model: RegionModel, n_regions: int) -> str:
