@@ -153,9 +153,13 @@
     $("bulk-approve").textContent = selected.size ? `Approve selected (${selected.size})` : "Approve selected";
   }
 
+  let loading = 0;  // the latest /moves request: an older answer arriving late is dropped
+
   async function loadMoves(append) {
     if (!append) offset = 0;
+    const ticket = ++loading;
     const page = await api("/moves", { ...filters, offset, limit: PAGE });
+    if (ticket !== loading) return;  // the filters changed while this page was on its way
     reps = page.reps;
     Triage.setReps(reps);
     fillSelect($("f-region"), page.regions.map((r) => ({ value: r })));
