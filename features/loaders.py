@@ -151,12 +151,13 @@ def read_csv(path: Path) -> pd.DataFrame:
     text, encoding = decode_text(data, path)
     delimiter = sniff_delimiter(text)
     read_as = f"{encoding}, {DELIMITER_NAMES[delimiter]}-delimited"
-    # Plain UTF-8 is parsed from the bytes: a StringIO of the decoded text held ~4 bytes per
-    # character, and reading a 169 MiB activities.csv peaked at 1,470 MiB over the frame's
-    # 309 MiB (582 MiB from the bytes), the peak of every command on a 100k-account CSV world.
     check_not_truncated(text, delimiter, path)
-    source = io.BytesIO(data) if encoding == "UTF-8" else io.StringIO(text)
-    del text
+    # Plain UTF-8 is parsed from the file itself: a StringIO of the decoded text held ~4 bytes
+    # per character (a 169 MiB activities.csv peaked at 1,470 MiB over the frame's 309 MiB),
+    # and the bytes held the file's size again while pandas built the frame (1.8 GB for a
+    # 1M-account activities.csv).
+    source: Path | io.StringIO = path if encoding == "UTF-8" else io.StringIO(text)
+    del text, data
     try:
         frame = pd.read_csv(
             source, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""],
