@@ -14,6 +14,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pyarrow.compute as pc
 
 from features.contract import ACTIVITY_TYPES, OPPORTUNITY_STAGES, TABLES, ColumnKind
@@ -131,9 +132,30 @@ def _parse_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed = values.astype("float64")
         return parsed, pd.Series(False, index=values.index)
     text = as_text(values)
-    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    parsed = _arrow_floats(text)
+    if parsed is None:
+        parsed = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = text.notna() & (parsed.isna() | ~np.isfinite(parsed.fillna(0.0)))
     return parsed.mask(bad), bad
+
+
+def _arrow_floats(text: pd.Series) -> pd.Series | None:
+    """Arrow text that all reads as numbers, as float64 by Arrow's cast; else None.
+
+    pd.to_numeric made a Python object per cell first (+243 MiB for 100k accounts' 3.2M deal
+    amounts, 28 MiB this way). Anything the cast refuses, and "-0" (which to_numeric reads as
+    the integer 0, Arrow as -0.0), goes the pandas way, so the values are the same.
+    """
+    if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
+        return None
+    try:
+        numbers = pc.cast(text.array.__arrow_array__(), pyarrow.float64())
+    except pyarrow.ArrowInvalid:
+        return None
+    floats = numbers.to_numpy(zero_copy_only=False)
+    if (np.signbit(floats) & (floats == 0)).any():
+        return None
+    return pd.Series(floats, index=text.index, name=text.name)
 
 
 def _parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
