@@ -148,7 +148,8 @@ def render(results: dict[str, dict]) -> str:
 def _world_section(name: str, entry: dict) -> list[str]:
     rows = entry["rows"]
     lines = [
-        f"## {name} accounts (world `{entry['world']}`, measured {entry['date']})",
+        f"## {name} accounts (world `{entry['world']}`, "
+        + (f"measured {entry['date']})" if rows else "not measured)"),
         "",
         "| run | wall s | peak RSS GB | exit | load |",
         "|---|---:|---:|---:|---:|",
@@ -170,11 +171,11 @@ def _world_section(name: str, entry: dict) -> list[str]:
             f"| sum of the parts (features + train + evaluate) | {parts:.1f} | {peak_parts:.2f} "
             "(largest) | | |"
         )
-    lines.append("")
     retrain = rows.get("retrain")
     if done and retrain is not None and retrain["exit"] == 0:
         both = retrain["seconds"] + rows["score"]["seconds"] if "score" in rows else None
         pair = f" Retrain + rescore (the scheduled pair): {both:.0f} s." if both else ""
+        lines += [""]
         lines.append(
             f"retrain / sum of its parts: **{retrain['seconds'] / parts:.2f}x** wall, "
             f"**{retrain['peak_gb'] / peak_parts:.2f}x** peak memory.{pair}"
