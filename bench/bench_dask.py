@@ -2,6 +2,13 @@
 
     python -m bench.bench_dask --accounts 100000 --reps 500    # writes bench/results/dask.md
     python -m bench.bench_dask --accounts 1000000 --reps 2000 --steps partition,score,score_dask
+    python -m bench.bench_dask --accounts 1000000 --reps 2000 \
+        --steps partition,score,score_dask,contrib --world data/w1m/world-1000000 --store data/w1m
+
+--world reuses a world already sampled (a 1M world takes ~8 minutes and 10 GB to sample) and
+--store the folder whose mlflow.db holds a champion trained on it (bench_e2e's --work), so the
+scoring steps run without sampling or training again. A size's "_note" in dask.json (what was not
+run and why, projections) is printed under the table.
 
 Each step is the `territory` command a user types, run as its own process. Memory is the peak of
 the summed RSS of the command's whole process tree (sampled every 0.25 s with psutil), because a
@@ -34,8 +41,9 @@ RESULTS = ROOT / "bench" / "results"
 STEPS = ("sample", "partition", "train", "train_dask", "score", "score_dask", "contrib")
 
 
-def commands(world: Path, parts: Path, accounts: int, reps: int) -> dict[str, list[str]]:
-    scores = world.parent / "scores"
+def commands(
+    world: Path, parts: Path, accounts: int, reps: int, scores: Path
+) -> dict[str, list[str]]:
     return {
         "sample": ["sample", "--accounts", str(accounts), "--reps", str(reps), "--seed", "3",
                    "--out", str(world)],
@@ -129,6 +137,12 @@ def render(results: dict[str, dict]) -> str:
                 f"{f'{rate:,}' if rate else ''} | {got.get('load', '')} |"
             )
     lines += ["", *_ratios(results)]
+    notes = [
+        f"- {int(size):,} accounts: {steps['_note']}"
+        for size, steps in sorted(results.items(), key=lambda kv: int(kv[0]))
+        if steps.get("_note")
+    ]
+    lines += notes
     return "\n".join(lines) + "\n"
 
 
@@ -160,15 +174,27 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=500)
     parser.add_argument("--steps", default=",".join(STEPS))
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench_dask")
+    parser.add_argument("--world", type=Path, help="an existing world of --accounts (no sample)")
+    parser.add_argument("--store", type=Path, help="folder with the mlflow.db of its champion")
     args = parser.parse_args()
-    world = args.work / f"world-{args.accounts}"
+    world = args.world or args.work / f"world-{args.accounts}"
+    if args.world is not None and not (world / "accounts.csv").exists():
+        raise SystemExit(f"--world {world}: no accounts.csv there; pass a `territory sample` out")
+    if "sample" in args.steps.split(",") and args.world is not None:
+        raise SystemExit("--world is an existing world: drop `sample` from --steps")
     parts = args.work / f"parts-{args.accounts}"
     (args.work / "scores").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "TERRITORY_DATA_DIR": str(args.work / "state")}
+    if args.store is not None:
+        store_dir = args.store.resolve()
+        env.update(
+            TERRITORY_DATA_DIR=str(store_dir),
+            TERRITORY_MLFLOW_TRACKING_URI=f"sqlite:///{store_dir / 'mlflow.db'}",
+        )
     store = RESULTS / "dask.json"
     results = json.loads(store.read_text()) if store.exists() else {}
     entry = results.setdefault(str(args.accounts), {})
-    cmds = commands(world, parts, args.accounts, args.reps)
+    cmds = commands(world, parts, args.accounts, args.reps, args.work / "scores")
     for step in args.steps.split(","):
         if step == "contrib":
             got = contrib_baseline(world, env)

@@ -11,7 +11,8 @@ DAY = pd.Timedelta(days=1)
 
 def visible_activities(activities: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Activities that occurred before `as_of`."""
-    return activities[activities["occurred_at"] < as_of]
+    before = activities["occurred_at"] < as_of
+    return activities if before.all() else activities[before]  # all of them: no copy
 
 
 def activities_last(visible: pd.DataFrame, as_of: pd.Timestamp, days: int) -> pd.Series:
