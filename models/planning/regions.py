@@ -447,8 +447,6 @@ def _budget_note(info: dict[str, Any], has_budget: bool) -> str:
             "`limits.budget_grows_to_need: false` to keep the scenario's budget; the plan then "
             "says what to widen."
         )
-    if info["grows_to_need"] or info["max_moved_share"] is not None:
-        budget = info["max_moved_share"]
-        shown = f"{budget:.0%} of accounts" if budget is not None else "the budget"
-        return f"Disruption budget {shown} kept: {need}."
-    return f"Disruption budget kept: {need}."
+    budget = info["max_moved_share"]
+    shown = f" {budget:.0%} of accounts" if budget is not None else ""
+    return f"Disruption budget{shown} kept: {need}."

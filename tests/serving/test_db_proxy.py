@@ -9,7 +9,6 @@ import asyncio
 import shutil
 import threading
 import time
-import uuid
 from urllib.parse import quote
 
 import httpx
@@ -94,18 +93,6 @@ def until(check, timeout_s: float = 30.0):
             return value
         time.sleep(0.2)
     raise AssertionError(f"condition not met within {timeout_s} s")
-
-
-@pytest.fixture
-def pg_schema(postgres_url):
-    schema = f"territory_proxy_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def test_postgres_cut_and_restored_behind_a_proxy(

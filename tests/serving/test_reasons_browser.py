@@ -11,8 +11,8 @@ import re
 import httpx
 import pytest
 
+from tests.serving.fixtures.plans import run_plan_cli
 from tests.serving.fixtures.servers import CHROMIUM_ARGS, Server
-from tests.serving.fixtures.world import run_cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -20,28 +20,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture
 def served_real_plan(base_env, crm_dir, scores_path, data_dir, tmp_path):
     """`territory plan --tradeoff` on the served world, served by `territory serve`."""
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(
-        "name: browser\nlimits:\n  workload_band: 0.3\n  potential_band: 0.3\n"
-        "  max_moved_share: 0.15\nsolver:\n  time_limit_s: 12\n"
-    )
     plans = tmp_path / "plans"
-    run_cli(
-        [
-            "plan",
-            "--data",
-            str(crm_dir),
-            "--scores",
-            str(scores_path),
-            "--scenario",
-            str(scenario),
-            "--out",
-            str(plans),
-            "--fit",
-            "fallback",
-            "--tradeoff",
-        ],
-        env={"TERRITORY_DATA_DIR": str(data_dir)},
+    run_plan_cli(
+        crm_dir,
+        scores_path,
+        data_dir,
+        plans,
+        "name: browser\nlimits:\n  workload_band: 0.3\n  potential_band: 0.3\n"
+        "  max_moved_share: 0.15\nsolver:\n  time_limit_s: 12\n",
+        "--tradeoff",
     )
     env = {**base_env, "TERRITORY_DECISIONS_URL": f"sqlite:///{tmp_path / 'decisions.db'}"}
     crm, scores = env.pop("TERRITORY_CRM_SOURCE"), env.pop("TERRITORY_SCORES_PATH")

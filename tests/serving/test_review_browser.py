@@ -17,8 +17,8 @@ import httpx
 import pandas as pd
 import pytest
 
+from tests.serving.fixtures.plans import run_plan_cli
 from tests.serving.fixtures.servers import ARTIFACTS, running_server
-from tests.serving.fixtures.world import run_cli
 from tests.serving.test_browser import watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -194,17 +194,17 @@ def test_contest_accepted_becomes_a_lock_in_the_next_plan(
     assert lock["rep_id"] == owner and lock["source"] == "contest"
     path = tmp_path / "locks.json"
     path.write_text(json.dumps(locks))
-    scenario = tmp_path / "next.yaml"
-    scenario.write_text(
-        "name: next\nlimits:\n  workload_band: 0.4\n  potential_band: 0.4\n"
-        "  max_moved_share: 0.2\nsolver:\n  time_limit_s: 10\n"
-    )
     out = tmp_path / "plans"
-    run_cli(
-        ["plan", "--data", str(crm_dir), "--scores", str(scores_path), "--scenario",
-         str(scenario), "--out", str(out), "--fit", "fallback", "--locks", str(path)],
-        env={"TERRITORY_DATA_DIR": str(data_dir)},
-    )  # fmt: skip
+    run_plan_cli(
+        crm_dir,
+        scores_path,
+        data_dir,
+        out,
+        "name: next\nlimits:\n  workload_band: 0.4\n  potential_band: 0.4\n"
+        "  max_moved_share: 0.2\nsolver:\n  time_limit_s: 10\n",
+        "--locks",
+        str(path),
+    )
     version = sorted(out.glob("v*"))[-1]
     planned = pd.read_csv(version / "assignments.csv", dtype=str).set_index("account_id")
     assert planned.loc[account, "rep_id"] == owner

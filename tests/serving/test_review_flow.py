@@ -16,8 +16,8 @@ import httpx
 import pandas as pd
 import pytest
 
+from tests.serving.fixtures.plans import run_plan_cli
 from tests.serving.fixtures.servers import running_server
-from tests.serving.fixtures.world import run_cli
 
 pytestmark = [pytest.mark.integration]
 
@@ -225,29 +225,16 @@ def test_next_plan_reads_the_locks(
     assert locks["locks"], "the contest test above should have made locks"
     path = tmp_path / "locks.json"
     path.write_text(json.dumps(locks))
-    scenario = tmp_path / "relaxed.yaml"
-    scenario.write_text(
-        "name: next\nlimits:\n  workload_band: 0.4\n  potential_band: 0.4\n"
-        "  max_moved_share: 0.2\nsolver:\n  time_limit_s: 10\n"
-    )
     out = tmp_path / "plans"
-    run_cli(
-        [
-            "plan",
-            "--data",
-            str(crm_dir),
-            "--scores",
-            str(scores_path),
-            "--scenario",
-            str(scenario),
-            "--out",
-            str(out),
-            "--fit",
-            "fallback",
-            "--locks",
-            str(path),
-        ],
-        env={"TERRITORY_DATA_DIR": str(data_dir)},
+    run_plan_cli(
+        crm_dir,
+        scores_path,
+        data_dir,
+        out,
+        "name: next\nlimits:\n  workload_band: 0.4\n  potential_band: 0.4\n"
+        "  max_moved_share: 0.2\nsolver:\n  time_limit_s: 10\n",
+        "--locks",
+        str(path),
     )
     version = sorted(out.glob("v*"))[-1]
     assignments = pd.read_csv(version / "assignments.csv", dtype=str).set_index("account_id")
