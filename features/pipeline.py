@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -94,6 +95,43 @@ def _ownership_columns(
     }
 
 
+def market_as_of(tables: CrmTables, as_of: pd.Timestamp) -> MarketContext:
+    """The whole export's market context as of `as_of` (what a slice of it is compared with)."""
+    accounts = accounts_at(tables, as_of)
+    visible = history.visible_opportunities(tables.opportunities, as_of)
+    owners = ownership.owners_at(tables.assignments, as_of)
+    return market_context([market_tally(accounts, visible, owners, as_of)])
+
+
+class AccountSlices:
+    """Cuts an export down to a subset of its accounts with one lookup per row.
+
+    Each table's account ids are matched to the accounts table once; a slice is then a boolean
+    take per table, not a string match. Training snapshots that keep a sample of the accounts
+    build features only for the sample (features.context keeps the cross-account features
+    those of the whole export).
+    """
+
+    TABLES = ("opportunities", "assignments", "activities")
+
+    def __init__(self, tables: CrmTables):
+        self.tables = tables
+        self.ids = pd.Index(tables.accounts["account_id"])
+        self._codes = {
+            name: self.ids.get_indexer(getattr(tables, name)["account_id"]).astype(np.int32)
+            for name in self.TABLES
+        }
+
+    def take(self, mask: np.ndarray) -> CrmTables:
+        """The export restricted to the accounts where `mask` (aligned with `ids`) is True; rows
+        of accounts missing from the accounts table are dropped."""
+        lookup = np.append(np.asarray(mask, dtype=bool), False)  # code -1 -> False
+        parts = {
+            name: getattr(self.tables, name)[lookup[codes]] for name, codes in self._codes.items()
+        }
+        return replace(self.tables, accounts=self.tables.accounts[lookup[:-1]], **parts)
+
+
 def build_account_features(
     tables: CrmTables,
     as_of: pd.Timestamp | str,
@@ -171,6 +209,18 @@ def snapshot_dates(
     return sorted(dates)
 
 
+def _snapshot(
+    tables: CrmTables,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    extra_columns: Sequence[str],
+    market: MarketContext | None = None,
+) -> pd.DataFrame:
+    features = build_account_features(tables, as_of, extra_columns=extra_columns, market=market)
+    label = history.label_won_revenue(tables.opportunities, as_of, horizon_days)
+    return features.assign(as_of=as_of, label=label.reindex(features.index, fill_value=0.0))
+
+
 def build_snapshots(
     tables: CrmTables,
     as_ofs: Iterable[pd.Timestamp],
@@ -179,26 +229,40 @@ def build_snapshots(
     extra_columns=(),
     keep: Callable[[pd.Index, pd.Timestamp], np.ndarray] | None = None,
     whole: Collection[pd.Timestamp] = (),
+    also: Callable[[pd.Index, pd.Timestamp], np.ndarray] | None = None,
+    markets: Mapping[pd.Timestamp, MarketContext] | None = None,
     on_snapshot: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Stacked feature frames with `as_of` and `label` columns (won revenue in the horizon).
 
     Args:
-        keep: optional row sampler (account_id index, as_of) -> bool mask. Features are still
-            computed over every account; snapshots not in `whole` keep only the sampled rows,
-            those in `whole` keep every row. Either way an `in_sample` column marks the sample.
+        keep: optional row sampler (account_id index, as_of) -> bool mask. Snapshots in `whole`
+            keep every row; the others are built only for the sampled accounts (and those
+            `also` adds), with the whole export's market context, so a kept row's features are
+            the same as without sampling. An `in_sample` column marks the sample.
+        also: with `keep`, accounts built at a sampled date beyond the sample (e.g. the
+            validation group); their rows have in_sample False.
+        markets: the market context per date when `tables` is a slice of the export (a Dask
+            partition); by default the whole of `tables` is the market.
         on_snapshot: called with (snapshots done, snapshots in all) after each one (progress).
     """
     dates = list(as_ofs)
+    slices = AccountSlices(tables) if keep is not None and set(dates) - set(whole) else None
     frames = []
     for done, as_of in enumerate(dates, start=1):
-        features = build_account_features(tables, as_of, extra_columns=extra_columns)
-        label = history.label_won_revenue(tables.opportunities, as_of, horizon_days)
-        frame = features.assign(as_of=as_of, label=label.reindex(features.index, fill_value=0.0))
-        if keep is not None:
-            mask = np.asarray(keep(frame.index, as_of), dtype=bool)
-            frame = frame.assign(in_sample=mask) if as_of in whole else frame[mask]
-            frame = frame.assign(in_sample=frame.get("in_sample", True))
+        market = markets[as_of] if markets is not None else None
+        if keep is None:
+            frame = _snapshot(tables, as_of, horizon_days, extra_columns, market)
+        elif as_of in whole:
+            frame = _snapshot(tables, as_of, horizon_days, extra_columns, market)
+            frame = frame.assign(in_sample=np.asarray(keep(frame.index, as_of), dtype=bool))
+        else:
+            sample = np.asarray(keep(slices.ids, as_of), dtype=bool)
+            built = sample | np.asarray(also(slices.ids, as_of), dtype=bool) if also else sample
+            market = market if market is not None else market_as_of(tables, as_of)
+            frame = _snapshot(slices.take(built), as_of, horizon_days, extra_columns, market)
+            marks = pd.Series(sample, index=slices.ids)
+            frame = frame.assign(in_sample=marks.reindex(frame.index).to_numpy(bool))
         frames.append(frame)
         if on_snapshot is not None:
             on_snapshot(done, len(dates))

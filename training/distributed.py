@@ -12,17 +12,17 @@ states the tolerances).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from features.context import MarketContext, market_context, market_tally
-from features.history import label_won_revenue, visible_opportunities
+from features.history import visible_opportunities
 from features.loaders import load_crm
 from features.ownership import owners_at
 from features.partitions import PartitionedExport
-from features.pipeline import accounts_at, build_account_features
+from features.pipeline import accounts_at, build_account_features, build_snapshots
 from features.tables import CrmTables
 from models.explain import explain_frame
 from models.potential import PotentialModel, percentile_rank, tier_of, to_matrix
@@ -83,16 +83,20 @@ def partition_snapshots(
     markets: dict[pd.Timestamp, MarketContext],
     horizon_days: int,
     extra: Sequence[str],
+    sampling: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
-    """Stacked snapshots (features, as_of, label) of one partition, as build_snapshots makes."""
-    frames = []
-    for as_of, market in sorted(markets.items()):
-        features = build_account_features(tables, as_of, extra_columns=extra, market=market)
-        label = label_won_revenue(tables.opportunities, as_of, horizon_days)
-        frames.append(
-            features.assign(as_of=as_of, label=label.reindex(features.index, fill_value=0.0))
-        )
-    return pd.concat(frames).reset_index()
+    """Stacked snapshots (features, as_of, label) of one partition, as build_snapshots makes
+    (`sampling`: its keep / whole / also)."""
+    dates = sorted(markets)
+    return build_snapshots(
+        tables, dates, horizon_days, extra_columns=extra, markets=markets, **(sampling or {})
+    )
+
+
+def refit_sample(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a partition's snapshots the final model fits on: the sample where the run
+    samples (the `in_sample` column), else every row."""
+    return frame[frame["in_sample"].to_numpy(bool)] if "in_sample" in frame else frame
 
 
 def matrix_partition(
@@ -180,9 +184,11 @@ def snapshots_on_cluster(
     horizon_days: int,
     *,
     extra: Sequence[str] = (),
+    sampling: Mapping[str, object] | None = None,
     progress: Progress = lambda _: None,
 ) -> list:
-    """Futures of each partition's stacked training snapshots, held on the workers."""
+    """Futures of each partition's stacked training snapshots, held on the workers
+    (`sampling`: build_snapshots' keep / whole / also, applied in each partition)."""
     loads = load_on_cluster(client, export)
     markets = {}
     for i, as_of in enumerate(dates):
@@ -191,7 +197,12 @@ def snapshots_on_cluster(
     shared = client.scatter(markets, broadcast=True)
     progress(f"building snapshots on {export.partitions} partitions")
     return client.map(
-        partition_snapshots, loads, markets=shared, horizon_days=horizon_days, extra=extra
+        partition_snapshots,
+        loads,
+        markets=shared,
+        horizon_days=horizon_days,
+        extra=extra,
+        sampling=sampling,
     )
 
 

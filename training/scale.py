@@ -10,10 +10,13 @@ holdout cost on the 20k world). So a run fits on at most ``max_train_rows`` acco
   beyond (fewer snapshots to build as well as to fit);
 - accounts: each training snapshot keeps the same share of its accounts, drawn by a stable hash
   of (account_id, snapshot date), so every account can appear and each run is reproducible.
-  Features are still computed over every account (book sizes, segment medians stay true);
-- the validation and holdout snapshots stay whole (metrics on every account); the refit takes the
-  same share of them, so every refit snapshot weighs the same (total calibration reads per-date
-  means and row counts).
+  Features are built only for those accounts (plus, at the validation date, the validation
+  group), on a slice of the export; the cross-account features (book sizes, segment growth and
+  medians, the win prior) come from the whole export's market context, so a sampled row's
+  features are exactly those of a build over every account;
+- the holdout snapshot stays whole (metrics on every account), and validation scores its whole
+  held-out group; the refit takes the same share of every refit snapshot, so each weighs the
+  same (total calibration reads per-date means and row counts).
 
 Each stage reports a line with the elapsed time and an estimate of what is left.
 """

@@ -76,7 +76,7 @@ SELECTION_TOLERANCE = 0.01
 Oracle = Callable[[pd.Timestamp, pd.Timestamp], pd.Series]
 # The Dask path's hooks (training/distributed.py): snapshots for a list of dates, and the final
 # fit of an unfitted model on the refit rows (given locally as the frame its categories come from).
-SnapshotBuilder = Callable[[list[pd.Timestamp]], pd.DataFrame]
+SnapshotBuilder = Callable[[list[pd.Timestamp], dict[str, object]], pd.DataFrame]
 Refitter = Callable[[PotentialModel, pd.DataFrame], PotentialModel]
 SMALL_EXPORT_ACCOUNTS = 2000
 CALIBRATE_TOTALS = True
@@ -569,20 +569,28 @@ def train_potential(
         f"building {len(dates)} snapshots from {plan.train[0].date()} to {plan.holdout.date()}",
         len(dates),
     )
+    sampling = {
+        "keep": (lambda ids, d: sampled_accounts(ids, d, sample.fraction))
+        if sample.samples
+        else None,
+        "whole": {plan.holdout},
+        "also": lambda ids, d: (
+            validation_group(pd.Series(ids), config.seed)
+            if d == plan.validation
+            else np.zeros(len(ids), dtype=bool)
+        ),
+    }
     if build is None:
         frames = build_snapshots(
             tables,
             dates,
             config.horizon_days,
             extra_columns=config.extra_columns,
-            keep=(lambda ids, d: sampled_accounts(ids, d, sample.fraction))
-            if sample.samples
-            else None,
-            whole={plan.validation, plan.holdout},
             on_snapshot=lambda done, _total: clock.step(done),
+            **sampling,
         )
-    else:  # the Dask path builds every account's snapshots on the cluster (no sampling)
-        frames = build(dates)
+    else:  # the Dask path builds the same rows, partition by partition on the cluster
+        frames = build(dates, sampling)
     train, valid, holdout = split_frames(frames, plan, config.seed)
     if plan.validation_kind != FORWARD:
         notes.append(plan.validation_note)

@@ -96,6 +96,30 @@ def test_sampled_snapshots_keep_whole_validation_and_holdout_dates(world_tables)
     assert kept.equals(full.set_index("account_id").loc[kept.index])
 
 
+def test_sampled_dates_build_only_their_accounts_with_the_whole_exports_context(world_tables):
+    """A sampled date is built on a slice of the export (the sample plus `also`), yet each row's
+    features equal those of a build over every account: cross-account features (book sizes,
+    segment growth and medians, the win prior) come from the whole export."""
+    as_of = label_as_of(world_tables)
+    dates = [as_of - pd.DateOffset(months=m) for m in (14, 13)]
+    extra = {dates[1]}
+    frames = build_snapshots(
+        world_tables,
+        dates,
+        90,
+        keep=lambda ids, d: sampled_accounts(ids, d, 0.25),
+        also=lambda ids, d: np.asarray(ids.str.endswith("7")) & (d in extra),
+    )
+    full = build_snapshots(world_tables, dates, 90).set_index(["as_of", "account_id"])
+    built = frames.set_index(["as_of", "account_id"])
+    first, second = (built.xs(d, level="as_of") for d in dates)
+    assert first["in_sample"].all() and 0.15 < len(first) / len(full.xs(dates[0])) < 0.35
+    added = second.index[~second["in_sample"]]
+    assert len(added) > 0 and added.str.endswith("7").all()  # `also` rows are built, not sampled
+    same = full.loc[built.index]
+    assert built.drop(columns="in_sample").equals(same)
+
+
 def test_plan_at_scale_thins_snapshots_and_samples_rows(world_tables):
     config = TrainConfig(max_train_rows=1_000)
     as_of = label_as_of(world_tables)

@@ -138,6 +138,50 @@ def test_lightgbm_dask_fit_ranks_the_holdout_like_the_local_fit(client, parts, t
     assert remote.best_iteration_ == 80 and remote.categories_ == local.categories_
 
 
+def test_sampled_snapshots_on_the_cluster_equal_the_pandas_path(client, parts, tables):
+    """Training at scale samples accounts per snapshot; each partition samples the same accounts
+    (a hash of id and date) and builds only them, with the whole export's market context."""
+    from training.scale import sampled_accounts
+
+    as_of = tables.default_as_of()
+    dates = [as_of - pd.DateOffset(months=m) for m in (30, 24, 18)]
+    sampling = {
+        "keep": lambda ids, d: sampled_accounts(ids, d, 0.3),
+        "whole": {dates[-1]},
+        "also": lambda ids, d: np.asarray(pd.Index(ids).str.endswith("3")) & (d == dates[0]),
+    }
+    local = build_snapshots(tables, dates, 365, **sampling)
+    held = snapshots_on_cluster(client, parts, dates, 365, sampling=sampling)
+    remote = pd.concat(client.gather(held), ignore_index=True)
+    key = ["as_of", "account_id"]
+    local, remote = (f.set_index(key).sort_index() for f in (local, remote))
+    assert len(local) < 0.6 * len(tables.accounts) * len(dates)  # sampled, not every account
+    assert remote.index.equals(local.index)
+    pd.testing.assert_frame_equal(remote, local[remote.columns])
+
+
+@pytest.mark.model
+def test_training_on_the_cluster_samples_the_rows_pandas_samples(client, parts, tables):
+    """A row budget thins and samples snapshots on the cluster as on one machine: the same
+    holdout (every account), the same number of refit rows, a model ranking within 0.05 Gini."""
+    from training.cli.cluster import training_hooks
+    from training.train import TrainConfig, train_potential
+
+    config = TrainConfig(max_train_rows=3_000)
+    local = train_potential(tables, config)
+    with training_hooks(client.scheduler.address, str(parts.root), 365, ()) as hooks:
+        remote = train_potential(tables, config, **hooks)
+    assert remote.sample.samples and remote.sample == local.sample
+    assert len(remote.holdout) == len(local.holdout) == (
+        tables.accounts["created_at"] < local.plan.holdout
+    ).sum()
+    notes = [[n for n in r.warnings if "account-snapshots" in n] for r in (local, remote)]
+    assert notes[0] == notes[1] and notes[0]  # "trained on N of M": the same N
+    gini = [r.comparison.set_index("model").loc["potential_model", "normalized_gini"]
+            for r in (local, remote)]  # fmt: skip
+    assert abs(gini[0] - gini[1]) < 0.05, gini
+
+
 def test_score_command_takes_the_cluster_from_the_environment(
     client, parts, tables, tmp_path, monkeypatch
 ):

@@ -129,20 +129,24 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
         return
     from models.potential import learn_categories
     from training.cluster import dask_client
-    from training.distributed import fit_on_cluster, snapshots_on_cluster
+    from training.distributed import fit_on_cluster, refit_sample, snapshots_on_cluster
 
     with dask_client(address) as client:
         workers = len(client.scheduler_info()["workers"])
         export, scratch = partitioned_for(data, workers)
         held: list = []
 
-        def build(dates):
-            held[:] = snapshots_on_cluster(client, export, dates, horizon_days, extra=extra)
+        def build(dates, sampling):
+            held[:] = snapshots_on_cluster(
+                client, export, dates, horizon_days, extra=extra, sampling=sampling
+            )
             return pd.concat(client.gather(held), ignore_index=True)
 
         def refit(template, frame):
             columns = [str(c) for c in frame.columns]
-            return fit_on_cluster(client, held, template, columns, learn_categories(frame))
+            return fit_on_cluster(
+                client, held, template, columns, learn_categories(frame), rows=refit_sample
+            )
 
         console.print(f"training on {workers} Dask workers, {export.partitions} partitions")
         try:
