@@ -197,8 +197,11 @@ def _plain_days(text: pd.Series) -> pd.Series | None:
     if not pc.all(pc.match_substring_regex(arrow, PLAIN_DAY)).as_py():  # missing ones skipped
         return None
     days = pc.strptime(arrow, format="%Y-%m-%d", unit="ns", error_is_null=True)
-    # strptime rolls an impossible day over (02-30 -> 03-02): such a day does not print back
-    real = pc.equal(pc.strftime(days, format="%Y-%m-%d"), arrow)
+    # strptime rolls an impossible day over (02-30 -> 03-02), so its day of the month differs
+    # from the text's (compared as numbers: printing the dates back took 2/3 of loading 1M
+    # accounts' export)
+    written = pc.cast(pc.utf8_slice_codeunits(arrow, 8, 10), pyarrow.int64())
+    real = pc.equal(pc.day(days), written)
     days = pc.if_else(real, days, None)
     return pd.Series(days.to_numpy(zero_copy_only=False), index=text.index, name=text.name)
 

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from features.contract import TABLES
@@ -203,3 +203,26 @@ def test_a_broken_export_read_from_files_fails_only_with_a_named_error(raw):
                 quarantined = Path(folder) / "quarantine" / f"{name}.csv"
                 written = len(pd.read_csv(quarantined, dtype=str)) if quarantined.exists() else 0
                 assert rows_in == kept + written, name
+
+
+plain_day_text = st.builds(
+    lambda y, m, d: f"{y:04d}-{m:02d}-{d:02d}",
+    st.integers(1700, 2199),
+    st.integers(1, 12),
+    st.integers(1, 31),  # 31 in a 30-day month, Feb 29-31: impossible days
+)
+
+
+@PROFILE
+@given(st.lists(st.one_of(plain_day_text, st.none()), min_size=1, max_size=40))
+@example(["2023-02-30", "2024-02-29", "2023-04-31", None, "1900-02-29", "2000-02-29"])
+def test_plain_dates_parse_as_pandas_parses_them(texts):
+    """The Arrow path for plain YYYY-MM-DD text (what loads a 1M-account export in seconds)
+    gives pandas' answer: the same days, and an impossible day (2023-02-30) missing and bad."""
+    from features.schemas import PARSERS
+
+    text = pd.Series(texts, dtype="string[pyarrow]")
+    days, bad = PARSERS["date"](text)
+    expected = pd.to_datetime(text.astype(object), format="%Y-%m-%d", errors="coerce")
+    assert days.astype("datetime64[ns]").equals(expected.astype("datetime64[ns]"))
+    assert bad.tolist() == (text.notna() & expected.isna()).tolist()
