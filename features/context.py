@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.history import DAY, won_in_window
+from features.lookup import contains, lookup
 
 GROWTH_DAYS = 365
 MEDIAN_DAYS = 365
@@ -74,8 +75,8 @@ def market_tally(
         segment = accounts[kind]
         frame = pd.DataFrame(
             {
-                "recent": recent.groupby(recent["account_id"].map(segment))["amount"].sum(),
-                "before": before.groupby(before["account_id"].map(segment))["amount"].sum(),
+                "recent": recent.groupby(lookup(recent["account_id"], segment))["amount"].sum(),
+                "before": before.groupby(lookup(before["account_id"], segment))["amount"].sum(),
             }
         ).fillna(0.0)
         frame.index = pd.MultiIndex.from_arrays(
@@ -85,7 +86,7 @@ def market_tally(
         parts.append(frame)
     won_year = won_in_window(visible, as_of - MEDIAN_DAYS * DAY, as_of)
     revenue = won_year.groupby("account_id")["amount"].sum()
-    revenue = revenue[(revenue > 0) & revenue.index.isin(accounts.index)]
+    revenue = revenue[(revenue > 0).to_numpy() & contains(revenue.index, accounts.index)]
     return MarketTally(
         won=int((closed["stage"] == "won").sum()),
         closed=len(closed),

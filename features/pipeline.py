@@ -18,6 +18,7 @@ from features.feature_sets import (
     HISTORY_WINDOWS_DAYS,
 )
 from features.known_at import attributes_known_at
+from features.lookup import positions
 from features.tables import CrmTables
 
 # Columns where "no events" means 0; every other column stays missing when there is nothing to
@@ -118,8 +119,7 @@ class AccountSlices:
         self.tables = tables
         self.ids = pd.Index(tables.accounts["account_id"])
         self._codes = {
-            name: self.ids.get_indexer(getattr(tables, name)["account_id"]).astype(np.int32)
-            for name in self.TABLES
+            name: positions(self.ids, getattr(tables, name)["account_id"]) for name in self.TABLES
         }
 
     def take(self, mask: np.ndarray) -> CrmTables:

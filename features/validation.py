@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from features.contract import TABLES, Table
 from features.crm_identity import crm_identity_issues
+from features.lookup import contains
 from features.schemas import FRAME_RULES, coerce_column, coerce_extra, contract_schema
 from features.tables import CrmTables
 from features.validation_report import (
@@ -227,11 +228,13 @@ def _flag_references(works: dict[str, _Work]) -> None:
         if parent_work.table.key[0] in parent_work.unusable:
             continue
         key = parent_work.table.key[0]
-        kept = set(parent_work.typed.loc[parent_work.ok, key].dropna())
-        dropped = set(parent_work.typed.loc[~parent_work.ok, key].dropna()) - kept
+        kept = parent_work.typed.loc[parent_work.ok, key].dropna()
+        dropped = parent_work.typed.loc[~parent_work.ok, key].dropna()
+        dropped = dropped[~contains(dropped, kept)]
         ref = work.typed[column]
-        work.flag(ref.isin(dropped), "parent_quarantined", column)
-        work.flag(ref.notna() & ~ref.isin(kept), "dangling_reference", column)
+        work.flag(pd.Series(contains(ref, dropped), index=ref.index), "parent_quarantined", column)
+        dangling = ref.notna() & ~contains(ref, kept)
+        work.flag(dangling, "dangling_reference", column)
 
 
 def _owner_issues(works: dict[str, _Work]) -> list[Issue]:
@@ -246,7 +249,7 @@ def _owner_issues(works: dict[str, _Work]) -> list[Issue]:
     assignments.flag(superseded, "several_current_owners", "end_date")
     owners = latest.set_index("account_id")["rep_id"]
     kept = accounts.typed.loc[accounts.ok, "account_id"]
-    unowned = tuple(kept[~kept.isin(owners.index)])
+    unowned = tuple(kept[~contains(kept, owners.index)])
     active = reps.typed.loc[reps.ok].set_index("rep_id")["active"]
     active = active[~active.index.duplicated()]  # duplicate rep ids are reported fatal
     inactive = owners[owners.map(active).eq(False)]

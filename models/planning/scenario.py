@@ -106,8 +106,9 @@ class SolverSettings:
     """How the plan is searched; ``decompose`` splits the plan by region (see docs/matcher.md).
 
     ``deterministic`` (default) makes the same input give the same plan on any machine: phases
-    end on work counts and ``time_limit_s`` is a work budget the clock may exceed (at most
-    10x + 60 s) on a slow or busy machine.
+    end on work counts and ``time_limit_s`` is a work budget the clock may exceed on a slow or
+    busy machine (at most 10x + 60 s, plus 500 s per million candidate pairs of a region: the
+    work itself grows with the region, models.solver.engine.safety_limit_s).
     Set it false for a hard wall-clock limit.
 
     ``candidates_per_account``: how many of its nearest suitable reps each account may take (plus

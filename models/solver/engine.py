@@ -55,6 +55,15 @@ LP_BAND_MARGINS = (0.1, 0.3)
 LP_BUDGET_MARGIN = 0.01
 SAFETY_FACTOR = 10.0
 SAFETY_SECONDS = 60.0
+SAFETY_SECONDS_PER_MILLION_PAIRS = 500.0
+"""The deterministic phases' work grows with the region: ~120 s per million candidate pairs on
+2 cores (a 2M-pair region of the 100k world: dual 43 s, rounding and repair 200 s), whatever the
+scenario's time limit. The safety net allows ~4x that, so it stops runaway phases only; without
+it a large region ran out of clock mid-repair and ended with no plan."""
+REPAIR_MAX_PAIRS = 200_000
+"""Exact repair stops widening its neighbourhood beyond this many candidate pairs: on the 100k
+world a 626k-pair CP-SAT repair took 95 s of wall time for its 3 s work budget and ended
+UNKNOWN; the LP rescue then had no time left."""
 
 
 class ExactEngine(Protocol):
@@ -118,7 +127,7 @@ def solve(
     # deterministic: phases end on convergence / work counts; the clock is only a safety net
     limit = options.time_limit_s
     if options.deterministic:
-        limit = SAFETY_FACTOR * options.time_limit_s + SAFETY_SECONDS
+        limit = safety_limit_s(options.time_limit_s, problem.n_pairs())
     deadline = start + limit
     if problem.n_items == 0:
         return Solution("optimal", np.zeros(0, dtype=np.int64), 0.0, 0.0, "empty", 0.0)
@@ -191,6 +200,12 @@ def solve(
         if objective_value(problem, better) > objective_value(problem, choice):
             choice, method = better, method + "+lns"
     return _finish(problem, choice, bound, method, exact_status, dual, findings, start)
+
+
+def safety_limit_s(time_limit_s: float, n_pairs: int) -> float:
+    """The wall clock a deterministic solve may run before phases are cut (a safety net)."""
+    per_pairs = SAFETY_SECONDS_PER_MILLION_PAIRS * n_pairs / 1e6
+    return SAFETY_FACTOR * time_limit_s + SAFETY_SECONDS + per_pairs
 
 
 def _exact_phase(problem, choice, options: SolverOptions, end: float, method: str, bound: float):
@@ -344,7 +359,9 @@ def _exact_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: floa
         broken = _broken_agents(problem, choice)
         if not broken.any() or time.monotonic() >= deadline:
             break
-        fixed = repair_neighbourhood(problem, choice, broken, agents=size, work_s=REPAIR_WORK_S)
+        fixed = repair_neighbourhood(
+            problem, choice, broken, agents=size, work_s=REPAIR_WORK_S, max_pairs=REPAIR_MAX_PAIRS
+        )
         if fixed is not None:
             choice = fixed
     return choice

@@ -161,11 +161,13 @@ def repair_neighbourhood(
     *,
     agents: int,
     work_s: float,
+    max_pairs: int | None = None,
 ) -> np.ndarray | None:
     """Re-assign, exactly, every item held by the broken agents and their closest neighbours.
 
     The items may only move among those agents, whose rows are then entirely inside the
-    sub-problem; returns the repaired choice, or None when CP-SAT found no feasible one.
+    sub-problem; returns the repaired choice, or None when CP-SAT found no feasible one or the
+    sub-problem has more than ``max_pairs`` candidate pairs (not tried).
     """
     group = _neighbourhood(problem, broken, agents)
     held = chosen(problem, problem.agent, choice)
@@ -175,6 +177,8 @@ def repair_neighbourhood(
     sub = AssignmentProblem(
         np.where(inside, sub.agent, -1), sub.value, sub.n_agents, sub.agent_rows, sub.global_rows
     )
+    if max_pairs is not None and sub.n_pairs() > max_pairs:
+        return None
     result = solve_exact(
         sub, time_limit_s=10 * work_s + 10, deterministic_time_s=work_s, hint=choice[items]
     )

@@ -110,3 +110,31 @@ def test_gap1_0_reaches_the_proven_optimum(shared_data):
     solution = solve(problem, SolverOptions(time_limit_s=20, exact_max_pairs=10**9))
     assert -solution.objective == pytest.approx(261.0)  # best_known.csv: proven optimum
     assert solution.status == "optimal"
+
+
+def test_exact_repair_leaves_a_neighbourhood_over_its_pair_cap_untried():
+    """CP-SAT repair of a huge neighbourhood cost ~95 s for an UNKNOWN on the 100k world; over
+    the cap it is not tried (None), under it the same call repairs the broken agent."""
+    from models.solver.lns import repair_neighbourhood
+
+    problem = banded_instance(400, 8, band=0.2)
+    start = solve(problem, SolverOptions(time_limit_s=10, exact_max_pairs=0, lns_steps=0))
+    assert row_violations(problem, start.choice) == []
+    broken_choice = start.choice.copy()
+    held = problem.agent[np.arange(400), broken_choice]
+    victims = np.flatnonzero(held == held[0])[:10]
+    other = np.where(problem.agent[victims, 0] != held[0], 0, 1)
+    broken_choice[victims] = other  # the first agent loses ten accounts: below its bands
+    broken = np.zeros(problem.n_agents, dtype=bool)
+    broken[held[0]] = True
+    args = dict(agents=8, work_s=2.0)
+    assert repair_neighbourhood(problem, broken_choice, broken, **args, max_pairs=10) is None
+    fixed = repair_neighbourhood(problem, broken_choice, broken, **args, max_pairs=None)
+    assert fixed is not None and row_violations(problem, fixed) == []
+
+
+def test_the_safety_net_grows_with_the_region():
+    from models.solver.engine import safety_limit_s
+
+    assert safety_limit_s(10.0, 0) == 160.0
+    assert safety_limit_s(10.0, 2_000_000) == 1160.0
