@@ -56,8 +56,8 @@ class RowSample:
         return (
             f"trained on {kept_rows:,} of {self.candidate_rows:,} account-snapshots "
             f"({self.fraction:.1%} of accounts per snapshot, a snapshot every "
-            f"{self.step_months} month(s)) to bound the cost (max_train_rows); the validation "
-            "and holdout snapshots are scored on every account."
+            f"{self.step_months} month(s)) to bound the cost (max_train_rows); the holdout "
+            "scores every account and validation every account of its held-out group."
         )
 
 

@@ -292,6 +292,20 @@ def test_long_steps_print_elapsed_time_against_an_estimate():
     assert re.fullmatch(r"plan: done in \d+ s \(estimate ~100 s\)", lines[-1])
 
 
+def test_estimates_follow_the_measured_sizes_and_grow_with_accounts():
+    from training.cli.demo_output import STEP_COST_S, estimate_s
+
+    for step, points in STEP_COST_S.items():
+        for accounts, seconds in points:  # at a measured size the estimate is the measurement
+            assert estimate_s(step, accounts) == pytest.approx(seconds)
+        sizes = [1_000, 10_000, 50_000, 300_000, 1_000_000, 3_000_000]
+        estimates = [estimate_s(step, n) for n in sizes]
+        assert estimates == sorted(estimates) and min(estimates) > 0
+    # training fits a bounded sample beyond ~60k accounts: far from 10x per 10x accounts
+    assert estimate_s("train", 1_000_000) < 6 * estimate_s("train", 100_000)
+    assert estimate_s("sample", 1_000) is None
+
+
 def test_an_unknown_departure_stops_the_plan_naming_the_id(tmp_path, scores):
     scenario = tmp_path / "leave.yaml"
     scenario.write_text("remove_reps: [NOPE]\n")

@@ -8,16 +8,26 @@ from pathlib import Path
 
 import pandas as pd
 
-STEP_COST_S = {"train": (30.0, 4.5), "score": (10.0, 1.5), "plan": (20.0, 4.0)}
-"""(fixed seconds, seconds per 1,000 accounts) on 2 busy cores: train ~120 s and plan ~100 s at
-20,000 accounts (README), ~70 s and ~90 s at 2,000 with 8 engineers sharing the cores."""
+STEP_COST_S: dict[str, tuple[tuple[int, float], ...]] = {
+    "train": ((2_000, 70.0), (20_000, 120.0), (100_000, 205.0), (1_000_000, 1_050.0)),
+    "score": ((20_000, 40.0), (100_000, 80.0), (1_000_000, 400.0)),
+    "plan": ((2_000, 90.0), (20_000, 100.0), (100_000, 650.0), (1_000_000, 6_500.0)),
+}
+"""(accounts, seconds) measured on 2 busy cores (README's demo, bench/results/e2e.md at 100k and
+1M); between and beyond them the estimate is a straight line through the nearest two. Training
+is not linear in accounts: beyond ~60k accounts it fits a bounded sample of rows."""
 WIDGET_REPS = 3
 
 
 def estimate_s(command: str, accounts: int) -> float | None:
     """Expected seconds of a step on 2 cores (None for a step without a measured cost)."""
-    cost = STEP_COST_S.get(command)
-    return None if cost is None else cost[0] + cost[1] * accounts / 1000
+    points = STEP_COST_S.get(command)
+    if points is None:
+        return None
+    sizes = [n for n, _ in points]
+    right = min(max(1, sum(n < accounts for n in sizes)), len(points) - 1)
+    (n0, s0), (n1, s1) = points[right - 1], points[right]
+    return max(s0 + (s1 - s0) * (accounts - n0) / (n1 - n0), min(s for _, s in points) / 2)
 
 
 def progress_line(title: str, elapsed_s: float, estimate: float | None) -> str:
