@@ -29,8 +29,14 @@ from features.sample_world import window_oracle
 from features.sample_world.writer import load_truth
 from features.tables import CrmTables
 from models.potential import PotentialModel
-from training.scale import sampled_accounts
-from training.train import TrainConfig, label_as_of, plan_at_scale, refit_rows, train_potential
+from training.train import (
+    TrainConfig,
+    label_as_of,
+    plan_at_scale,
+    refit_rows,
+    snapshot_sampling,
+    train_potential,
+)
 
 RESULTS = Path(__file__).parent / "results" / "train_scale.md"
 
@@ -47,8 +53,7 @@ def bare_refit_seconds(
         plan.refit,
         config.horizon_days,
         extra_columns=config.extra_columns,
-        keep=(lambda ids, d: sampled_accounts(ids, d, sample.fraction)) if sample.samples else None,
-        whole={plan.validation, plan.holdout},
+        **snapshot_sampling(plan, sample, config.seed),
     )
     refit = refit_rows(frames, plan)
     matrix = model._matrix(refit[model.feature_names_])

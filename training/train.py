@@ -429,6 +429,23 @@ def compare_on_holdout(
     return pd.DataFrame(rows), predicted
 
 
+def snapshot_sampling(plan: SnapshotPlan, sample: RowSample, seed: int) -> dict[str, object]:
+    """build_snapshots' keep / whole / also for a run: the row sample at every training date,
+    the sample plus the validation group at the validation date, every account at the
+    holdout."""
+    return {
+        "keep": (lambda ids, d: sampled_accounts(ids, d, sample.fraction))
+        if sample.samples
+        else None,
+        "whole": {plan.holdout},
+        "also": lambda ids, d: (
+            validation_group(pd.Series(ids), seed)
+            if d == plan.validation
+            else np.zeros(len(ids), dtype=bool)
+        ),
+    }
+
+
 def split_frames(
     frames: pd.DataFrame, plan: SnapshotPlan, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -569,17 +586,7 @@ def train_potential(
         f"building {len(dates)} snapshots from {plan.train[0].date()} to {plan.holdout.date()}",
         len(dates),
     )
-    sampling = {
-        "keep": (lambda ids, d: sampled_accounts(ids, d, sample.fraction))
-        if sample.samples
-        else None,
-        "whole": {plan.holdout},
-        "also": lambda ids, d: (
-            validation_group(pd.Series(ids), config.seed)
-            if d == plan.validation
-            else np.zeros(len(ids), dtype=bool)
-        ),
-    }
+    sampling = snapshot_sampling(plan, sample, config.seed)
     if build is None:
         frames = build_snapshots(
             tables,
