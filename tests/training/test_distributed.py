@@ -172,9 +172,11 @@ def test_training_on_the_cluster_samples_the_rows_pandas_samples(client, parts, 
     with training_hooks(client.scheduler.address, str(parts.root), 365, ()) as hooks:
         remote = train_potential(tables, config, **hooks)
     assert remote.sample.samples and remote.sample == local.sample
-    assert len(remote.holdout) == len(local.holdout) == (
-        tables.accounts["created_at"] < local.plan.holdout
-    ).sum()
+    assert (
+        len(remote.holdout)
+        == len(local.holdout)
+        == (tables.accounts["created_at"] < local.plan.holdout).sum()
+    )
     notes = [[n for n in r.warnings if "account-snapshots" in n] for r in (local, remote)]
     assert notes[0] == notes[1] and notes[0]  # "trained on N of M": the same N
     gini = [r.comparison.set_index("model").loc["potential_model", "normalized_gini"]
