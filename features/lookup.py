@@ -32,7 +32,8 @@ def contains(values: pd.Series | pd.Index, among: pd.Series | pd.Index) -> np.nd
     """``values.isin(among)`` as a boolean array (a missing value is never among)."""
     arrow, known = _arrow(values), _arrow(among)
     if arrow is None or known is None:
-        return np.asarray(pd.Series(values).isin(among) & pd.Series(values).notna().to_numpy())
+        plain = pd.Series(values)
+        return (plain.isin(among) & plain.notna()).to_numpy()
     found = pc.fill_null(pc.is_in(arrow, value_set=known, skip_nulls=True), False)
     return found.to_numpy(zero_copy_only=False)
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 
 import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.fixtures.plans import run_plan_cli
+from tests.serving.fixtures.plans import plan_with_locks
 from tests.serving.fixtures.servers import ARTIFACTS, running_server
 from tests.serving.test_browser import watch_errors
 
@@ -192,21 +191,7 @@ def test_contest_accepted_becomes_a_lock_in_the_next_plan(
     lock = next(x for x in locks["locks"] if x["account_id"] == account)
     owner = plan_moves.set_index("account_id").loc[account, "from_rep_id"]
     assert lock["rep_id"] == owner and lock["source"] == "contest"
-    path = tmp_path / "locks.json"
-    path.write_text(json.dumps(locks))
-    out = tmp_path / "plans"
-    run_plan_cli(
-        crm_dir,
-        scores_path,
-        data_dir,
-        out,
-        "name: next\nlimits:\n  workload_band: 0.4\n  potential_band: 0.4\n"
-        "  max_moved_share: 0.2\nsolver:\n  time_limit_s: 10\n",
-        "--locks",
-        str(path),
-    )
-    version = sorted(out.glob("v*"))[-1]
-    planned = pd.read_csv(version / "assignments.csv", dtype=str).set_index("account_id")
+    version, planned = plan_with_locks(locks, crm_dir, scores_path, data_dir, tmp_path)
     assert planned.loc[account, "rep_id"] == owner
     report = (version / "report.md").read_text()
     assert "## Locks from decisions" in report and account in report

@@ -13,10 +13,9 @@ import io
 import json
 
 import httpx
-import pandas as pd
 import pytest
 
-from tests.serving.fixtures.plans import run_plan_cli
+from tests.serving.fixtures.plans import plan_with_locks
 from tests.serving.fixtures.servers import running_server
 
 pytestmark = [pytest.mark.integration]
@@ -223,21 +222,7 @@ def test_next_plan_reads_the_locks(
 ):
     locks = post(server, keys["manager"], "/locks")
     assert locks["locks"], "the contest test above should have made locks"
-    path = tmp_path / "locks.json"
-    path.write_text(json.dumps(locks))
-    out = tmp_path / "plans"
-    run_plan_cli(
-        crm_dir,
-        scores_path,
-        data_dir,
-        out,
-        "name: next\nlimits:\n  workload_band: 0.4\n  potential_band: 0.4\n"
-        "  max_moved_share: 0.2\nsolver:\n  time_limit_s: 10\n",
-        "--locks",
-        str(path),
-    )
-    version = sorted(out.glob("v*"))[-1]
-    assignments = pd.read_csv(version / "assignments.csv", dtype=str).set_index("account_id")
+    version, assignments = plan_with_locks(locks, crm_dir, scores_path, data_dir, tmp_path)
     for lock in locks["locks"]:
         assert assignments.loc[lock["account_id"], "rep_id"] == lock["rep_id"]
     report = (version / "report.md").read_text()
