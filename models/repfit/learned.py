@@ -20,6 +20,7 @@ enough and it beats a coin flip, and the transparent fallback (models.repfit.tra
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ import pandas as pd
 from features.rep_features import rep_features_at
 from features.tables import CrmTables
 from models.potential import size_workload
+from models.repfit.additive import pair_logs
 from models.repfit.transparent import fallback_fit
 
 ACCOUNT_FEATURES = ("account_log_employees", "account_log_revenue", "account_industry")
@@ -55,6 +57,9 @@ FIT_RANGE = (0.25, 4.0)
 BASELINE_REPS = 25
 QUARTER_DAYS = 91
 COMPONENTS = ("deal_rate", "win", "deal_size")
+CHECK_PAIRS = 200
+"""Pairs on which each call compares the fit read from the trees with the row-by-row fit."""
+CHECK_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -241,8 +246,51 @@ class RepFitModel:
         account_rows: np.ndarray,
         rep_rows: np.ndarray,
     ) -> np.ndarray:
-        """The matcher's fit function: expected-revenue ratio to an average active rep."""
+        """The matcher's fit function: expected-revenue ratio to an average active rep.
+
+        With account and rep features in separate trees (the default), pairs are read from the
+        trees' structure (models.repfit.additive), checked against the row-by-row computation
+        on a sample of pairs; otherwise every pair is its own row for every model."""
         roster = contract_reps(reps, self.as_of_)
+        account_rows, rep_rows = np.asarray(account_rows), np.asarray(rep_rows)
+        if not self.params.separate_account_features or account_rows.size == 0:
+            return self._fit_by_rows(accounts, reps, roster, account_rows, rep_rows)
+        fit = self._fit_additive(accounts, reps, roster, account_rows, rep_rows)
+        sample = np.random.default_rng(0).choice(
+            account_rows.size, min(account_rows.size, CHECK_PAIRS), replace=False
+        )
+        direct = self._fit_by_rows(accounts, reps, roster, account_rows[sample], rep_rows[sample])
+        worst = float(np.max(np.abs(np.log(fit[sample]) - np.log(direct))))
+        if worst > CHECK_TOLERANCE:
+            warnings.warn(
+                f"the learned fit read from the trees' structure differs from the row-by-row fit "
+                f"by up to {worst:.2e} (log) on {sample.size} sampled pairs; using the row-by-row "
+                "fit for all pairs (slower). Please report this with your LightGBM version.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return self._fit_by_rows(accounts, reps, roster, account_rows, rep_rows)
+        return fit
+
+    def _fit_additive(self, accounts, reps, roster, account_rows, rep_rows) -> np.ndarray:
+        unique, where = np.unique(account_rows, return_inverse=True)
+        pool = _baseline_pool(reps)
+        logs = pair_logs(
+            self,
+            accounts["account_id"].astype(str).to_numpy()[unique],
+            np.concatenate([where, np.repeat(np.arange(unique.size), pool.size)]),
+            roster,
+            np.concatenate([rep_rows, np.tile(pool, unique.size)]),
+            ACCOUNT_FEATURES,
+        )
+        pairs = {c: v[: where.size] for c, v in logs.items()}
+        average = {
+            c: _log_mean_exp(v[where.size :].reshape(unique.size, pool.size))[where]
+            for c, v in logs.items()
+        }
+        return np.clip(np.exp(self.log_fit(pairs, average)), *FIT_RANGE)
+
+    def _fit_by_rows(self, accounts, reps, roster, account_rows, rep_rows) -> np.ndarray:
         account_ids = accounts["account_id"].astype(str).to_numpy()[account_rows]
         rep_ids = roster["rep_id"].to_numpy()[rep_rows]
         logs = self.log_components(account_ids, rep_ids, roster)

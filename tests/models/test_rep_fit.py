@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,6 +136,49 @@ def test_learned_fit_ranks_reps_like_the_true_skill():
     assert spearmanr(effect.to_numpy(), skill.to_numpy())[0] > 0.4
     again = RepFitModel().fit(tables, as_of)(tables.accounts, reps, a[:50], r[:50])
     np.testing.assert_allclose(again, fit(tables.accounts, reps, a[:50], r[:50]))
+
+
+@pytest.mark.model
+def test_fit_read_from_the_trees_equals_the_row_by_row_fit(monkeypatch):
+    # The plan's fit over millions of pairs is read from the trees' structure
+    # (models.repfit.additive); every pair must get what evaluating its own row gives: known and
+    # inactive reps, a planned hire the models never saw, an account without a location or
+    # industry, and pairs at every distance.
+    from features.sample_world import SampleConfig, generate_world
+    from models.repfit import RepFitModel, learned
+    from models.repfit.learned import contract_reps
+
+    tables = generate_world(SampleConfig(n_accounts=900, n_reps=15, years=3, seed=5)).tables
+    as_of = tables.latest_date()
+    model = RepFitModel().fit(tables, as_of)
+    accounts = tables.accounts.copy()
+    accounts.loc[3, ["latitude", "longitude"]] = np.nan
+    accounts.loc[4, "industry"] = None
+    model.tables_ = dataclasses.replace(tables, accounts=accounts)
+    reps = tables.reps.rename(columns={"home_latitude": "latitude", "home_longitude": "longitude"})
+    reps["tenure_years"] = (as_of - reps["hired_at"]).dt.days / 365.25
+    hire = reps.iloc[[0]].assign(rep_id="HIRE-1", tenure_years=0.0, latitude=35.0)
+    reps = pd.concat([reps, hire], ignore_index=True)
+    assert not reps["active"].all()  # departed reps are among the pairs
+    a = np.repeat(np.arange(len(accounts)), len(reps))
+    r = np.tile(np.arange(len(reps)), len(accounts))
+    roster = contract_reps(reps, as_of)
+    read = model._fit_additive(accounts, reps, roster, a, r)
+    rows = model._fit_by_rows(accounts, reps, roster, a, r)
+    np.testing.assert_allclose(np.log(read), np.log(rows), rtol=0, atol=1e-9)
+    assert np.unique(np.round(read, 6)).size > 1000  # pairs differ: the check is not vacuous
+    np.testing.assert_array_equal(model(accounts, reps, a, r), read)
+
+    # were the decomposition ever wrong, the sampled check would notice and fall back
+    broken = learned.pair_logs
+    monkeypatch.setattr(
+        learned,
+        "pair_logs",
+        lambda *args: {c: v + 0.1 * (v > np.median(v)) for c, v in broken(*args).items()},
+    )
+    with pytest.warns(RuntimeWarning, match="row-by-row"):
+        again = model(accounts, reps, a, r)
+    np.testing.assert_allclose(again, rows)
 
 
 def test_deal_rate_rows_are_whole_quarters_of_one_owner():
