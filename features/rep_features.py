@@ -8,6 +8,8 @@ the overall rate toward the team's rate at that moment, the industry rate toward
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -48,25 +50,46 @@ def closed_events(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> pd.Dat
     )
 
 
-def _cumulative_before(
-    events: pd.DataFrame, queries: pd.DataFrame, by: list[str], prefix: str
-) -> pd.DataFrame:
-    """Per query: counts over events with the same ``by`` keys and ``closed_at < at``."""
+GROUPINGS = {"team_": (), "rep_": ("rep_id",), "ind_": ("rep_id", "industry")}
+"""Running totals of closed opportunities: the whole team, per rep, per rep and industry."""
+
+
+@dataclass(frozen=True)
+class ClosedHistory:
+    """Per grouping of GROUPINGS (by its prefix): running totals of closed opportunities by
+    closing day, sorted by day. Built once per export (``closed_history``) and read as of any
+    moment, so features for millions of queries do not re-aggregate every opportunity per call."""
+
+    running: dict[str, pd.DataFrame]
+
+
+def closed_history(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> ClosedHistory:
+    """The running totals rep_features_at reads, from an export's opportunities and accounts."""
+    events = closed_events(opportunities, accounts)
+    running = {}
+    for prefix, by in GROUPINGS.items():
+        cols = [f"{prefix}closed", f"{prefix}wins", f"{prefix}revenue"]
+        keys = list(by) or ["_all"]
+        ev = events.assign(_all=0, n=1.0)
+        daily = ev.groupby([*keys, "closed_at"], as_index=False)[["n", "won", "won_amount"]].sum()
+        daily = daily.sort_values([*keys, "closed_at"])
+        daily[cols] = daily.groupby(keys)[["n", "won", "won_amount"]].cumsum().to_numpy()
+        running[prefix] = daily[[*keys, "closed_at", *cols]].sort_values("closed_at")
+    return ClosedHistory(running)
+
+
+def _cumulative_before(history: ClosedHistory, queries: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """Per query: counts over events with the same grouping keys and ``closed_at < at``."""
     cols = [f"{prefix}closed", f"{prefix}wins", f"{prefix}revenue"]
-    keys = by or ["_all"]
-    ev = events.assign(_all=0, n=1.0)
-    daily = ev.groupby([*keys, "closed_at"], as_index=False)[["n", "won", "won_amount"]].sum()
-    daily = daily.sort_values([*keys, "closed_at"])
-    daily[cols] = daily.groupby(keys)[["n", "won", "won_amount"]].cumsum().to_numpy()
+    keys = list(GROUPINGS[prefix]) or ["_all"]
     # merge_asof needs one resolution on both sides: a date parsed from a scenario file is
     # datetime64[s], CRM columns are [ns] or [us]
     at = pd.to_datetime(queries["at"]).to_numpy().astype("datetime64[ns]")
     left = queries.assign(_all=0, _row=np.arange(len(queries)), at=at)
     left = left[[*keys, "at", "_row"]].dropna(subset=keys).sort_values("at")
-    right = daily[[*keys, "closed_at", *cols]].sort_values("closed_at")
     merged = pd.merge_asof(
         left,
-        right,
+        history.running[prefix],
         left_on="at",
         right_on="closed_at",
         by=keys,
@@ -79,15 +102,21 @@ def _cumulative_before(
 
 
 def rep_features_at(
-    queries: pd.DataFrame, opportunities: pd.DataFrame, accounts: pd.DataFrame, reps: pd.DataFrame
+    queries: pd.DataFrame,
+    opportunities: pd.DataFrame,
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    history: ClosedHistory | None = None,
 ) -> pd.DataFrame:
     """Features per query row (columns rep_id, account_id, at), in REP_FEATURES order.
 
     ``reps`` follows the contract (hired_at, level, industries, home_latitude/home_longitude);
-    reps or accounts not found give NaN tenure/level/distance and zero history.
+    reps or accounts not found give NaN tenure/level/distance and zero history. ``history``:
+    ``closed_history(opportunities, accounts)`` when the caller already has it.
     """
     queries = queries.reset_index(drop=True)
-    events = closed_events(opportunities, accounts)
+    if history is None:
+        history = closed_history(opportunities, accounts)
     acc = accounts.set_index("account_id").reindex(queries["account_id"])
     q = pd.DataFrame(
         {
@@ -96,9 +125,9 @@ def rep_features_at(
             "at": pd.to_datetime(queries["at"]).to_numpy(),
         }
     )
-    team = _cumulative_before(events, q, [], "team_")
-    own = _cumulative_before(events, q, ["rep_id"], "rep_")
-    ind = _cumulative_before(events, q, ["rep_id", "industry"], "ind_")
+    team = _cumulative_before(history, q, "team_")
+    own = _cumulative_before(history, q, "rep_")
+    ind = _cumulative_before(history, q, "ind_")
     prior = (team["team_wins"] + 1.0) / (team["team_closed"] + 4.0)
     rate = (own["rep_wins"] + SHRINKAGE * prior) / (own["rep_closed"] + SHRINKAGE)
     ind_rate = (ind["ind_wins"] + SHRINKAGE * rate) / (ind["ind_closed"] + SHRINKAGE)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from features.rep_features import rep_features_at
+from features.rep_features import ClosedHistory, closed_history, rep_features_at
 from features.tables import CrmTables
 from models.potential import size_workload
 from models.repfit.additive import pair_logs
@@ -166,7 +166,9 @@ class RepFitModel:
     ) -> pd.DataFrame:
         """Model features per query; ``history`` reads each rep's load at the query date (training
         rows), else every rep is at a full, not overloaded book (plans)."""
-        pit = rep_features_at(queries, opportunities, accounts, reps)
+        pit = rep_features_at(
+            queries, opportunities, accounts, reps, self._closed(opportunities, accounts)
+        )
         if self.params.rep_load:
             pit["rep_load"] = (
                 _rep_load(self.assignments_, queries, accounts, reps)
@@ -186,6 +188,15 @@ class RepFitModel:
             pit["rep_code"] = pd.Categorical(rep, categories=np.arange(len(self.known_reps_)))
             columns.append("rep_code")
         return pit[columns]
+
+    def _closed(self, opportunities: pd.DataFrame, accounts: pd.DataFrame) -> ClosedHistory:
+        """The export's running totals of closed opportunities, built once per pair of frames
+        (a plan reads features for every region's pairs from the same export)."""
+        cached = getattr(self, "_closed_cache", None)
+        if cached is None or cached[0] is not opportunities or cached[1] is not accounts:
+            cached = (opportunities, accounts, closed_history(opportunities, accounts))
+            self._closed_cache = cached
+        return cached[2]
 
     def log_components(
         self,

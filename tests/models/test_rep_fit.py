@@ -168,6 +168,12 @@ def test_fit_read_from_the_trees_equals_the_row_by_row_fit(monkeypatch):
     np.testing.assert_allclose(np.log(read), np.log(rows), rtol=0, atol=1e-9)
     assert np.unique(np.round(read, 6)).size > 1000  # pairs differ: the check is not vacuous
     np.testing.assert_array_equal(model(accounts, reps, a, r), read)
+    # the running totals are built once per export, and again for another export
+    assert model._closed(tables.opportunities, accounts) is model._closed(
+        tables.opportunities, accounts
+    )
+    later = tables.opportunities.copy()
+    assert model._closed(later, accounts) is not model._closed(tables.opportunities, accounts)
 
     # were the decomposition ever wrong, the sampled check would notice and fall back
     broken = learned.pair_logs
