@@ -130,11 +130,37 @@ def _region_distances(
 def _rep_labels(data: MatchData, active: np.ndarray, settings: SolverSettings) -> np.ndarray:
     reps = data.reps.iloc[active]
     if "region" in reps.columns and reps["region"].notna().all():
-        return reps["region"].astype(str).to_numpy()
-    owned = _majority_owned_region(data, active)
-    if owned is not None:
-        return owned
-    return _cluster(reps, int(np.ceil(active.size / settings.max_reps_per_region)))
+        labels = reps["region"].astype(str).to_numpy()
+    else:
+        labels = _majority_owned_region(data, active)
+    if labels is None:
+        labels = _cluster(reps, int(np.ceil(active.size / settings.max_reps_per_region)))
+    return _split_large(data, active, labels, settings.max_accounts_per_region)
+
+
+def _split_large(data: MatchData, active: np.ndarray, labels: np.ndarray, cap: int) -> np.ndarray:
+    """Labels with every region whose reps own more than ``cap`` accounts split by where its
+    reps live (k-means, again while a part is still above ``cap``): ``Midwest`` becomes
+    ``Midwest-1``, ``Midwest-2``... The solver's rounding and repair work region by region and
+    stall on regions of ~100k accounts (SolverSettings.max_accounts_per_region)."""
+    owner = data.current_rep[data.current_rep >= 0]
+    owned = np.bincount(owner, minlength=len(data.reps))[active]
+    out = np.asarray(labels, dtype=object).copy()
+    queue = sorted(set(out))
+    while queue:
+        name = queue.pop()
+        members = np.flatnonzero(out == name)
+        size = int(owned[members].sum())
+        if size <= cap or members.size < 2:
+            continue
+        parts = _cluster(data.reps.iloc[active[members]], min(members.size, -(-size // cap)))
+        names = sorted(set(parts))
+        if len(names) < 2:
+            continue
+        for i, part in enumerate(names, start=1):
+            out[members[parts == part]] = f"{name}-{i}"
+            queue.append(f"{name}-{i}")
+    return out.astype(str)
 
 
 def _majority_owned_region(data: MatchData, active: np.ndarray) -> np.ndarray | None:

@@ -80,6 +80,45 @@ def test_split_moves_border_accounts_to_the_region_short_of_its_share_and_counts
     assert budgets[1][0] == np.floor(left * west.accounts.size / 80)
 
 
+def test_a_region_owning_more_accounts_than_the_cap_is_split_where_its_reps_live():
+    # west's four reps sit in two clusters (~-110 and ~-95); with a cap of 40 accounts its 60 are
+    # split in two parts of two reps, each owning its reps' accounts; east (20) stays whole
+    west = [(40.0, -110.0 + 0.05 * (i % 30)) for i in range(30)]
+    west += [(40.0, -95.0 + 0.05 * (i % 30)) for i in range(30)]
+    east = [(40.0, -70.0 - 0.1 * i) for i in range(20)]
+    owners = ["r0", "r1"] * 15 + ["r2", "r3"] * 15 + ["r4", "r5"] * 10
+    accounts = make_accounts([100.0] * 80, positions=west + east, current=owners)
+    reps = make_reps(
+        [40.0] * 6,
+        positions=[(40.0, -110.0), (40.0, -109.0), (40.0, -95.0), (40.0, -94.0)]
+        + [(40.0, -70.0), (40.0, -75.0)],
+    ).assign(region=["west"] * 4 + ["east"] * 2)
+    scenario = scenario_from_dict(
+        {
+            "limits": {"workload_band": None, "potential_band": None},
+            "solver": {"decompose": "region", "max_accounts_per_region": 40},
+        }
+    )
+    data = prepare(accounts, reps, scenario)
+    regions = split_regions(data, scenario.solver, scenario.limits)
+    assert [r.name for r in regions] == ["east", "west-1", "west-2"]
+    by_name = {r.name: r for r in regions}
+    assert sorted(by_name["west-1"].reps.tolist() + by_name["west-2"].reps.tolist()) == [0, 1, 2, 3]
+    assert {frozenset(by_name[n].reps.tolist()) for n in ("west-1", "west-2")} == {
+        frozenset({0, 1}),
+        frozenset({2, 3}),
+    }
+    for name in ("west-1", "west-2"):  # each part keeps its reps' accounts
+        part = by_name[name]
+        assert set(data.current_rep[part.accounts]) <= set(part.reps.tolist())
+        assert part.accounts.size == 30 and part.transfers.size == 0
+    assert np.sort(np.concatenate([r.accounts for r in regions])).tolist() == list(range(80))
+    # the default cap (50,000 accounts) leaves these regions as the CRM names them
+    default = scenario_from_dict({"solver": {"decompose": "region"}})
+    whole = split_regions(prepare(accounts, reps, default), default.solver, default.limits)
+    assert [r.name for r in whole] == ["east", "west"]
+
+
 def test_split_without_bands_only_relieves_capacity():
     accounts, reps = _two_regions(60, 20)
     scenario = scenario_from_dict(
