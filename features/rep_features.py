@@ -65,12 +65,11 @@ class ClosedHistory:
 
 def closed_history(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> ClosedHistory:
     """The running totals rep_features_at reads, from an export's opportunities and accounts."""
-    events = closed_events(opportunities, accounts)
+    ev = closed_events(opportunities, accounts).assign(_all=0, n=1.0)
     running = {}
     for prefix, by in GROUPINGS.items():
         cols = [f"{prefix}closed", f"{prefix}wins", f"{prefix}revenue"]
         keys = list(by) or ["_all"]
-        ev = events.assign(_all=0, n=1.0)
         daily = ev.groupby([*keys, "closed_at"], as_index=False)[["n", "won", "won_amount"]].sum()
         daily = daily.sort_values([*keys, "closed_at"])
         daily[cols] = daily.groupby(keys)[["n", "won", "won_amount"]].cumsum().to_numpy()

@@ -103,21 +103,22 @@ class _Balance:
         cost = d[account, target] - here[account]
         return account, source, target, cost
 
+    def shortfalls(self, d: int, g: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """``shortfall`` for arrays of regions and totals."""
+        goal = self.goals[d]
+        over = np.maximum(0.0, total - goal.upper[g])
+        return (over + np.maximum(0.0, goal.lower[g] - total)) / self.scale[d]
+
     def _gains(self, account: np.ndarray, f: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``_gain`` of every candidate at the current totals, at once."""
         change = np.zeros(account.size)
         for d, totals in enumerate(self.totals):
-            goal, x = self.goals[d], self.goals[d].values[account]
-
-            def short(g: np.ndarray, total: np.ndarray, goal=goal, d=d) -> np.ndarray:
-                over = np.maximum(0.0, total - goal.upper[g])
-                return (over + np.maximum(0.0, goal.lower[g] - total)) / self.scale[d]
-
+            x = self.goals[d].values[account]
             change += (
-                short(f, totals[f] - x)
-                + short(t, totals[t] + x)
-                - short(f, totals[f])
-                - short(t, totals[t])
+                self.shortfalls(d, f, totals[f] - x)
+                + self.shortfalls(d, t, totals[t] + x)
+                - self.shortfalls(d, f, totals[f])
+                - self.shortfalls(d, t, totals[t])
             )
         return change
 

@@ -33,10 +33,14 @@ LOG_FLOOR = float(np.log(1e-12))
 """Rates and probabilities below 1e-12 count as 1e-12 (as the row-by-row path clips them)."""
 
 
-def split_points(booster, feature: str) -> np.ndarray:
-    """Sorted distinct thresholds at which any tree of ``booster`` splits on ``feature``."""
-    trees = booster.trees_to_dataframe()
-    return np.unique(trees.loc[trees["split_feature"] == feature, "threshold"].to_numpy(float))
+def split_points(boosters, feature: str = DISTANCE) -> np.ndarray:
+    """Sorted distinct thresholds at which any tree of any of ``boosters`` splits on
+    ``feature`` (read once per fitted model: ``RepFitModel.distance_points_``)."""
+    found = []
+    for booster in boosters:
+        trees = booster.trees_to_dataframe()
+        found.append(trees.loc[trees["split_feature"] == feature, "threshold"].to_numpy(float))
+    return np.unique(np.concatenate(found))
 
 
 def intervals(points: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +88,7 @@ def pair_logs(
         roster["home_longitude"].to_numpy(float)[pair_rep],
     )
     boosters = model.models_
-    points = np.unique(np.concatenate([split_points(b, DISTANCE) for b in boosters.values()]))
-    interval, inside = intervals(points, distance)
+    interval, inside = intervals(model.distance_points_, distance)
     del distance
     n_industries = int(industry.max(initial=-1)) + 2
     key = (pair_rep.astype(np.int64) * n_industries + industry[pair_account] + 1) * inside.size

@@ -29,7 +29,7 @@ import pandas as pd
 from features.rep_features import ClosedHistory, closed_history, rep_features_at
 from features.tables import CrmTables
 from models.potential import size_workload
-from models.repfit.additive import pair_logs
+from models.repfit.additive import pair_logs, split_points
 from models.repfit.transparent import fallback_fit
 
 ACCOUNT_FEATURES = ("account_log_employees", "account_log_revenue", "account_industry")
@@ -97,6 +97,7 @@ class RepFitModel:
 
     def __init__(self, params: RepFitParams | None = None) -> None:
         self.params = params or RepFitParams()
+        self._closed_cache: tuple | None = None
 
     def fit(self, tables: CrmTables, as_of: pd.Timestamp) -> RepFitModel:
         """Train on opportunities and ownership before ``as_of``."""
@@ -131,6 +132,7 @@ class RepFitModel:
             "deal_size": self._train(lgb, x[sized], np.log(amount[sized]), "regression"),
         }
         self.n_training_rows_, self.n_rate_rows_ = len(rows), len(periods)
+        self.distance_points_ = split_points(self.models_.values())
         return self
 
     def _train(self, lgb, x: pd.DataFrame, y: np.ndarray, objective: str):
@@ -192,7 +194,7 @@ class RepFitModel:
     def _closed(self, opportunities: pd.DataFrame, accounts: pd.DataFrame) -> ClosedHistory:
         """The export's running totals of closed opportunities, built once per pair of frames
         (a plan reads features for every region's pairs from the same export)."""
-        cached = getattr(self, "_closed_cache", None)
+        cached = self._closed_cache
         if cached is None or cached[0] is not opportunities or cached[1] is not accounts:
             cached = (opportunities, accounts, closed_history(opportunities, accounts))
             self._closed_cache = cached
