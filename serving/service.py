@@ -164,6 +164,7 @@ class Territory:
         self._cache: DecisionCache | None = None
         self._registered: tuple[int, str] | None = None
         self._snapshot: DecisionView | None = None
+        self._snapshot_lock = threading.Lock()
         self.problems: list[str] = []
         self._reload_lock = threading.Lock()
         self.card_cache = CardCache()  # /card's answers (card_fast.py); checked on every read
@@ -210,8 +211,7 @@ class Territory:
         if not self.link.check():
             return
         try:
-            cache = self.cache
-            self._snapshot = cache.view() if cache is not None else None
+            self._refresh_snapshot(self.cache)
         except Exception as exc:  # noqa: BLE001 - the watcher must outlive any failure
             reason = database_down(exc)
             if reason is None:
@@ -234,7 +234,8 @@ class Territory:
         self.problems = loaded.problems
         if loaded.state is not None:
             self.state = loaded.state  # one reference swap: requests see old or new, never a mix
-            self._snapshot = None
+            # the decisions snapshot is kept: _card_view serves it only for the plan it is of, so
+            # a reload of scores during a database outage does not drop decisions from cards
             if self.link.healthy:
                 self._check_store()
 
@@ -260,8 +261,7 @@ class Territory:
                 f"plan_dir {plan} is not a plan: " + "; ".join(loaded.problems) + kept + "."
             )
         self.problems = loaded.problems
-        self.state = loaded.state
-        self._snapshot = None
+        self.state = loaded.state  # the snapshot is kept, as in _load
         if self.link.healthy:
             self._check_store()
 
@@ -292,9 +292,15 @@ class Territory:
 
     def _view(self) -> DecisionView | None:
         """The decisions as of now, read through the store (sync endpoints: worker threads)."""
-        cache = self.cache
+        return self._refresh_snapshot(self.cache)
+
+    def _refresh_snapshot(self, cache: DecisionCache | None) -> DecisionView | None:
+        """Bring the cache up to date and hand cards its newest view. The view is taken under a
+        lock after the read, never the value one thread read earlier: the watcher and a request
+        thread refresh at once, and the slower, older read must not land last."""
         view = cache.view() if cache is not None else None
-        self._snapshot = view
+        with self._snapshot_lock:
+            self._snapshot = cache.latest if cache is not None else None
         return view
 
     def _card_view(self) -> DecisionView | None:
@@ -312,7 +318,7 @@ class Territory:
         if cache is not None:
             cache.invalidate()
             try:
-                self._snapshot = cache.view()
+                self._refresh_snapshot(cache)
             except Exception as exc:  # noqa: BLE001 - the write is done; the watcher retries
                 if database_down(exc) is None:
                     raise

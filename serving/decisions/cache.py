@@ -8,8 +8,10 @@ count of just the accounts they name. A decision's cost does not grow with the p
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import sqlalchemy as sa
 
@@ -39,6 +41,12 @@ class DecisionCache:
     costs the audit rows added since the last one; a plan-wide row (approval, export, contests
     resolved plan-wide) and every `full_every_s` re-read the whole plan, the latter as a safety
     net for a transaction that committed long after a later one.
+
+    Safe to share between threads (the health watcher and request threads read it at once): a
+    read that began before a write and ends after the write's own read never replaces the newer
+    snapshot, so a manager's committed decision cannot vanish from cards for a moment (it did:
+    the watcher's older read landed last and stayed until the next check, or for the whole of a
+    database outage that began in between).
     """
 
     def __init__(
@@ -59,6 +67,12 @@ class DecisionCache:
         self._checked = 0.0
         self._full_at = 0.0
         self._stale = True
+        self._lock = threading.Lock()
+
+    @property
+    def latest(self) -> DecisionView | None:
+        """The newest snapshot read so far, without any I/O (None before the first read)."""
+        return self._view
 
     def invalidate(self) -> None:
         """This process wrote: the next view() reads what the trail gained (not everything)."""
@@ -70,17 +84,26 @@ class DecisionCache:
 
     def view(self) -> DecisionView:
         """The current snapshot, brought up to date when stale."""
-        now = self._clock()
-        fresh = now - self._checked < self.check_every_s
-        if self._view is not None and fresh and not self._stale:
-            return self._view
-        self._checked, self._stale = now, False
-        if self._view is None or now - self._full_at >= self.full_every_s:
-            self._full_at = now
-            self._view, self._high_water = self.store.read(self._read_all, what="reading decisions")
-        else:
-            self._view, self._high_water = self.store.read(self._read_new, what="reading decisions")
-        return self._view
+        with self._lock:
+            now = self._clock()
+            fresh = now - self._checked < self.check_every_s
+            if self._view is not None and fresh and not self._stale:
+                return self._view
+            self._checked, self._stale = now, False
+            full = self._view is None or now - self._full_at >= self.full_every_s
+            if full:
+                self._full_at = now
+            base, high_water = self._view, self._high_water
+        work = self._read_all if full else partial(self._read_new, base, high_water)
+        try:
+            view, mark = self.store.read(work, what="reading decisions")
+        except BaseException:
+            self._stale = True  # the next view() tries again rather than serve the old one
+            raise
+        with self._lock:
+            if self._view is None or mark >= self._high_water:
+                self._view, self._high_water = view, mark
+            return self._view  # a newer read landed first: keep it (see the class docstring)
 
     def _read_all(self, conn: sa.Connection) -> tuple[DecisionView, int]:
         mark = _audit_max(self.store, conn)  # first: whatever commits later is read next time
@@ -88,16 +111,16 @@ class DecisionCache:
         contests = _open_contests(self.store, conn, self.plan_id, None)
         return DecisionView(self.plan_id, decisions, contests), mark
 
-    def _read_new(self, conn: sa.Connection) -> tuple[DecisionView, int]:
-        view = self._view
-        assert view is not None
+    def _read_new(
+        self, view: DecisionView, high_water: int, conn: sa.Connection
+    ) -> tuple[DecisionView, int]:
         a = self.store.t["audit"]
         rows = conn.execute(
             sa.select(a.c.audit_id, a.c.plan_id, a.c.account_id).where(
-                a.c.audit_id > self._high_water - LOOKBACK_ROWS
+                a.c.audit_id > high_water - LOOKBACK_ROWS
             )
         ).all()
-        mark = max([self._high_water, *(r.audit_id for r in rows)])
+        mark = max([high_water, *(r.audit_id for r in rows)])
         mine = [r for r in rows if r.plan_id == self.plan_id]
         if any(r.account_id is None for r in mine):  # plan-wide: approval, export, ...
             self._full_at = self._clock()

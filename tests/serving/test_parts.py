@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -317,6 +318,38 @@ def test_decision_cache_reads_only_what_the_trail_gained(tmp_path, monkeypatch):
     store.approve_plan("p1", actor="M (manager)", role="manager", model_version="v1", note="go")
     cache.invalidate()  # a plan-wide row: the whole plan is read again
     assert len(cache.view().decisions) == 32
+
+
+def test_decision_cache_keeps_a_write_when_an_older_read_lands_last(tmp_path):
+    # The health watcher and a /decide thread refresh at once: the watcher's read began before
+    # the decision committed and ended after /decide's own read. The older read must not replace
+    # the newer snapshot (it did, and a database outage right after kept it on every card).
+    store = DecisionStore(f"sqlite:///{tmp_path / 'd.db'}")
+    store.register_plan("p1", "/plans/p1")
+    cache = DecisionCache(store, "p1", check_every_s=3600, full_every_s=3600)
+    assert cache.view().decisions == {}
+    inside, release = threading.Event(), threading.Event()
+    read = store.read
+
+    def slow_read(work, *, what):
+        result = read(work, what=what)  # reads the trail before the decision commits
+        inside.set()
+        assert release.wait(10)
+        return result
+
+    store.read = slow_read
+    cache.invalidate()
+    watcher = threading.Thread(target=cache.view)
+    watcher.start()
+    assert inside.wait(10)
+    store.read = read
+    written = decide(store)
+    cache.invalidate()
+    assert cache.view().decisions["A1"] == written  # the writer's own read, newest so far
+    release.set()
+    watcher.join(10)
+    assert cache.latest.decisions["A1"] == written  # the older read, landing last, is not kept
+    assert cache.view().decisions["A1"] == written
 
 
 def test_decision_cache_catches_a_lower_id_committed_late(tmp_path):
