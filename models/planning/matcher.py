@@ -51,8 +51,15 @@ from models.planning.regions import (
 )
 from models.planning.scenario import Scenario
 from models.repfit import fallback_fit
-from models.solver import AgentRows, AssignmentProblem, GlobalRow, Solution, SolverOptions, solve
-from models.solver.flow_rounding import least_moves
+from models.solver import (
+    AgentRows,
+    AssignmentProblem,
+    GlobalRow,
+    Solution,
+    SolverOptions,
+    least_moves,
+    solve,
+)
 
 # Solves independent regions elsewhere, e.g. in parallel on Dask (training/distributed.py):
 # (problem, options) per region in, one Solution per region out, in the same order.
