@@ -44,6 +44,7 @@ from models.planning.regions import (
     NEED_MARGIN,
     Budget,
     Region,
+    budget_note,
     capacity_share,
     grown_budget,
     region_budgets,
@@ -201,7 +202,7 @@ def budgets_within_reach(
             f"{int(round(accounts)):,} more accounts" if accounts else "",
             f"{potential:,.0f} more potential" if potential else "",
         ]
-        info["note"] += (
+        info["note"] = budget_note(info, has_budget=True) + (
             f" A flow over each region's candidates needs {int(round(need_accounts)):,} moves "
             f"to meet its reps' limits; {len(info['regions_raised'])} region(s) got less and "
             f"were raised to {NEED_MARGIN:g}x their need ({' and '.join(m for m in more if m)})."

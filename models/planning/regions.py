@@ -440,11 +440,11 @@ def grown_budget(
         "used_share": new_share,
         "used_potential_share": new_potential,
     }
-    info["note"] = _budget_note(info, moved is not None or moved_potential is not None)
+    info["note"] = budget_note(info, moved is not None or moved_potential is not None)
     return replace(limits, max_moved_share=new_share, max_moved_potential_share=new_potential), info
 
 
-def _budget_note(info: dict[str, Any], has_budget: bool) -> str:
+def budget_note(info: dict[str, Any], has_budget: bool) -> str:
     """One sentence on the disruption budget the plan used, with the need behind it."""
     need = (
         f"{info['reps_over_limits']:,} rep(s) above their capacity or band must shed at least "

@@ -86,7 +86,16 @@ def test_least_moves_takes_the_largest_items_first():
 def test_a_region_budget_below_its_flow_need_is_raised_and_the_note_says_so():
     problem = owned_by_first(np.arange(1.0, 11.0), 15.0)
     region = RegionModel(SimpleNamespace(name="West-2"), None, None, None, problem)
-    info = {"used_share": 0.1, "used_potential_share": 0.1, "note": "Budget kept."}
+    info = {
+        "max_moved_share": 0.1,
+        "max_moved_potential_share": 0.1,
+        "used_share": 0.1,
+        "used_potential_share": 0.1,
+        "reps_over_limits": 1,
+        "must_shed_accounts": 1,
+        "split_transfers": 0,
+        "note": "Budget kept.",
+    }
     (model,), raised = budgets_within_reach([region], info, n_accounts=10, total_potential=70.0)
     uppers = {g.name: g.upper for g in model.problem.global_rows}
     assert uppers == {"moved_accounts": 3.0, "moved_potential": 21.0}  # 1.5x the need
@@ -94,6 +103,7 @@ def test_a_region_budget_below_its_flow_need_is_raised_and_the_note_says_so():
     assert raised["used_share"] == pytest.approx(0.1 + 2 / 10)
     assert raised["used_potential_share"] == pytest.approx(0.1 + 14 / 70)
     assert "needs 2 moves" in raised["note"] and "2 more accounts" in raised["note"]
+    assert raised["note"].startswith("Disruption budget raised (accounts from 10.0% to 30.0%")
     roomy = replace_uppers(problem, 5.0, 50.0)
     region = RegionModel(SimpleNamespace(name="East"), None, None, None, roomy)
     (kept,), same = budgets_within_reach([region], info, n_accounts=10, total_potential=70.0)
