@@ -118,7 +118,7 @@ def plan(
     if decision_locks:
         extra["decision_locks"] = decision_locks
 
-    advice = _feasible_with(setup) if not result.feasible else []
+    advice = _feasible_with(setup, result.conflicts) if not result.feasible else []
     if advice:
         extra["feasible_with"] = advice
     curve = None
@@ -144,14 +144,23 @@ def plan(
         )
 
 
-def _feasible_with(setup) -> list[str]:
-    """YAML values that make the plan feasible, each checked by re-solving (models.planning)."""
+def _feasible_with(setup, conflicts) -> list[str]:
+    """YAML values that make the plan feasible, each checked by re-solving (models.planning).
+    The conflicts are printed first: the search re-solves the plan several times, which takes
+    as long as the plan did each time (an hour on 1M accounts), and the reason is known now."""
     from dataclasses import replace
 
     from models.planning import plan_from_setup, relax_until_feasible
     from training.cli.console import console
 
-    console.print("no feasible plan: re-solving with looser limits to find values that work")
+    shown = [f"  - {c}" for c in conflicts[:10]]
+    if len(conflicts) > 10:
+        shown.append(f"  - ... and {len(conflicts) - 10} more (all in report.md)")
+    console.print("no feasible plan:\n" + "\n".join(shown), soft_wrap=True)
+    console.print(
+        "re-solving with looser limits to find values that work (each try takes about as long "
+        "as the plan did; Ctrl-C stops it)"
+    )
     relaxed = relax_until_feasible(
         setup.scenario, lambda scenario: plan_from_setup(replace(setup, scenario=scenario))
     )
