@@ -102,6 +102,28 @@ def test_infeasible_scenario_is_explained_not_a_traceback(tmp_path: Path, scores
     assert "max_travel_km=1" in str(result.exception)
     assert "Why no plan" in (tmp_path / "v0001" / "report.md").read_text()
     assert not (tmp_path / "current").exists()  # an infeasible run never becomes current
+    # the reason is printed before the (long) search for looser limits starts, not only after
+    why, search = result.output.find("max_travel_km=1"), result.output.find("re-solving")
+    assert 0 <= why < search
+
+
+def test_stopping_the_search_for_looser_limits_still_writes_the_plan_folder(
+    tmp_path: Path, scores: Path, monkeypatch
+):
+    import models.planning
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models.planning, "relax_until_feasible", interrupted)
+    scenario = tmp_path / "far.yaml"
+    scenario.write_text("limits:\n  max_travel_km: 1\n")
+    args = ["--scores", str(scores), "--out", str(tmp_path), "--scenario", str(scenario)]
+    result = run("plan", "--data", str(SAMPLE), *args, "--fit", "fallback")
+    assert isinstance(result.exception, InfeasiblePlanError)
+    assert "stopped (Ctrl-C)" in str(result.exception)
+    metrics = json.loads((tmp_path / "v0001" / "metrics.json").read_text())
+    assert any("stopped (Ctrl-C)" in line for line in metrics["feasible_with"])
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("*.yaml")))

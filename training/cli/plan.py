@@ -159,11 +159,14 @@ def _feasible_with(setup, conflicts) -> list[str]:
     console.print("no feasible plan:\n" + "\n".join(shown), soft_wrap=True)
     console.print(
         "re-solving with looser limits to find values that work (each try takes about as long "
-        "as the plan did; Ctrl-C stops it)"
+        "as the plan did; Ctrl-C stops the search and still writes the plan folder)"
     )
-    relaxed = relax_until_feasible(
-        setup.scenario, lambda scenario: plan_from_setup(replace(setup, scenario=scenario))
-    )
+    try:
+        relaxed = relax_until_feasible(
+            setup.scenario, lambda scenario: plan_from_setup(replace(setup, scenario=scenario))
+        )
+    except KeyboardInterrupt:
+        return ["the search for looser limits was stopped (Ctrl-C) before it found values"]
     if relaxed is None:
         return [
             "no looser `limits:` (bands up to 1.0, disruption limits off) gave a plan: add reps "
