@@ -99,12 +99,14 @@ def _goals(
             continue
         target = values.sum() * share
         upper = target * (1 + band / 2)
-        if values is data.workload and capacity.sum() > 0:
+        hard = values is data.workload and capacity.sum() > 0
+        if hard:
             upper = np.minimum(upper, np.maximum(region_capacity, target))
-        goals.append(Goal(values, target * (1 - band / 2), upper))
+        goals.append(Goal(values, target * (1 - band / 2), upper, hard=hard))
     if limits.workload_band is None and capacity.sum() > 0:
         fill = min(1.0, data.workload.sum() / capacity.sum())
-        goals.append(Goal(data.workload, np.full(n, -np.inf), region_capacity * (1 + fill) / 2))
+        upper = region_capacity * (1 + fill) / 2
+        goals.append(Goal(data.workload, np.full(n, -np.inf), upper, hard=True))
     return goals
 
 

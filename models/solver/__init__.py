@@ -29,7 +29,7 @@ from models.solver.findings import (
     Widening,
     WithinTolerance,
 )
-from models.solver.flow_rounding import least_moves
+from models.solver.flow_rounding import RowGroup, flow_rounding, least_moves
 from models.solver.lagrangian import DualResult, dual_bound, priced_scores, solve_dual
 from models.solver.lns import lns, resolve_items
 from models.solver.lp_relaxation import solve_lp, widening
@@ -45,6 +45,7 @@ __all__ = [
     "GlobalRow",
     "MoreBrokenRows",
     "Prices",
+    "RowGroup",
     "Solution",
     "SolverOptions",
     "Stretch",
@@ -53,6 +54,7 @@ __all__ = [
     "Widening",
     "WithinTolerance",
     "dual_bound",
+    "flow_rounding",
     "is_feasible",
     "least_moves",
     "lns",

@@ -33,6 +33,22 @@ def test_balance_never_overshoots_and_never_moves_unmovable_accounts():
     assert region.tolist() == [0, 1, 0, 0, 1]
 
 
+def test_balance_chains_moves_through_a_full_region():
+    # region 0 is 10 over and can only reach region 1, which is full; region 2 has room but is
+    # out of region 0's reach: one account at a time, no move lowers the total shortfall (0 -> 1
+    # only shifts it), so only a chain 0 -> 1 -> 2 works (at 1M accounts, 18 of 43 regions
+    # were left above their capacity for want of one)
+    home = np.array([0] * 30 + [1] * 20)
+    distance = np.zeros((50, 3))
+    distance[:30, 1], distance[:30, 2] = 1.0 + np.arange(30) / 100, np.inf
+    distance[30:, 0], distance[30:, 2] = 1.0, 1.0 + np.arange(20) / 100
+    goal = Goal(np.ones(50), lower=np.full(3, -np.inf), upper=np.full(3, 20.0), hard=True)
+    region = balance_regions(home, distance, [goal])
+    assert np.bincount(region, minlength=3).tolist() == [20, 20, 10]
+    assert (region[:30] != 2).all()  # nobody went where it cannot reach
+    assert int((region != home).sum()) == 20  # 10 along each link: no needless moves
+
+
 def test_balance_keeps_home_without_goals_or_when_already_in_range():
     home = np.array([0, 1, 1])
     distance = np.zeros((3, 2))
