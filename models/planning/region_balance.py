@@ -110,7 +110,8 @@ class _Balance:
     def __init__(self, region: np.ndarray, distance: np.ndarray, goals: list[Goal]) -> None:
         self.region, self.distance, self.goals = region, distance, goals
         n = distance.shape[1]
-        self.totals = [np.bincount(region, weights=g.values, minlength=n) for g in goals]
+        # each region's totals, as Python floats: the one-move checks read them one at a time
+        self.sums = [np.bincount(region, weights=g.values, minlength=n).tolist() for g in goals]
         self.scale = [
             max(float(np.abs(g.values).sum()) / n, 1e-12) / (HARD_WEIGHT if g.hard else 1.0)
             for g in goals
@@ -119,7 +120,6 @@ class _Balance:
         # Python floats for the one-move checks: numpy scalar indexing made them ~5x slower
         self.upper = [g.upper.tolist() for g in goals]
         self.lower = [g.lower.tolist() for g in goals]
-        self.sums = [t.tolist() for t in self.totals]
         # the nearest and second-nearest region of every account (distances never change)
         ranked = np.argsort(distance, axis=1, kind="stable")[:, :2] if n > 1 else None
         self.nearest = ranked[:, 0] if ranked is not None else np.zeros(region.size, np.int64)
@@ -185,8 +185,8 @@ class _Balance:
     def _gains(self, account: np.ndarray, f: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``_gain`` of every candidate at the current totals, at once."""
         change = np.zeros(account.size)
-        for d, totals in enumerate(self.totals):
-            x = self.goals[d].values[account]
+        for d, sums in enumerate(self.sums):
+            totals, x = np.asarray(sums), self.goals[d].values[account]
             change += (
                 self.shortfalls(d, f, totals[f] - x)
                 + self.shortfalls(d, t, totals[t] + x)
@@ -208,10 +208,8 @@ class _Balance:
         return change
 
     def _move(self, a: int, f: int, t: int) -> None:
-        for d, totals in enumerate(self.totals):
+        for d, totals in enumerate(self.sums):
             x = self.values[d][a]
             totals[f] -= x
             totals[t] += x
-            self.sums[d][f] -= x
-            self.sums[d][t] += x
         self.region[a] = t
