@@ -93,13 +93,17 @@ def _goals(
     share = np.bincount(rep_region, weights=weight, minlength=n) / weight.sum()
     region_capacity = np.bincount(rep_region, weights=capacity, minlength=n)
     goals = []
-    bands = ((limits.workload_band, data.workload), (limits.potential_band, data.potential))
-    for band, values in bands:
+    # (MatchData's columns are properties: a new array per read, so the flag says which is which)
+    bands = (
+        (limits.workload_band, data.workload, True),
+        (limits.potential_band, data.potential, False),
+    )
+    for band, values, is_workload in bands:
         if band is None:
             continue
         target = values.sum() * share
         upper = target * (1 + band / 2)
-        hard = values is data.workload and capacity.sum() > 0
+        hard = is_workload and capacity.sum() > 0
         if hard:
             upper = np.minimum(upper, np.maximum(region_capacity, target))
         goals.append(Goal(values, target * (1 - band / 2), upper, hard=hard))
