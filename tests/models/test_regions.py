@@ -7,7 +7,7 @@ import pytest
 
 from models.planning import scenario_from_dict
 from models.planning.match_data import prepare
-from models.planning.region_balance import Goal, balance_regions
+from models.planning.region_balance import Goal, balance_regions, flow_balance
 from models.planning.regions import region_budgets, split_regions
 from tests.models.conftest import make_accounts, make_reps
 
@@ -261,3 +261,59 @@ def test_budget_grows_to_need_takes_true_or_false_only():
 
     with pytest.raises(ScenarioError, match="budget_grows_to_need='yes' is not true or false"):
         scenario_from_dict({"limits": {"budget_grows_to_need": "yes"}})
+
+
+def _crossed_world(seed: int, m: int = 3000, n: int = 6):
+    """Accounts around six regions whose potential rises eastward, unlike their workload: a split
+    that only moves workload leaves the eastern regions rich and the western ones poor."""
+    rng = np.random.default_rng(seed)
+    centres, points = rng.uniform(0, 10, (n, 2)), rng.uniform(0, 10, (m, 2))
+    distance = np.linalg.norm(points[:, None, :] - centres[None], axis=2)
+    home = np.argmin(distance + rng.exponential(1.0, distance.shape), axis=1)
+    workload = rng.lognormal(0, 0.3, m)
+    potential = workload * rng.lognormal(0, 0.8, m) * (1 + points[:, 0] / 5)
+
+    def goal(values, hard):
+        mean = values.sum() / n
+        return Goal(values, np.full(n, 0.9 * mean), np.full(n, 1.1 * mean), hard=hard)
+
+    return home, distance, [goal(workload, True), goal(potential, False)]
+
+
+def _worst_miss(region, goal):
+    total = np.bincount(region, weights=goal.values, minlength=goal.upper.size)
+    middle = (goal.lower + goal.upper) / 2
+    return float((np.maximum(total - goal.upper, 0) + np.maximum(goal.lower - total, 0)).max()
+                 / middle.min())  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_balance_meets_capacity_and_potential_together(seed):
+    home, distance, goals = _crossed_world(seed)
+    # a flow on workload alone meets it and leaves potential 25-35% outside its range
+    alone = flow_balance(home, distance, goals)
+    assert _worst_miss(alone, goals[0]) < 0.002 and _worst_miss(alone, goals[1]) > 0.2
+    # priced by the linear programme, the flow meets both (within a rounding of 0.2%)
+    region = balance_regions(home, distance, goals)
+    assert _worst_miss(region, goals[0]) < 0.002 and _worst_miss(region, goals[1]) < 0.002
+
+
+def test_balance_prices_from_a_sample_of_a_large_split(monkeypatch):
+    import models.planning.region_balance as balance
+
+    monkeypatch.setattr(balance, "PRICE_SAMPLE", 1000)  # a third of the accounts
+    home, distance, goals = _crossed_world(0)
+    region = balance.balance_regions(home, distance, goals)
+    assert _worst_miss(region, goals[0]) < 0.002 and _worst_miss(region, goals[1]) < 0.03
+
+
+def test_workload_is_the_hard_goal_of_a_split_with_capacity():
+    # the goal the flow meets exactly: workload within capacity (potential is priced)
+    from models.planning.regions import _goals
+
+    accounts, reps = _two_regions(60, 20)
+    scenario = scenario_from_dict({"solver": {"decompose": "region"}})
+    data = prepare(accounts, reps, scenario)
+    goals = _goals(data, np.arange(4), np.array([1, 1, 0, 0]), 2, scenario.limits)
+    assert [g.hard for g in goals] == [True, False]
+    assert np.array_equal(goals[0].values, data.workload)
