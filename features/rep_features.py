@@ -8,7 +8,7 @@ the overall rate toward the team's rate at that moment, the industry rate toward
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,10 @@ class ClosedHistory:
     moment, so features for millions of queries do not re-aggregate every opportunity per call."""
 
     running: dict[str, pd.DataFrame]
+    at_date: dict[tuple[str, np.datetime64], pd.DataFrame] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Per (grouping, date): each key's totals over events before that date (``_totals_at``)."""
 
 
 def closed_history(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> ClosedHistory:
@@ -84,6 +88,8 @@ def _cumulative_before(history: ClosedHistory, queries: pd.DataFrame, prefix: st
     # merge_asof needs one resolution on both sides: a date parsed from a scenario file is
     # datetime64[s], CRM columns are [ns] or [us]
     at = pd.to_datetime(queries["at"]).to_numpy().astype("datetime64[ns]")
+    if at.size and (at == at[0]).all() and not np.isnat(at[0]):
+        return _totals_at(history, queries, prefix, at[0])
     left = queries.assign(_all=0, _row=np.arange(len(queries)), at=at)
     left = left[[*keys, "at", "_row"]].dropna(subset=keys).sort_values("at")
     merged = pd.merge_asof(
@@ -98,6 +104,26 @@ def _cumulative_before(history: ClosedHistory, queries: pd.DataFrame, prefix: st
     out = pd.DataFrame(0.0, index=np.arange(len(queries)), columns=cols)
     out.loc[merged["_row"].to_numpy(), cols] = merged[cols].fillna(0.0).to_numpy()
     return out
+
+
+def _totals_at(
+    history: ClosedHistory, queries: pd.DataFrame, prefix: str, at: np.datetime64
+) -> pd.DataFrame:
+    """``_cumulative_before`` where every query has the same date (a plan's pairs): each key's
+    last running total before it, found once per date and looked up by key. At 1M accounts a
+    plan read features for every region's pairs, and each read's ``merge_asof`` sorted the whole
+    history again: 97% of building the plan (~18 minutes)."""
+    cols = [f"{prefix}closed", f"{prefix}wins", f"{prefix}revenue"]
+    keys = list(GROUPINGS[prefix]) or ["_all"]
+    totals = history.at_date.get((prefix, at))
+    if totals is None:
+        running = history.running[prefix]
+        before = running[running["closed_at"].to_numpy().astype("datetime64[ns]") < at]
+        totals = before.groupby(keys, sort=False)[cols].last()  # running is sorted by date
+        history.at_date[(prefix, at)] = totals
+    left = queries.assign(_all=0)[keys]
+    found = totals.reindex(pd.MultiIndex.from_frame(left) if len(keys) > 1 else left[keys[0]])
+    return pd.DataFrame(found.fillna(0.0).to_numpy(), index=np.arange(len(queries)), columns=cols)
 
 
 def rep_features_at(

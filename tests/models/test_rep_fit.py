@@ -80,6 +80,25 @@ def test_features_use_only_opportunities_closed_strictly_before():
     pd.testing.assert_series_equal(features, again)
 
 
+def test_features_at_one_date_equal_the_mixed_date_path():
+    # a plan's pairs all share one date and take a lookup per key instead of merge_asof: the
+    # same numbers, for dates on and between closings, unknown reps and unknown accounts
+    accounts, reps, opportunities = history()
+    dates = ["2023-03-01", "2023-04-15", "2023-06-01", "2023-09-02"]
+    pairs = [("R1", "A1"), ("R2", "A2"), ("R1", "A2"), ("R9", "A1"), ("R2", "A9")]
+    mixed = pd.DataFrame(
+        [(r, a, pd.Timestamp(d)) for d in dates for r, a in pairs],
+        columns=["rep_id", "account_id", "at"],
+    )
+    mixed = pd.concat([mixed, mixed.iloc[:1].assign(at=pd.Timestamp("2022-01-01"))])
+    together = rep_features_at(mixed, opportunities, accounts, reps)
+    for date in dates:
+        rows = np.flatnonzero((mixed["at"] == pd.Timestamp(date)).to_numpy())
+        alone = rep_features_at(mixed.iloc[rows], opportunities, accounts, reps)
+        pd.testing.assert_frame_equal(alone, together.iloc[rows].reset_index(drop=True))
+    assert together["rep_closed_deals"].max() > 0
+
+
 def test_win_rates_are_shrunk_toward_the_team_and_the_rep():
     accounts, reps, opportunities = history()
     query = pd.DataFrame(
