@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.special import log_expit
 
 from features.geography import haversine_km
+from features.rep_features import by_account_id
 
 DISTANCE = "distance_km"
 LOG_FLOOR = float(np.log(1e-12))
@@ -79,7 +80,7 @@ def pair_logs(
     ``account_features`` are the columns the account-only trees read."""
     tables = model.tables_
     at = model.as_of_
-    accounts = tables.accounts.set_index("account_id").reindex(account_ids)
+    accounts = by_account_id(tables.accounts).reindex(account_ids)
     industry, _ = pd.factorize(accounts["industry"].astype("string"), use_na_sentinel=True)
     distance = haversine_km(
         accounts["latitude"].to_numpy(float)[pair_account],

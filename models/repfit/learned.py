@@ -26,7 +26,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from features.rep_features import ClosedHistory, closed_history, rep_features_at
+from features.rep_features import (
+    ClosedHistory,
+    by_account_id,
+    closed_history,
+    rep_features_at,
+)
 from features.tables import CrmTables
 from models.potential import size_workload
 from models.repfit.additive import pair_logs, split_points
@@ -177,7 +182,7 @@ class RepFitModel:
                 if history
                 else np.ones(len(queries))
             )
-        acc = accounts.set_index("account_id").reindex(queries["account_id"].to_numpy())
+        acc = by_account_id(accounts).reindex(queries["account_id"].to_numpy())
         codes = pd.Categorical(acc["industry"].astype("string"), categories=self.industries_).codes
         pit["account_log_employees"] = np.log1p(pd.to_numeric(acc["employees"]).to_numpy(float))
         pit["account_log_revenue"] = np.log1p(pd.to_numeric(acc["annual_revenue"]).to_numpy(float))

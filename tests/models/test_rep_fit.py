@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.rep_features import SHRINKAGE, rep_features_at
+from features.rep_features import SHRINKAGE, by_account_id, rep_features_at
 from models.repfit import fallback_fit
 
 
@@ -277,3 +277,14 @@ def test_rep_load_without_any_capacity_counts_a_typical_book_as_full():
     np.testing.assert_allclose(
         _rep_load(assignments, queries, accounts, reps), [1.5 / 1.125, 0.75 / 1.125]
     )
+
+
+def test_accounts_indexed_once_per_frame_and_again_when_it_changes():
+    accounts, _, _ = history()
+    first = by_account_id(accounts)
+    assert by_account_id(accounts) is first
+    assert first.loc["A2", "industry"] == "Energy"
+    accounts["employees"] = [10, 20]  # a column added in place: indexed again
+    assert by_account_id(accounts).loc["A2", "employees"] == 20
+    other = accounts.assign(industry=["Retail", "Retail"])
+    assert by_account_id(other).loc["A2", "industry"] == "Retail"
