@@ -265,8 +265,9 @@ def flow_balance(
     accounts, big ones first, and chains moves through full regions: the one-account-at-a-time
     loop below cannot, since a move from an over-full region into a full neighbour does not
     lower the total shortfall. At 1M accounts in 43 regions, 18 regions were left with more
-    workload than capacity (West-1: 6,444 for 3,032). The other goals stay with the loop, which
-    takes a move only when it lowers the total shortfall, the hard goal's included."""
+    workload than capacity (West-1: 6,444 for 3,032). With ``prices`` (``goal_prices``) a move
+    also costs the other goals' values at the two regions' prices, so the flow moves potential
+    where it is short; without, the other goals are left to the loop."""
     hard = [d for d, g in enumerate(goals) if g.hard]
     if not hard:
         return region
