@@ -82,6 +82,8 @@ def render(results: dict[str, dict]) -> str:
             got = entry["steps"].get(step)
             if got is None:
                 cells.append("not run")
+            elif got.get("unfinished"):  # stopped by hand while still running (see the note)
+                cells.append(f"unfinished ({got['seconds']:.0f} s)")
             elif got["exit"] != 0:
                 cells.append(f"failed ({got['seconds']:.0f} s)")
             else:
