@@ -120,7 +120,8 @@ class SolverSettings:
     about 5 min to under one.
 
     ``max_accounts_per_region``: when the plan is split by region, a region whose reps own more
-    accounts than this is split again by where its reps live (``Midwest-1``, ``Midwest-2``...).
+    accounts than this, or that balancing fills past it, is split again by where its reps live
+    (``Midwest-1``, ``Midwest-2``...).
     Measured on a 300k-account sample world: a 97k-account region's rounding and repair stalled
     (violation 31,300 -> 5,300 after 380 rounds), while a 62k-account part of a geographic split
     reached a feasible plan in 76 rounds (10 s).

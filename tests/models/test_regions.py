@@ -135,6 +135,36 @@ def test_a_region_owning_more_accounts_than_the_cap_is_split_where_its_reps_live
     assert [r.name for r in whole] == ["east", "west"]
 
 
+def test_a_region_balancing_fills_past_the_cap_is_split_again():
+    # west's four reps (two clusters, ~-110 and ~-95) own 36 accounts, under the cap of 40; the
+    # 44 accounts east of them have no owner and east's two reps have room for ~30: balancing
+    # sends the rest west, past the cap, so west is split where its reps live and balanced again
+    west = [(40.0, -110.0 + 0.05 * (i % 18)) for i in range(18)]
+    west += [(40.0, -95.0 + 0.05 * (i % 18)) for i in range(18)]
+    east = [(40.0, -70.0 - 0.1 * i) for i in range(44)]
+    owners = ["r0", "r1"] * 9 + ["r2", "r3"] * 9 + [None] * 44
+    accounts = make_accounts([100.0] * 80, positions=west + east, current=owners)
+    reps = make_reps(
+        [30.0] * 4 + [20.0] * 2,
+        positions=[(40.0, -110.0), (40.0, -109.0), (40.0, -95.0), (40.0, -94.0)]
+        + [(40.0, -70.0), (40.0, -75.0)],
+    ).assign(region=["west"] * 4 + ["east"] * 2)
+    limits = {"workload_band": None, "potential_band": None}
+    capped = scenario_from_dict(
+        {"limits": limits, "solver": {"decompose": "region", "max_accounts_per_region": 40}}
+    )
+    data = prepare(accounts, reps, capped)
+    regions = split_regions(data, capped.solver, capped.limits)
+    assert [r.name for r in regions] == ["east", "west-1", "west-2"]
+    assert max(r.accounts.size for r in regions) <= 40
+    assert np.sort(np.concatenate([r.accounts for r in regions])).tolist() == list(range(80))
+    # without the cap the same balancing leaves west whole, above 40
+    loose = scenario_from_dict({"limits": limits, "solver": {"decompose": "region"}})
+    whole = split_regions(prepare(accounts, reps, loose), loose.solver, loose.limits)
+    assert [r.name for r in whole] == ["east", "west"]
+    assert whole[1].accounts.size > 40
+
+
 def test_split_without_bands_only_relieves_capacity():
     accounts, reps = _two_regions(60, 20)
     scenario = scenario_from_dict(
