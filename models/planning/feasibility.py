@@ -198,6 +198,12 @@ VERDICTS = {
         "the LP relaxation did not finish ({reason} after {seconds:.0f} s), so whether these "
         "limits leave room for any plan is unknown."
     ),
+    "lp_skipped": (
+        "rounding and repair found no plan, and with {value:,.0f} candidate pairs the region is "
+        "too large for the LP relaxation to say within minutes whether one exists; lower "
+        "`solver.max_accounts_per_region` to split it, or widen the bands or the disruption "
+        "budget named below."
+    ),
     "lp_rounding_failed": (
         "the LP relaxation has a solution (value {value:,.0f}) but rounding and repairing it "
         "broke a limit; a plan may exist: raise `solver.time_limit_s` or widen the bands slightly."

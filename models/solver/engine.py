@@ -67,6 +67,13 @@ FLOW_MIN_ITEMS = 10_000
 45,328-account region of a 300k world, rounding each account alone broke workload and potential
 bands by 20.4 average bounds and repair stalled at 0.86 after 120 s; the flow started at 4.5.
 Smaller regions keep the plain rounding, which their repair closes in seconds."""
+LP_RESCUE_MAX_PAIRS = 500_000
+"""Above this many candidate pairs the LP rescue is not tried: HiGHS' dual simplex on the 1M
+world's South-2-1 (50,613 accounts x 119 reps, 1,977,378 pairs) was still in phase 1 after
+1,350 s with a 900 s time limit (it does not check its clock there), and in the plan it held the
+whole 1M run for over 46 minutes. Such a region ends with the heuristic's broken rows in minutes
+(``Verdict("lp_skipped")``); splitting it smaller (``max_accounts_per_region``) brings it back
+under the LP."""
 REPAIR_MAX_PAIRS = 200_000
 """Exact repair stops widening its neighbourhood beyond this many candidate pairs: on the 100k
 world a 626k-pair CP-SAT repair took 95 s of wall time for its 3 s work budget and ended
@@ -184,7 +191,10 @@ def solve(
         findings = [Verdict("cpsat_infeasible"), *(named or findings)]
     if choice is None and tolerated is not None:
         choice, method, findings = attempt, method + "+tolerance", [tolerated]
-    if choice is None and exact_status != "INFEASIBLE":
+    if choice is None and exact_status != "INFEASIBLE" and problem.n_pairs() > LP_RESCUE_MAX_PAIRS:
+        say("no plan found; too large for the LP relaxation: reporting the broken limits")
+        findings = [Verdict("lp_skipped", value=float(problem.n_pairs())), *findings]
+    elif choice is None and exact_status != "INFEASIBLE":
         say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
         choice, lp_status, lp_findings, bound = _lp_rescue(
             problem, deadline, bound, dual.prices, options.time_limit_s

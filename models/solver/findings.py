@@ -11,7 +11,12 @@ from typing import Literal
 
 Side = Literal["upper", "lower"]
 VerdictKind = Literal[
-    "diverged", "lp_infeasible", "cpsat_infeasible", "lp_unfinished", "lp_rounding_failed"
+    "diverged",
+    "lp_infeasible",
+    "cpsat_infeasible",
+    "lp_unfinished",
+    "lp_rounding_failed",
+    "lp_skipped",
 ]
 
 
@@ -76,7 +81,8 @@ class Verdict:
     ``diverged``: the Lagrangian dual diverged; ``lp_infeasible`` / ``cpsat_infeasible``: no plan
     exists (proven by the LP relaxation or by CP-SAT's full search); ``lp_unfinished``: HiGHS
     stopped (``reason``) after ``seconds``; ``lp_rounding_failed``: the LP has a solution of
-    ``value`` but rounding it broke a limit.
+    ``value`` but rounding it broke a limit; ``lp_skipped``: the problem (``value`` candidate
+    pairs) is too large for the LP relaxation to decide within minutes, so it was not tried.
     """
 
     kind: VerdictKind

@@ -124,6 +124,39 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
     assert solution.objective <= solution.bound + 1e-6
 
 
+def test_a_problem_too_large_for_the_lp_ends_with_its_broken_rows_not_in_highs(monkeypatch):
+    import models.solver.engine as solver
+    from models.planning import describe_broken_rows
+
+    # HiGHS ignored its time limit for over 20 minutes on a 2M-pair region; above the size
+    # limit the rescue is never entered and the heuristic's best attempt names what broke
+    problem = banded_instance(seed=4)
+    broken = BrokenRow("workload_band", 2, 5.0, "lower", 6.0)
+    monkeypatch.setattr(solver, "_heuristic", lambda *args: (None, [broken], None))
+    monkeypatch.setattr(solver, "LP_RESCUE_MAX_PAIRS", problem.n_pairs() - 1)
+
+    def no_lp(*args, **kwargs):
+        raise AssertionError("the LP rescue ran on a problem above its size limit")
+
+    monkeypatch.setattr(solver, "_lp_rescue", no_lp)
+    heard: list[str] = []
+    solution = solver.solve(problem, NO_EXACT, progress=heard.append)
+    assert solution.status == "unknown" and (solution.choice < 0).all()
+    assert solution.findings == (Verdict("lp_skipped", value=float(problem.n_pairs())), broken)
+    assert "too large for the LP relaxation" in heard[-1]
+    lines = describe_broken_rows(solution.findings, np.array([f"R{i}" for i in range(12)]), "")
+    assert lines[0].startswith(
+        "rounding and repair found no plan, and with 1,500 candidate pairs the region is too "
+        "large for the LP relaxation"
+    )
+    assert "`solver.max_accounts_per_region`" in lines[0]
+    assert "workload band of rep R2" in lines[1]
+    # at the limit itself the rescue runs as before
+    monkeypatch.setattr(solver, "LP_RESCUE_MAX_PAIRS", problem.n_pairs())
+    with pytest.raises(AssertionError, match="LP rescue ran"):
+        solver.solve(problem, NO_EXACT)
+
+
 def test_widenings_read_as_trade_offs_naming_reps():
     from models.planning import describe_broken_rows
 
