@@ -134,7 +134,19 @@ def solve(
     progress: Callable[[str], None] | None = None,
 ) -> Solution:
     """The best plan found within the budget, its value, a valid upper bound and a status;
-    ``progress`` hears of each phase as it starts (the LP rescue can take minutes)."""
+    ``progress`` hears of each phase as it starts (the LP rescue can take minutes) and, last,
+    how the solve ended (a 1M-account plan solves ~45 regions one after another)."""
+    solution = _solve(problem, options, progress)
+    if progress is not None:
+        progress(f"{solution.status} ({solution.method}) in {solution.seconds:.0f} s")
+    return solution
+
+
+def _solve(
+    problem: AssignmentProblem,
+    options: SolverOptions | None,
+    progress: Callable[[str], None] | None,
+) -> Solution:
     options = options or SolverOptions()
     say = progress or (lambda _: None)
     start = time.monotonic()

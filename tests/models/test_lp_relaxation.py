@@ -117,7 +117,8 @@ def test_solver_plans_from_the_lp_when_the_heuristic_finds_nothing(monkeypatch):
     problem = banded_instance(seed=4)
     heard: list[str] = []
     solution = solver.solve(problem, NO_EXACT, progress=heard.append)
-    assert heard[0].startswith("bounding 300 items") and "LP relaxation" in heard[-1]
+    assert heard[0].startswith("bounding 300 items") and "LP relaxation" in heard[-2]
+    assert heard[-1] == f"{solution.status} ({solution.method}) in {solution.seconds:.0f} s"
     assert solution.method.startswith("lp+repair")
     assert solution.status in ("feasible", "optimal")
     assert is_feasible(problem, solution.choice)
@@ -143,7 +144,8 @@ def test_a_problem_too_large_for_the_lp_ends_with_its_broken_rows_not_in_highs(m
     solution = solver.solve(problem, NO_EXACT, progress=heard.append)
     assert solution.status == "unknown" and (solution.choice < 0).all()
     assert solution.findings == (Verdict("lp_skipped", value=float(problem.n_pairs())), broken)
-    assert "too large for the LP relaxation" in heard[-1]
+    assert "too large for the LP relaxation" in heard[-2]
+    assert heard[-1].startswith("unknown (lagrangian+repair) in ")
     lines = describe_broken_rows(solution.findings, np.array([f"R{i}" for i in range(12)]), "")
     assert lines[0].startswith(
         "rounding and repair found no plan, and with 1,500 candidate pairs the region is too "
