@@ -307,9 +307,17 @@ def build_region_model(
     suitability = data.suitability.subset(a_rows, r_rows)
     k = scenario.solver.candidates_for(a_rows.size, r_rows.size)
     candidates = build_candidates(accounts, reps, k, suitability, current, lock)
+    raw = data.reps["capacity"].to_numpy(float)[r_rows]
+    capacity = np.where(np.isfinite(raw), raw, np.inf)
     needs = [
-        BandNeed(values[a_rows], target * (1 - band))
-        for _, band, values, target in band_targets(data, a_rows, r_rows, scenario)
+        BandNeed(
+            values[a_rows],
+            target * (1 - band),
+            np.minimum(target * (1 + band), capacity)
+            if name == "workload_band"
+            else target * (1 + band),
+        )
+        for name, band, values, target in band_targets(data, a_rows, r_rows, scenario)
     ]
     candidates = cover_bands(candidates, accounts, reps, suitability, lock >= 0, needs)
     valid = candidates.rep >= 0

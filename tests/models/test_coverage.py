@@ -93,3 +93,43 @@ def test_travel_limit_that_isolates_a_rep_is_still_explained(mk):
         "rep(s) r3 can reach only 1.0 workload" in c and "max_travel_km" in c
         for c in plan.conflicts
     )
+
+
+def test_reps_short_together_are_listed_further_until_a_flow_fills_them():
+    # r0 and r1 share ten accounts (workload 1) and each needs 6: each alone is listed by
+    # accounts holding 10 >= its lower end, together they need 12; r2, a degree east, has ten
+    # accounts and needs 2, so two of its accounts nearest the pair must list them as well
+    import numpy as np
+    import pandas as pd
+
+    from models.planning.candidates import Candidates, Suitability
+    from models.planning.coverage import BandNeed, _flow_shortfall, cover_flows
+
+    west = [(40.0, -100.0 + 0.01 * i) for i in range(10)]
+    east = [(40.0, -99.0 + 0.01 * i) for i in range(10)]
+    accounts = pd.DataFrame(
+        {"latitude": [p[0] for p in west + east], "longitude": [p[1] for p in west + east]}
+    )
+    reps = pd.DataFrame({"latitude": [40.0, 40.0, 40.0], "longitude": [-100.0, -99.9, -98.9]})
+    rep = np.array([[0, 1]] * 10 + [[2, -1]] * 10)
+    candidates = Candidates(rep, np.zeros(rep.shape), np.full(20, -1))
+    suitability = Suitability(
+        None,
+        np.zeros(20, bool),
+        np.zeros(3, bool),
+        np.zeros((3, 1), bool),
+        np.zeros(20, int),
+        False,
+    )
+    need = BandNeed(np.ones(20), np.array([6.0, 6.0, 2.0]), np.array([10.0, 10.0, 10.0]))
+    assert _flow_shortfall(rep, need).sum() == pytest.approx(2.0)
+    covered = cover_flows(candidates, accounts, reps, suitability, np.zeros(20, bool), [need])
+    assert _flow_shortfall(covered.rep, need).sum() == 0.0
+    np.testing.assert_array_equal(covered.rep[:, :2][:10], rep[:10])  # old pairs stay put
+    added = np.flatnonzero((covered.rep[10:, 1:] >= 0).any(axis=1)) + 10
+    assert 2 <= added.size < 10  # the nearest ones: a prefix of the east accounts
+    assert added.tolist() == list(range(10, 10 + added.size))
+    # a lock keeps an account's single candidate: with every east account locked, no room
+    locked = np.r_[np.zeros(10, bool), np.ones(10, bool)]
+    kept = cover_flows(candidates, accounts, reps, suitability, locked, [need])
+    assert _flow_shortfall(kept.rep, need).sum() == pytest.approx(2.0)
