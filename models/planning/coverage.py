@@ -66,40 +66,73 @@ def cover_bands(
 
     ``locked`` marks accounts (region rows) that must keep their single lock candidate.
     """
-    covered = _cover_each(candidates, accounts, reps, suitability, locked, needs, slack)
-    return cover_flows(covered, accounts, reps, suitability, locked, needs)
+    pool = _pool(accounts, reps, locked)
+    covered = _cover_each(candidates, pool, suitability, needs, slack)
+    return _cover_flows(covered, pool, suitability, needs, FLOW_ROUNDS)
 
 
-def _cover_each(candidates, accounts, reps, suitability, locked, needs, slack) -> Candidates:
+@dataclass(frozen=True)
+class _Pool:
+    """Where pairs may be added: the located, unlocked accounts (``rows``, with a KD-tree over
+    them) and the located reps."""
+
+    places: _Places
+    rows: np.ndarray
+    tree: cKDTree | None
+    located: np.ndarray
+
+
+def _pool(accounts: pd.DataFrame, reps: pd.DataFrame, locked: np.ndarray) -> _Pool:
+    places = _Places(
+        accounts["latitude"].to_numpy(float),
+        accounts["longitude"].to_numpy(float),
+        reps["latitude"].to_numpy(float),
+        reps["longitude"].to_numpy(float),
+    )
+    rows = np.flatnonzero(np.isfinite(places.a_lat) & np.isfinite(places.a_lon) & ~locked)
+    tree = cKDTree(unit_vectors(places.a_lat[rows], places.a_lon[rows])) if rows.size else None
+    located = np.isfinite(places.r_lat) & np.isfinite(places.r_lon)  # no distance, no nearest
+    return _Pool(places, rows, tree, located)
+
+
+def _cover_each(candidates, pool: _Pool, suitability, needs, slack) -> Candidates:
     """Per rep: pairs until the accounts listing it hold ``slack`` x each lower end."""
-    places = _places(accounts, reps)
+    n_reps = pool.located.size
     goals = [slack * np.maximum(need.lower, 0.0) for need in needs]
-    reach = [_reach(candidates.rep, need.values, len(reps)) for need in needs]
-    short = np.zeros(len(reps), dtype=bool)
+    reach = [_reach(candidates.rep, need.values, n_reps) for need in needs]
+    short = np.zeros(n_reps, dtype=bool)
     for r, g in zip(reach, goals, strict=True):
         short |= r < g - 1e-9
-    short &= np.isfinite(places.r_lat) & np.isfinite(places.r_lon)  # no distance, no nearest
-    pool = np.flatnonzero(np.isfinite(places.a_lat) & np.isfinite(places.a_lon) & ~locked)
-    if not short.any() or pool.size == 0:
+    deficits = [g - r for g, r in zip(goals, reach, strict=True)]
+    return _listed_further(candidates, pool, suitability, needs, short, deficits)
+
+
+def _listed_further(
+    candidates: Candidates,
+    pool: _Pool,
+    suitability: Suitability,
+    needs: list[BandNeed],
+    short: np.ndarray,
+    deficits: list[np.ndarray],
+) -> Candidates:
+    """Each located rep marked ``short`` added to its nearest accounts not listing it yet, as
+    few as cover its ``deficits`` (one per band); the same object when none is added."""
+    short = short & pool.located
+    if not short.any() or pool.tree is None:
         return candidates
-    tree = cKDTree(unit_vectors(places.a_lat[pool], places.a_lon[pool]))
     values = [need.values for need in needs]
     added = {
         j: _covering_accounts(
-            tree,
-            pool,
-            j,
-            candidates.rep,
-            suitability,
-            places,
-            values,
-            [g[j] - r[j] for g, r in zip(goals, reach, strict=True)],
+            pool.tree, pool.rows, j, candidates.rep, suitability, pool.places, values,
+            [d[j] for d in deficits],
         )
         for j in np.flatnonzero(short).tolist()
-    }
+    }  # fmt: skip
     account = np.concatenate(list(added.values()))
+    if account.size == 0:
+        return candidates
     rep = np.concatenate([np.full(rows.size, j, dtype=np.int64) for j, rows in added.items()])
-    return _with_pairs(candidates, account, rep, places) if account.size else candidates
+    return _with_pairs(candidates, account, rep, pool.places)
 
 
 def cover_flows(
@@ -109,13 +142,13 @@ def cover_flows(
     suitability: Suitability,
     locked: np.ndarray,
     needs: list[BandNeed],
-    rounds: int | None = None,
+    rounds: int = FLOW_ROUNDS,
 ) -> Candidates:
     """Pairs for the reps that no assignment over the candidates can bring to a band's lower
     end: per band with an upper end, a min-cost flow (models.solver.flow_rounding) fills every
     rep's lower end where it can within the upper ends; each rep it leaves short by more than an
     average account is listed on its nearest further accounts holding ``FLOW_COVER_FACTOR`` x
-    the shortfall, and the flow runs again (at most ``rounds``, default ``FLOW_ROUNDS``, times).
+    the shortfall, and the flow runs again (at most ``rounds`` times).
 
     Covering each rep alone is not enough: on the 1M-account world's South-2-1 (50,613 accounts,
     119 reps, each account listing its 39 nearest) every rep was listed by accounts holding more
@@ -124,36 +157,23 @@ def cover_flows(
     rounding of split accounts). Rounding and repair then ended ~1,470 violation units short,
     whatever the disruption budget (1.5x or 2x its need), and the LP rescue could not finish.
     After these checks (16,471 more pairs, +0.8%) repair reached a plan in 18 s."""
+    return _cover_flows(candidates, _pool(accounts, reps, locked), suitability, needs, rounds)
+
+
+def _cover_flows(candidates, pool: _Pool, suitability, needs, rounds: int) -> Candidates:
     checks = [need for need in needs if need.upper is not None]
-    if not checks:
+    if not checks or pool.tree is None:
         return candidates
-    places = _places(accounts, reps)
-    pool = np.flatnonzero(np.isfinite(places.a_lat) & np.isfinite(places.a_lon) & ~locked)
-    if pool.size == 0:
-        return candidates
-    tree = cKDTree(unit_vectors(places.a_lat[pool], places.a_lon[pool]))
-    located = np.isfinite(places.r_lat) & np.isfinite(places.r_lon)
-    for _ in range(FLOW_ROUNDS if rounds is None else rounds):
+    for _ in range(rounds):
         shortfalls = [_flow_shortfall(candidates.rep, need) for need in checks]
-        short = np.zeros(len(reps), dtype=bool)
+        short = np.zeros(pool.located.size, dtype=bool)
         for need, gap in zip(checks, shortfalls, strict=True):
-            short |= gap > float(np.mean(need.values)) if need.values.size else False
-        short &= located
-        if not short.any():
+            short |= gap > float(need.values.mean())
+        deficits = [FLOW_COVER_FACTOR * gap for gap in shortfalls]
+        covered = _listed_further(candidates, pool, suitability, checks, short, deficits)
+        if covered is candidates:
             break
-        values = [need.values for need in checks]
-        added = {
-            j: _covering_accounts(
-                tree, pool, j, candidates.rep, suitability, places, values,
-                [FLOW_COVER_FACTOR * gap[j] for gap in shortfalls],
-            )
-            for j in np.flatnonzero(short).tolist()
-        }  # fmt: skip
-        account = np.concatenate(list(added.values()))
-        if account.size == 0:
-            break
-        rep = np.concatenate([np.full(rows.size, j, dtype=np.int64) for j, rows in added.items()])
-        candidates = _with_pairs(candidates, account, rep, places)
+        candidates = covered
     return candidates
 
 
@@ -168,15 +188,6 @@ def _flow_shortfall(rep_idx: np.ndarray, need: BandNeed) -> np.ndarray:
     rep = rep_idx[np.arange(rep_idx.shape[0]), choice]
     load = np.bincount(rep, weights=need.values, minlength=need.lower.size)
     return np.maximum(np.where(np.isfinite(need.lower), need.lower, 0.0) - load, 0.0)
-
-
-def _places(accounts: pd.DataFrame, reps: pd.DataFrame) -> _Places:
-    return _Places(
-        accounts["latitude"].to_numpy(float),
-        accounts["longitude"].to_numpy(float),
-        reps["latitude"].to_numpy(float),
-        reps["longitude"].to_numpy(float),
-    )
 
 
 def _reach(rep_idx: np.ndarray, values: np.ndarray, n_reps: int) -> np.ndarray:

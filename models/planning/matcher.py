@@ -48,6 +48,7 @@ from models.planning.regions import (
     capacity_share,
     grown_budget,
     region_budgets,
+    rep_limits,
     split_regions,
 )
 from models.planning.scenario import Scenario
@@ -307,17 +308,13 @@ def build_region_model(
     suitability = data.suitability.subset(a_rows, r_rows)
     k = scenario.solver.candidates_for(a_rows.size, r_rows.size)
     candidates = build_candidates(accounts, reps, k, suitability, current, lock)
-    raw = data.reps["capacity"].to_numpy(float)[r_rows]
-    capacity = np.where(np.isfinite(raw), raw, np.inf)
+    limits = {name: row for name, *row in rep_limits(data, r_rows, scenario.limits)}
+    capacity = limits.pop("capacity")[3]
     needs = [
         BandNeed(
-            values[a_rows],
-            target * (1 - band),
-            np.minimum(target * (1 + band), capacity)
-            if name == "workload_band"
-            else target * (1 + band),
+            values[a_rows], lower, np.minimum(upper, capacity) if name == "workload_band" else upper
         )
-        for name, band, values, target in band_targets(data, a_rows, r_rows, scenario)
+        for name, (_band, values, lower, upper) in limits.items()
     ]
     candidates = cover_bands(candidates, accounts, reps, suitability, lock >= 0, needs)
     valid = candidates.rep >= 0

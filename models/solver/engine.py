@@ -203,19 +203,20 @@ def _solve(
         findings = [Verdict("cpsat_infeasible"), *(named or findings)]
     if choice is None and tolerated is not None:
         choice, method, findings = attempt, method + "+tolerance", [tolerated]
-    if choice is None and exact_status != "INFEASIBLE" and problem.n_pairs() > LP_RESCUE_MAX_PAIRS:
-        say("no plan found; too large for the LP relaxation: reporting the broken limits")
-        findings = [Verdict("lp_skipped", value=float(problem.n_pairs())), *findings]
-    elif choice is None and exact_status != "INFEASIBLE":
-        say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
-        choice, lp_status, lp_findings, bound = _lp_rescue(
-            problem, deadline, bound, dual.prices, options.time_limit_s
-        )
-        # no plan: the LP's verdict first, the heuristic's broken rows only when the LP names none
-        keep = [] if choice is not None or len(lp_findings) > 1 else findings
-        findings = lp_findings + keep
-        exact_status = "INFEASIBLE" if lp_status == "infeasible" else None
-        method = "lp+repair" if choice is not None else method
+    if choice is None and exact_status != "INFEASIBLE":
+        if problem.n_pairs() > LP_RESCUE_MAX_PAIRS:
+            say("no plan found; too large for the LP relaxation: reporting the broken limits")
+            findings = [Verdict("lp_skipped", value=float(problem.n_pairs())), *findings]
+        else:
+            say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
+            choice, lp_status, lp_findings, bound = _lp_rescue(
+                problem, deadline, bound, dual.prices, options.time_limit_s
+            )
+            # no plan: the LP's verdict first, the heuristic's broken rows only when it names none
+            keep = [] if choice is not None or len(lp_findings) > 1 else findings
+            findings = lp_findings + keep
+            exact_status = "INFEASIBLE" if lp_status == "infeasible" else None
+            method = "lp+repair" if choice is not None else method
     small = problem.n_pairs() <= LNS_MAX_PAIRS  # on big regions steps cost much, gain ~nothing
     if choice is not None and exact_status != "OPTIMAL" and options.lns_steps and small:
         better = lns(
