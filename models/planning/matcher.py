@@ -59,6 +59,7 @@ from models.solver import (
     GlobalRow,
     Solution,
     SolverOptions,
+    Widening,
     least_moves,
     solve,
 )
@@ -163,52 +164,127 @@ def budgets_within_reach(
     needs 3,144 moves and the region's share was 3,907 (1.24x), where the regions that planned
     had ~1.45x; that region's repair stalled for 496 s and the LP rescue found no plan."""
     out, raised = [], []
-    need_accounts = need_potential = 0.0
+    need_accounts = 0.0
     for model in models:
         problem = model.problem
         if not problem.global_rows:
             out.append(model)
             continue
         needs = least_moves(problem, [g.coef for g in problem.global_rows])
-        rows = []
-        for g, need in zip(problem.global_rows, needs, strict=True):
-            reach = NEED_MARGIN * need
-            if g.name == "moved_accounts":
-                need_accounts += need
-                reach = float(np.ceil(reach - 1e-9))
-            else:
-                need_potential += need
-            rows.append(GlobalRow(g.name, g.coef, max(g.upper, reach)))
-            if reach > g.upper + 1e-9:
-                raised.append((model.region.name, g.name, g.upper, reach))
-        problem = replace(problem, global_rows=tuple(rows))
-        out.append(replace(model, problem=problem))
+        need_accounts += sum(
+            need for g, need in zip(problem.global_rows, needs, strict=True)
+            if g.name == "moved_accounts"
+        )  # fmt: skip
+        model, more = _budget_raised(model, [NEED_MARGIN * need for need in needs])
+        out.append(model)
+        raised += more
     info = dict(info)
     info["flow_need_accounts"] = int(round(need_accounts))
     info["regions_raised"] = sorted({name for name, *_ in raised})
     if raised:
-        accounts = sum(
-            reach - before for _, row, before, reach in raised if row == "moved_accounts"
-        )
-        potential = sum(
-            reach - before for _, row, before, reach in raised if row != "moved_accounts"
-        )
-        if info.get("used_share") is not None:
-            info["used_share"] = round(info["used_share"] + accounts / max(n_accounts, 1), 4)
-        if info.get("used_potential_share") is not None and total_potential > 0:
-            info["used_potential_share"] = round(
-                info["used_potential_share"] + potential / total_potential, 4
-            )
-        more = [
-            f"{int(round(accounts)):,} more accounts" if accounts else "",
-            f"{potential:,.0f} more potential" if potential else "",
-        ]
-        info["note"] = budget_note(info, has_budget=True) + (
+        info = _with_raises(info, raised, n_accounts, total_potential, has_note=False)
+        info["note"] += (
             f" A flow over each region's candidates needs {int(round(need_accounts)):,} moves "
             f"to meet its reps' limits; {len(info['regions_raised'])} region(s) got less and "
-            f"were raised to {NEED_MARGIN:g}x their need ({' and '.join(m for m in more if m)})."
+            f"were raised to {NEED_MARGIN:g}x their need ({_more(raised)})."
         )
     return out, info
+
+
+def _budget_raised(
+    model: RegionModel, reaches: list[float]
+) -> tuple[RegionModel, list[tuple[str, str, float, float]]]:
+    """The region with each budget row raised to its reach where that is more (accounts whole);
+    and (region, row, before, after) per raise."""
+    rows, raised = [], []
+    for g, reach in zip(model.problem.global_rows, reaches, strict=True):
+        if g.name == "moved_accounts":
+            reach = float(np.ceil(reach - 1e-9))
+        rows.append(GlobalRow(g.name, g.coef, max(g.upper, reach)))
+        if reach > g.upper + 1e-9:
+            raised.append((model.region.name, g.name, g.upper, reach))
+    return replace(model, problem=replace(model.problem, global_rows=tuple(rows))), raised
+
+
+def _with_raises(
+    info: Mapping[str, Any], raised, n_accounts: int, total_potential: float, has_note: bool
+) -> dict[str, Any]:
+    """The budget record with the raises added to the shares used; the note restated from them
+    unless ``has_note`` (a raise after solving adds its own sentence)."""
+    info = dict(info)
+    accounts, potential = _raised_totals(raised)
+    if info.get("used_share") is not None:
+        info["used_share"] = round(info["used_share"] + accounts / max(n_accounts, 1), 4)
+    if info.get("used_potential_share") is not None and total_potential > 0:
+        info["used_potential_share"] = round(
+            info["used_potential_share"] + potential / total_potential, 4
+        )
+    if not has_note:
+        info["note"] = budget_note(info, has_budget=True)
+    return info
+
+
+def _raised_totals(raised) -> tuple[float, float]:
+    """Accounts and potential the raises add to the budget."""
+    accounts = sum(after - before for _, row, before, after in raised if row == "moved_accounts")
+    potential = sum(after - before for _, row, before, after in raised if row != "moved_accounts")
+    return accounts, potential
+
+
+def _more(raised) -> str:
+    accounts, potential = _raised_totals(raised)
+    more = [
+        f"{int(round(accounts)):,} more accounts" if accounts else "",
+        f"{potential:,.0f} more potential" if potential else "",
+    ]
+    return " and ".join(m for m in more if m)
+
+
+def budgets_proven_short(
+    model: PlanModel, solutions: list[Solution]
+) -> tuple[PlanModel, list[int]]:
+    """Regions whose solve proved their budget too small (a ``Widening`` of the budget, from
+    the LP relaxation or CP-SAT), each budget raised to ``NEED_MARGIN`` x what the proof says it
+    must reach; the model with the raises recorded, and the regions to solve again.
+
+    The flow estimate (``budgets_within_reach``) sees workload and potential one at a time; a
+    region whose reps must gain both from different accounts needs their sum. On the 1M-account
+    sample world two small regions that the split had filled with 870 and 1,765 accounts from
+    their neighbours got 41 and 29 moves and the LP proved no plan exists there."""
+    models, again, raised = list(model.models), [], []
+    for i, (region_model, solution) in enumerate(zip(model.models, solutions, strict=True)):
+        share = next(
+            (
+                f.share
+                for f in solution.findings
+                if isinstance(f, Widening) and f.group == "budget" and f.share is not None
+            ),
+            None,
+        )
+        if share is None or (solution.choice.size and (solution.choice >= 0).all()):
+            continue
+        reaches = [NEED_MARGIN * (1 + share) * g.upper for g in region_model.problem.global_rows]
+        models[i], more = _budget_raised(region_model, reaches)
+        if more:
+            again.append(i)
+            raised += more
+    if not raised:
+        return model, []
+    info = _with_raises(
+        model.budget, raised, len(model.data.accounts), float(model.data.potential.sum()), True
+    )
+    names = sorted({name for name, *_ in raised})
+    info["regions_raised"] = sorted({*info.get("regions_raised", ()), *names})
+    info["regions_proven_short"] = names
+    before, note = budget_note(dict(model.budget), has_budget=True), info.get("note", "")
+    if note.startswith(before):  # the first sentence states the shares used: restate it
+        note = budget_note(info, has_budget=True) + note[len(before) :]
+    info["note"] = note + (
+        f" The solver proved {len(names)} region(s) ({', '.join(names)}) needed more than that"
+        f" (the estimates weigh each limit alone; together they need more); they were "
+        f"raised to {NEED_MARGIN:g}x what the proof needs ({_more(raised)}) and solved again."
+    )
+    return replace(model, models=tuple(models), budget=info), again
 
 
 def solve_plan_model(
@@ -250,6 +326,22 @@ def solve_plan_model(
             solve(problem, options, _prefixed(progress, _where(region_model, n_regions)))
             for (problem, options), region_model in zip(jobs, model.models, strict=True)
         ]
+    if scenario.limits.budget_grows_to_need:
+        model, again = budgets_proven_short(model, solutions)
+        solutions = list(solutions)
+        if again:
+            if progress is not None:
+                progress(f"solving {len(again)} region(s) again with the budget the solver proved")
+            redo = [(model.models[i].problem, jobs[i][1]) for i in again]
+            if solve_regions is not None:
+                resolved = solve_regions(redo)
+            else:
+                resolved = [
+                    solve(problem, options, _prefixed(progress, _where(model.models[i], n_regions)))
+                    for i, (problem, options) in zip(again, redo, strict=True)
+                ]
+            for i, solution in zip(again, resolved, strict=True):
+                solutions[i] = solution
     timings = {"build_s": model.build_s, "solve_s": time.monotonic() - begun}
     broken = _broken(model.data, model.models, solutions, n_regions)
     if broken:

@@ -347,3 +347,39 @@ def test_workload_is_the_hard_goal_of_a_split_with_capacity():
     goals = _goals(data, np.arange(4), np.array([1, 1, 0, 0]), 2, scenario.limits)
     assert [g.hard for g in goals] == [True, False]
     assert np.array_equal(goals[0].values, data.workload)
+
+
+def test_a_region_the_solver_proves_short_of_budget_is_raised_and_solved_again():
+    from dataclasses import replace
+
+    from models.planning import build_plan_model, solve_plan_model
+    from models.repfit import fallback_fit
+    from models.solver import GlobalRow
+
+    accounts, reps = _lopsided_west()
+    document = {
+        "limits": {"balance_band": 0.2, "max_moved_share": 0.05, "budget_grows_to_need": True},
+        "solver": {"decompose": "region"},
+    }
+    scenario = scenario_from_dict(document)
+    model = build_plan_model(accounts, reps, scenario, fallback_fit)
+    # as if the estimates had left the west (r0 must shed 6) three moves: no plan there
+    short = []
+    for region in model.models:
+        rows = region.problem.global_rows
+        if region.region.name == "west":
+            rows = tuple(GlobalRow(g.name, g.coef, 3.0) for g in rows if g.name == "moved_accounts")
+        short.append(replace(region, problem=replace(region.problem, global_rows=rows)))
+    model = replace(model, models=tuple(short))
+    plan = solve_plan_model(model, scenario, fallback_fit, "fallback")
+    assert plan.feasible, plan.conflicts
+    budget = plan.metrics["budget"]
+    assert budget["regions_proven_short"] == ["west"] and "west" in budget["regions_raised"]
+    assert "The solver proved 1 region(s) (west) needed more" in budget["note"]
+    owner = accounts.set_index("account_id")["current_rep"]
+    moved = sum(1 for a, rep in plan.rep_by_account.items() if rep != owner[a])
+    assert 6 <= moved <= 9  # 1.5 x the 6 the proof needs
+    # a scenario that keeps its budget is not raised: the plan says what to widen instead
+    kept = replace(scenario, limits=replace(scenario.limits, budget_grows_to_need=False))
+    strict = solve_plan_model(model, kept, fallback_fit, "fallback")
+    assert not strict.feasible and "regions_proven_short" not in strict.metrics["budget"]
