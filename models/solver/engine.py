@@ -67,6 +67,13 @@ FLOW_MIN_ITEMS = 10_000
 45,328-account region of a 300k world, rounding each account alone broke workload and potential
 bands by 20.4 average bounds and repair stalled at 0.86 after 120 s; the flow started at 4.5.
 Smaller regions keep the plain rounding, which their repair closes in seconds."""
+EXPLAIN_MIN_S = 30.0
+"""Seconds the widening LPs get at least, once a region is proven to have no plan: a split
+plan's regions share the scenario's time limit by size, and on the 1M world (60 s for ~45
+regions) Northeast-2 (2,858 accounts x 8 reps) had 2 s, so each widening got 1 s and named
+nothing, where the budget's took 1.7 s and the bands' 3.3 s."""
+
+
 LP_RESCUE_MAX_PAIRS = 500_000
 """Above this many candidate pairs the LP rescue is not tried: HiGHS' dual simplex on the 1M
 world's South-2-1 (50,613 accounts x 119 reps, 1,977,378 pairs) was still in phase 1 after
@@ -199,7 +206,7 @@ def _solve(
             problem, choice, options, exact_end, method, bound
         )
     if choice is None and exact_status == "INFEASIBLE":
-        named = _widenings(problem, min(options.time_limit_s, deadline - time.monotonic()))
+        named = _widenings(problem, min(_explain_s(options), deadline - time.monotonic()))
         findings = [Verdict("cpsat_infeasible"), *(named or findings)]
     if choice is None and tolerated is not None:
         choice, method, findings = attempt, method + "+tolerance", [tolerated]
@@ -210,7 +217,7 @@ def _solve(
         else:
             say("no plan yet: solving the LP relaxation (HiGHS; can take minutes on large regions)")
             choice, lp_status, lp_findings, bound = _lp_rescue(
-                problem, deadline, bound, dual.prices, options.time_limit_s
+                problem, deadline, bound, dual.prices, _explain_s(options)
             )
             # no plan: the LP's verdict first, the heuristic's broken rows only when it names none
             keep = [] if choice is not None or len(lp_findings) > 1 else findings
@@ -230,6 +237,11 @@ def _solve(
         if objective_value(problem, better) > objective_value(problem, choice):
             choice, method = better, method + "+lns"
     return _finish(problem, choice, bound, method, exact_status, dual, findings, start)
+
+
+def _explain_s(options: SolverOptions) -> float:
+    """Seconds to name the limits that must widen (``EXPLAIN_MIN_S`` at least)."""
+    return max(options.time_limit_s, EXPLAIN_MIN_S)
 
 
 def safety_limit_s(time_limit_s: float, n_pairs: int) -> float:
