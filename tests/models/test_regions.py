@@ -383,3 +383,41 @@ def test_a_region_the_solver_proves_short_of_budget_is_raised_and_solved_again()
     kept = replace(scenario, limits=replace(scenario.limits, budget_grows_to_need=False))
     strict = solve_plan_model(model, kept, fallback_fit, "fallback")
     assert not strict.feasible and "regions_proven_short" not in strict.metrics["budget"]
+
+
+def test_a_region_left_without_a_plan_or_a_proof_is_solved_again_with_twice_its_budget(
+    monkeypatch,
+):
+    from dataclasses import replace
+
+    from models.planning import build_plan_model, solve_plan_model
+    from models.repfit import fallback_fit
+    from models.solver import GlobalRow, engine
+
+    monkeypatch.setattr(engine, "LP_RESCUE_MAX_PAIRS", 0)  # as on a 2M-pair region: no proof
+    accounts, reps = _lopsided_west()
+    document = {
+        "limits": {"balance_band": 0.2, "max_moved_share": 0.05, "budget_grows_to_need": True},
+        "solver": {"decompose": "region", "exact_max_pairs": 0},
+    }
+    scenario = scenario_from_dict(document)
+    model = build_plan_model(accounts, reps, scenario, fallback_fit)
+    short = []
+    for region in model.models:  # the west (r0 must shed 6) left 4 moves
+        rows = region.problem.global_rows
+        if region.region.name == "west":
+            rows = tuple(GlobalRow(g.name, g.coef, 4.0) for g in rows if g.name == "moved_accounts")
+        short.append(replace(region, problem=replace(region.problem, global_rows=rows)))
+    model = replace(model, models=tuple(short))
+    kept = replace(scenario, limits=replace(scenario.limits, budget_grows_to_need=False))
+    unknown = solve_plan_model(model, kept, fallback_fit, "fallback")
+    assert not unknown.feasible and unknown.status == "unknown"
+    plan = solve_plan_model(model, scenario, fallback_fit, "fallback")
+    assert plan.feasible, plan.conflicts
+    budget = plan.metrics["budget"]
+    assert budget["regions_unproven_short"] == ["west"] and "regions_proven_short" not in budget
+    assert "1 region(s) (west) found no plan within their budget" in budget["note"]
+    assert "with 2x their budget (4 more accounts)" in budget["note"]
+    owner = accounts.set_index("account_id")["current_rep"]
+    moved = sum(1 for a, rep in plan.rep_by_account.items() if rep != owner[a])
+    assert 6 <= moved <= 8
