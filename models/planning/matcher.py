@@ -182,8 +182,8 @@ def budgets_within_reach(
     info["flow_need_accounts"] = int(round(need_accounts))
     info["regions_raised"] = sorted({name for name, *_ in raised})
     if raised:
-        info = _with_raises(info, raised, n_accounts, total_potential, has_note=False)
-        info["note"] += (
+        info = _with_raises(info, raised, n_accounts, total_potential)
+        info["note"] = budget_note(info, has_budget=True) + (
             f" A flow over each region's candidates needs {int(round(need_accounts)):,} moves "
             f"to meet its reps' limits; {len(info['regions_raised'])} region(s) got less and "
             f"were raised to {NEED_MARGIN:g}x their need ({_more(raised)})."
@@ -207,10 +207,9 @@ def _budget_raised(
 
 
 def _with_raises(
-    info: Mapping[str, Any], raised, n_accounts: int, total_potential: float, has_note: bool
+    info: Mapping[str, Any], raised, n_accounts: int, total_potential: float
 ) -> dict[str, Any]:
-    """The budget record with the raises added to the shares used; the note restated from them
-    unless ``has_note`` (a raise after solving adds its own sentence)."""
+    """The budget record with the raises added to the shares used (the note is the caller's)."""
     info = dict(info)
     accounts, potential = _raised_totals(raised)
     if info.get("used_share") is not None:
@@ -219,8 +218,6 @@ def _with_raises(
         info["used_potential_share"] = round(
             info["used_potential_share"] + potential / total_potential, 4
         )
-    if not has_note:
-        info["note"] = budget_note(info, has_budget=True)
     return info
 
 
@@ -294,33 +291,25 @@ def budgets_found_short(model: PlanModel, solutions: list[Solution]) -> tuple[Pl
     if not again:
         return model, []
     info = _with_raises(
-        model.budget,
-        proven + unproven,
-        len(model.data.accounts),
-        float(model.data.potential.sum()),
-        has_note=True,
+        model.budget, proven + unproven, len(model.data.accounts), float(model.data.potential.sum())
     )
     before, note = budget_note(dict(model.budget), has_budget=True), info.get("note", "")
     if note.startswith(before):  # the first sentence states the shares used: restate it
         note = budget_note(info, has_budget=True) + note[len(before) :]
     names = sorted({name for name, *_ in proven + unproven})
     info["regions_raised"] = sorted({*info.get("regions_raised", ()), *names})
-    if proven:
-        shown = sorted({name for name, *_ in proven})
-        info["regions_proven_short"] = shown
-        note += (
-            f" The solver proved {len(shown)} region(s) ({', '.join(shown)}) needed more than "
-            f"that (the estimates weigh each limit alone; together they need more); they were "
-            f"raised to {NEED_MARGIN:g}x what the proof needs ({_more(proven)}) and solved again."
-        )
-    if unproven:
-        shown = sorted({name for name, *_ in unproven})
-        info["regions_unproven_short"] = shown
-        note += (
-            f" {len(shown)} region(s) ({', '.join(shown)}) found no plan within their budget and "
-            f"no proof that none exists; they were solved again with "
-            f"{UNPROVEN_BUDGET_FACTOR:g}x their budget ({_more(unproven)})."
-        )
+    for key, found, said in (
+        ("regions_proven_short", proven, " The solver proved {n} region(s) ({names}) needed more "
+         "than that (the estimates weigh each limit alone; together they need more); they were "
+         f"raised to {NEED_MARGIN:g}x what the proof needs ({{more}}) and solved again."),
+        ("regions_unproven_short", unproven, " {n} region(s) ({names}) found no plan within "
+         "their budget and no proof that none exists; they were solved again with "
+         f"{UNPROVEN_BUDGET_FACTOR:g}x their budget ({{more}})."),
+    ):  # fmt: skip
+        if found:
+            shown = sorted({name for name, *_ in found})
+            info[key] = shown
+            note += said.format(n=len(shown), names=", ".join(shown), more=_more(found))
     info["note"] = note
     return replace(model, models=tuple(models), budget=info), again
 
@@ -362,29 +351,17 @@ def solve_plan_model(
             tolerance=BAND_TOLERANCE,
         )
         jobs.append((region_model.problem, options))
-    if solve_regions is not None:
-        if progress is not None:
-            progress(f"solving {n_regions} region(s) in parallel")
-        solutions = solve_regions(jobs)
-    else:
-        solutions = [
-            solve(problem, options, _prefixed(progress, _where(region_model, n_regions)))
-            for (problem, options), region_model in zip(jobs, model.models, strict=True)
-        ]
+    if solve_regions is not None and progress is not None:
+        progress(f"solving {n_regions} region(s) in parallel")
+    solutions = _solved(jobs, model.models, n_regions, progress, solve_regions)
     if scenario.limits.budget_grows_to_need:
         model, again = budgets_found_short(model, solutions)
-        solutions = list(solutions)
         if again:
             if progress is not None:
                 progress(f"solving {len(again)} region(s) again with a raised budget")
             redo = [(model.models[i].problem, jobs[i][1]) for i in again]
-            if solve_regions is not None:
-                resolved = solve_regions(redo)
-            else:
-                resolved = [
-                    solve(problem, options, _prefixed(progress, _where(model.models[i], n_regions)))
-                    for i, (problem, options) in zip(again, redo, strict=True)
-                ]
+            again_models = [model.models[i] for i in again]
+            resolved = _solved(redo, again_models, n_regions, progress, solve_regions)
             for i, solution in zip(again, resolved, strict=True):
                 solutions[i] = solution
     timings = {"build_s": model.build_s, "solve_s": time.monotonic() - begun}
@@ -399,6 +376,23 @@ def solve_plan_model(
         model.data, list(model.models), solutions, fit, method, timings, model.started
     )
     return _with_budget(with_tolerance_notes(plan, model, solutions), model)
+
+
+def _solved(
+    jobs: list[tuple[AssignmentProblem, SolverOptions]],
+    models,
+    n_regions: int,
+    progress: Callable[[str], None] | None,
+    solve_regions: RegionSolver | None,
+) -> list[Solution]:
+    """One solution per job: handed to ``solve_regions`` together, or solved here in turn with
+    each region's progress prefixed by its name."""
+    if solve_regions is not None:
+        return list(solve_regions(jobs))
+    return [
+        solve(problem, options, _prefixed(progress, _where(region_model, n_regions)))
+        for (problem, options), region_model in zip(jobs, models, strict=True)
+    ]
 
 
 def _with_budget(plan: Plan, model: PlanModel) -> Plan:

@@ -354,7 +354,6 @@ def test_a_region_the_solver_proves_short_of_budget_is_raised_and_solved_again()
 
     from models.planning import build_plan_model, solve_plan_model
     from models.repfit import fallback_fit
-    from models.solver import GlobalRow
 
     accounts, reps = _lopsided_west()
     document = {
@@ -364,13 +363,7 @@ def test_a_region_the_solver_proves_short_of_budget_is_raised_and_solved_again()
     scenario = scenario_from_dict(document)
     model = build_plan_model(accounts, reps, scenario, fallback_fit)
     # as if the estimates had left the west (r0 must shed 6) three moves: no plan there
-    short = []
-    for region in model.models:
-        rows = region.problem.global_rows
-        if region.region.name == "west":
-            rows = tuple(GlobalRow(g.name, g.coef, 3.0) for g in rows if g.name == "moved_accounts")
-        short.append(replace(region, problem=replace(region.problem, global_rows=rows)))
-    model = replace(model, models=tuple(short))
+    model = _west_left(model, 3.0)
     plan = solve_plan_model(model, scenario, fallback_fit, "fallback")
     assert plan.feasible, plan.conflicts
     budget = plan.metrics["budget"]
@@ -392,7 +385,7 @@ def test_a_region_left_without_a_plan_or_a_proof_is_solved_again_with_twice_its_
 
     from models.planning import build_plan_model, solve_plan_model
     from models.repfit import fallback_fit
-    from models.solver import GlobalRow, engine
+    from models.solver import engine
 
     monkeypatch.setattr(engine, "LP_RESCUE_MAX_PAIRS", 0)  # as on a 2M-pair region: no proof
     accounts, reps = _lopsided_west()
@@ -402,13 +395,7 @@ def test_a_region_left_without_a_plan_or_a_proof_is_solved_again_with_twice_its_
     }
     scenario = scenario_from_dict(document)
     model = build_plan_model(accounts, reps, scenario, fallback_fit)
-    short = []
-    for region in model.models:  # the west (r0 must shed 6) left 4 moves
-        rows = region.problem.global_rows
-        if region.region.name == "west":
-            rows = tuple(GlobalRow(g.name, g.coef, 4.0) for g in rows if g.name == "moved_accounts")
-        short.append(replace(region, problem=replace(region.problem, global_rows=rows)))
-    model = replace(model, models=tuple(short))
+    model = _west_left(model, 4.0)  # the west (r0 must shed 6) left 4 moves
     kept = replace(scenario, limits=replace(scenario.limits, budget_grows_to_need=False))
     unknown = solve_plan_model(model, kept, fallback_fit, "fallback")
     assert not unknown.feasible and unknown.status == "unknown"
@@ -421,3 +408,21 @@ def test_a_region_left_without_a_plan_or_a_proof_is_solved_again_with_twice_its_
     owner = accounts.set_index("account_id")["current_rep"]
     moved = sum(1 for a, rep in plan.rep_by_account.items() if rep != owner[a])
     assert 6 <= moved <= 8
+
+
+def _west_left(model, moves: float):
+    """The plan model with the west region's budget cut to ``moves`` accounts (no potential
+    budget), as if the estimates had left it that."""
+    from dataclasses import replace
+
+    from models.solver import GlobalRow
+
+    short = []
+    for region in model.models:
+        rows = region.problem.global_rows
+        if region.region.name == "west":
+            rows = tuple(
+                GlobalRow(g.name, g.coef, moves) for g in rows if g.name == "moved_accounts"
+            )
+        short.append(replace(region, problem=replace(region.problem, global_rows=rows)))
+    return replace(model, models=tuple(short))
