@@ -11,7 +11,7 @@ import pandas as pd
 STEP_COST_S: dict[str, tuple[tuple[int, float], ...]] = {
     "train": ((2_000, 70.0), (20_000, 120.0), (100_000, 205.0), (1_000_000, 300.0)),
     "score": ((20_000, 40.0), (100_000, 80.0), (1_000_000, 135.0)),
-    "plan": ((2_000, 90.0), (20_000, 100.0), (100_000, 650.0), (1_000_000, 5_000.0)),
+    "plan": ((2_000, 90.0), (20_000, 100.0), (100_000, 650.0), (1_000_000, 5_700.0)),
 }
 """(accounts, seconds) measured on 2 busy cores (README's demo, bench/results/e2e.md at 100k and
 1M); between and beyond them the estimate is a straight line through the nearest two. Training
