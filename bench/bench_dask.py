@@ -5,7 +5,13 @@
     python -m bench.bench_dask --accounts 1000000 --reps 2000 \
         --steps partition,score,score_dask,contrib --world data/w1m/world-1000000 --store data/w1m
 
---world reuses a world already sampled (a 1M world takes ~8 minutes and 10 GB to sample) and
+    python -m bench.bench_dask --accounts 5000000 --reps 10000 \
+        --steps sample_blocks,train_dask,score_dask
+
+sample_blocks writes the world straight into partitions, block by block
+(`territory sample --partitions`): the way past one process's memory, so the only way to a 5M
+world here; the pandas steps cannot read it (there is no single export). --parts reuses such a
+world. --world reuses a world already sampled (a 1M world takes ~8 minutes and 10 GB to sample) and
 --store the folder whose mlflow.db holds a champion trained on it (bench_e2e's --work), so the
 scoring steps run without sampling or training again. A size's "_note" in dask.json (what was not
 run and why, projections) is printed under the table.
@@ -39,18 +45,24 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 STEPS = ("sample", "partition", "train", "train_dask", "score", "score_dask", "contrib")
+# A world too large for one process: `territory sample --partitions` writes the partitions
+# block by block (features/sample_world/blocks.py); only the Dask steps can read it.
+BLOCK_STEPS = ("sample_blocks", "train_dask", "score_dask")
 
 
 def commands(
     world: Path, parts: Path, accounts: int, reps: int, scores: Path
 ) -> dict[str, list[str]]:
+    size = ["--accounts", str(accounts), "--reps", str(reps), "--seed", "3"]
+    partitions = str(max(4, accounts // 50_000))
     return {
-        "sample": ["sample", "--accounts", str(accounts), "--reps", str(reps), "--seed", "3",
-                   "--out", str(world)],
+        "sample": ["sample", *size, "--out", str(world)],
+        "sample_blocks": ["sample", *size, "--partitions", partitions, "--out", str(parts)],
         "partition": ["partition", "--data", str(world), "--out", str(parts),
-                      "--partitions", str(max(4, accounts // 50_000))],
+                      "--partitions", partitions],
         "train": ["train", "--data", str(world), "--promote", "--force"],
-        "train_dask": ["train", "--data", str(parts), "--cluster", "local"],
+        "train_dask": ["train", "--data", str(parts), "--cluster", "local", "--promote",
+                       "--force"],
         "score": ["score", "--data", str(world), "--out", str(scores / "pandas.parquet")],
         "score_dask": ["score", "--data", str(parts), "--cluster", "local",
                        "--out", str(scores / "dask.parquet")],
@@ -176,13 +188,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench_dask")
     parser.add_argument("--world", type=Path, help="an existing world of --accounts (no sample)")
     parser.add_argument("--store", type=Path, help="folder with the mlflow.db of its champion")
+    parser.add_argument(
+        "--parts", type=Path, help="an existing partitioned world of --accounts (no sample_blocks)"
+    )
     args = parser.parse_args()
     world = args.world or args.work / f"world-{args.accounts}"
     if args.world is not None and not (world / "accounts.csv").exists():
         raise SystemExit(f"--world {world}: no accounts.csv there; pass a `territory sample` out")
     if "sample" in args.steps.split(",") and args.world is not None:
         raise SystemExit("--world is an existing world: drop `sample` from --steps")
-    parts = args.work / f"parts-{args.accounts}"
+    parts = args.parts or args.work / f"parts-{args.accounts}"
     (args.work / "scores").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "TERRITORY_DATA_DIR": str(args.work / "state")}
     if args.store is not None:

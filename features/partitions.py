@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,33 +85,59 @@ def _schema_of(path: Path, chunk: pd.DataFrame) -> pa.Schema:
     return pa.schema([(c, pa.string()) for c in chunk.columns])
 
 
-def _split_table(
-    path: Path, table: str, out: Path, partitions: int, progress: Callable[[str], None]
-) -> int:
-    writers: dict[int, pq.ParquetWriter] = {}
-    schema = None
-    rows = 0
-    try:
-        for chunk in _chunks(path):
-            if "account_id" not in chunk.columns:
-                raise CrmSourceError(
-                    f"{path}: no account_id column (columns found: {list(chunk.columns)}). "
-                    "Partition the export after `territory import` has mapped it to the contract."
-                )
-            if schema is None:
-                schema = _schema_of(path, chunk)
-            for part, rows_of in chunk.groupby(bucket_of(chunk["account_id"], partitions)):
-                if part not in writers:
-                    target = out / f"part-{part:05d}" / f"{table}.parquet"
-                    writers[part] = pq.ParquetWriter(target, schema)
-                table_rows = pa.Table.from_pandas(rows_of, schema, preserve_index=False)
-                writers[part].write_table(table_rows)
-            rows += len(chunk)
-            progress(f"{table}: {rows:,} rows split")
-    finally:
-        for writer in writers.values():
+class PartitionWriters:
+    """Appends each table's rows to the partition their account hashes to (one Parquet file
+    per table and partition under `staging`, written as rows arrive: nothing is held)."""
+
+    def __init__(self, staging: Path, partitions: int) -> None:
+        self.staging, self.partitions = staging, partitions
+        self.schemas: dict[str, pa.Schema] = {}
+        self.rows: dict[str, int] = {}
+        self._open: dict[tuple[str, int], pq.ParquetWriter] = {}
+        for part in range(partitions):
+            (staging / f"part-{part:05d}").mkdir(parents=True, exist_ok=True)
+
+    def write(self, table: str, frame: pd.DataFrame, schema: pa.Schema | None = None) -> None:
+        """Rows of `table` (with an account_id column); the first call fixes the table's columns
+        (`schema`, else read off the frame) and later rows are cast to them."""
+        if table not in self.schemas:
+            self.schemas[table] = schema or pa.Schema.from_pandas(frame, preserve_index=False)
+        schema = self.schemas[table]
+        for part, rows_of in frame.groupby(bucket_of(frame["account_id"], self.partitions)):
+            key = (table, int(part))
+            if key not in self._open:
+                target = self.staging / f"part-{part:05d}" / f"{table}.parquet"
+                self._open[key] = pq.ParquetWriter(target, schema)
+            self._open[key].write_table(pa.Table.from_pandas(rows_of, schema, preserve_index=False))
+        self.rows[table] = self.rows.get(table, 0) + len(frame)
+
+    def close(self) -> None:
+        """Close every file; partitions with no rows of a table still get it, with its columns."""
+        for writer in self._open.values():
             writer.close()
-    _fill_empty(out, table, partitions, schema or pa.schema([("account_id", pa.string())]))
+        self._open.clear()
+        for table, schema in self.schemas.items():
+            _fill_empty(self.staging, table, self.partitions, schema)
+
+
+def _split_table(
+    path: Path,
+    table: str,
+    writers: PartitionWriters,
+    progress: Callable[[str], None],
+) -> int:
+    rows = 0
+    for chunk in _chunks(path):
+        if "account_id" not in chunk.columns:
+            raise CrmSourceError(
+                f"{path}: no account_id column (columns found: {list(chunk.columns)}). "
+                "Partition the export after `territory import` has mapped it to the contract."
+            )
+        writers.write(table, chunk, None if rows else _schema_of(path, chunk))
+        rows += len(chunk)
+        progress(f"{table}: {rows:,} rows split")
+    if table not in writers.schemas:  # an empty file: every partition gets the bare columns
+        writers.schemas[table] = pa.schema([("account_id", pa.string())])
     return rows
 
 
@@ -120,6 +147,30 @@ def _fill_empty(out: Path, table: str, partitions: int, schema: pa.Schema) -> No
         path = out / f"part-{part:05d}" / f"{table}.parquet"
         if not path.exists():
             pq.write_table(schema.empty_table(), path)
+
+
+@contextmanager
+def staged(out: Path, suffix: str) -> Iterator[Path]:
+    """A sibling temporary folder to write `out` into, renamed into place when the block ends
+    without an error and removed when it fails: nothing half-written is left at `out`."""
+    staging = out.with_name(out.name + suffix)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+
+
+def write_manifest(staging: Path, partitions: int, rows: dict[str, int], source: str, **more):
+    """ROOT/manifest.json: what read_partitioned reads back (`more`: extra keys, e.g. how a
+    sampled world was made)."""
+    manifest = {"partitions": partitions, "rows": rows, "source": source, **more}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
 def partition_export(
@@ -143,26 +194,22 @@ def partition_export(
             f"{source}: no accounts or reps table (accounts.csv/.parquet, reps.csv/.parquet). "
             "Point --data at an export written by `territory sample` or `territory import`."
         )
-    staging = out.with_name(out.name + ".partitioning")
-    shutil.rmtree(staging, ignore_errors=True)
-    for part in range(partitions):
-        (staging / f"part-{part:05d}").mkdir(parents=True)
     rows = {}
-    for table in BY_ACCOUNT:
-        path = _source_file(source, table)
-        if path is not None:
-            rows[table] = _split_table(path, table, staging, partitions, progress)
-    rows["reps"] = 0
-    for part in range(partitions):
-        target = staging / f"part-{part:05d}" / f"reps{reps.suffix}"
-        shutil.copyfile(reps, target)  # small, and copied as is: validated with each partition
-    rows["reps"] = sum(len(c) for c in _chunks(reps))
-    manifest = {"partitions": partitions, "rows": rows, "source": str(source.resolve())}
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
-    return PartitionedExport(out, partitions, rows, manifest["source"])
+    with staged(out, ".partitioning") as staging:
+        writers = PartitionWriters(staging, partitions)
+        try:
+            for table in BY_ACCOUNT:
+                path = _source_file(source, table)
+                if path is not None:
+                    rows[table] = _split_table(path, table, writers, progress)
+        finally:
+            writers.close()
+        for part in range(partitions):
+            target = staging / f"part-{part:05d}" / f"reps{reps.suffix}"
+            shutil.copyfile(reps, target)  # small, and copied as is: validated with each partition
+        rows["reps"] = sum(len(c) for c in _chunks(reps))
+        write_manifest(staging, partitions, rows, str(source.resolve()))
+    return PartitionedExport(out, partitions, rows, str(source.resolve()))
 
 
 def read_partitioned(root: str | Path) -> PartitionedExport:

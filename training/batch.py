@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,6 +209,48 @@ def write_scores(scores: pd.DataFrame, out: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def write_score_parts(
+    parts: Iterable[pd.DataFrame], out: Path, *, last: str | None = None
+) -> tuple[int, str]:
+    """Write scores that arrive a partition at a time (the Dask path) as one file, atomically
+    like write_scores, holding one part at a time: Parquet appends each part as a row group;
+    CSV appends rows. `last`: a column moved to the end. Returns (rows, the as_of cut-off)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    rows, cut, writer, empty = 0, "-", None, None
+    try:
+        for part in parts:
+            if last is not None:
+                part = part[[c for c in part.columns if c != last] + [last]]
+            if not len(part):  # an empty partition: its columns, if nothing else comes
+                empty = part if empty is None else empty
+                continue
+            if out.suffix == ".parquet":
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            else:
+                part.to_csv(tmp, index=False, mode="a", header=rows == 0)
+            if rows == 0 and len(part):
+                cut = str(part["as_of"].iloc[0])
+            rows += len(part)
+        if writer is not None:
+            writer.close()
+            writer = None
+        elif rows == 0:  # no accounts at all: the columns and no rows
+            write_scores(empty if empty is not None else pd.DataFrame(), tmp)
+        os.replace(tmp, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    return rows, cut
 
 
 def read_previous_scores(path: Path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ states the tolerances).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,16 @@ from features.pipeline import accounts_at, build_account_features, build_snapsho
 from features.tables import CrmTables
 from models.explain import explain_frame
 from models.potential import PotentialModel, percentile_rank, tier_of, to_matrix
+from training.train import ExportFacts, combine_facts, dataset_digest
 
 Progress = Callable[[str], None]
 
 
 # -- on the workers -----------------------------------------------------------------------------
+# Each task reads its partition from disk, does its work and lets the raw tables go: a worker
+# holds one partition's tables at a time whatever the export's size, and only the results
+# (tallies, features, snapshots) stay on it. A partition is read once per pass (facts, market
+# tallies, features); reading is a small share of the work and keeps memory bounded.
 def load_partition(path: str) -> CrmTables:
     """One partition, read and validated like any export (a fatal problem names the partition)."""
     return load_crm(path).tables
@@ -40,16 +45,41 @@ def _latest_date(tables: CrmTables) -> pd.Timestamp:
     return tables.latest_date()
 
 
+def partition_facts(path: str) -> dict:
+    """What the client needs to know about one partition without holding it (ExportFacts)."""
+    tables = load_partition(path)
+    opps = tables.opportunities
+    return {
+        "accounts": len(tables.accounts),
+        "latest": tables.latest_date(),
+        "latest_opportunity": pd.concat([opps["created_at"], opps["closed_at"]]).max(),
+        "history_start": tables.history_start(),
+        "digest": dataset_digest(tables),
+    }
+
+
 def tally_partition(tables: CrmTables, as_of: pd.Timestamp):
     accounts = accounts_at(tables, as_of)
     visible = visible_opportunities(tables.opportunities, as_of)
     return market_tally(accounts, visible, owners_at(tables.assignments, as_of), as_of)
 
 
+def tallies_of(path: str, dates: Sequence[pd.Timestamp]) -> list:
+    """One partition's market tallies at each date, from one read."""
+    tables = load_partition(path)
+    return [tally_partition(tables, pd.Timestamp(d)) for d in dates]
+
+
 def partition_features(
     tables: CrmTables, as_of: pd.Timestamp, market: MarketContext, extra: Sequence[str]
 ) -> pd.DataFrame:
     return build_account_features(tables, as_of, extra_columns=extra, market=market)
+
+
+def features_of(
+    path: str, as_of: pd.Timestamp, market: MarketContext, extra: Sequence[str]
+) -> pd.DataFrame:
+    return partition_features(load_partition(path), as_of, market, extra)
 
 
 def predict_partition(
@@ -93,6 +123,10 @@ def partition_snapshots(
     )
 
 
+def snapshots_of(path: str, markets, horizon_days, extra, sampling=None) -> pd.DataFrame:
+    return partition_snapshots(load_partition(path), markets, horizon_days, extra, sampling)
+
+
 def refit_sample(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of a partition's snapshots the final model fits on: the sample where the run
     samples (the `in_sample` column), else every row."""
@@ -106,17 +140,27 @@ def matrix_partition(
 
 
 # -- on the client ------------------------------------------------------------------------------
-def load_on_cluster(client, export: PartitionedExport) -> list:
-    """Futures of the validated partitions, held on the workers."""
-    return client.map(load_partition, [str(p) for p in export.paths()], pure=False)
+def _paths(export: PartitionedExport) -> list[str]:
+    return [str(p) for p in export.paths()]
 
 
-def market_on_cluster(client, loads: list, as_of: pd.Timestamp) -> MarketContext:
-    """The whole export's market context as of `as_of`, from one small tally per partition."""
-    return market_context(client.gather(client.map(tally_partition, loads, as_of=as_of)))
+def facts_on_cluster(client, export: PartitionedExport) -> ExportFacts:
+    """The whole export's ExportFacts, combined from one small record per partition."""
+    parts = client.gather(client.map(partition_facts, _paths(export), pure=False))
+    return combine_facts(parts)
 
 
-def score_on_cluster(
+def markets_on_cluster(
+    client, export: PartitionedExport, dates: Sequence[pd.Timestamp]
+) -> dict[pd.Timestamp, MarketContext]:
+    """The whole export's market context at each date, from one small tally per partition and
+    date (each partition read once)."""
+    dates = [pd.Timestamp(d) for d in dates]
+    tallies = client.gather(client.map(tallies_of, _paths(export), dates=dates, pure=False))
+    return {d: market_context([t[i] for t in tallies]) for i, d in enumerate(dates)}
+
+
+def scored_parts_on_cluster(
     client,
     export: PartitionedExport,
     model: PotentialModel,
@@ -125,56 +169,67 @@ def score_on_cluster(
     extra: Sequence[str] = (),
     model_version: str = "",
     progress: Progress = lambda _: None,
-) -> pd.DataFrame:
-    """Scores with explanations for every account of a partitioned export, as score_accounts
-    makes them (account_id, potential, percentile, tier, top_reasons, narrative, hashes, as_of and
-    the fingerprint a later pandas run uses to skip unchanged accounts).
+) -> Iterator[pd.DataFrame]:
+    """Scores with explanations for every account of a partitioned export, one partition's
+    frame at a time in partition order, as score_accounts makes them (account_id, potential,
+    percentile, tier, top_reasons, narrative, hashes, as_of and the fingerprint a later pandas
+    run uses to skip unchanged accounts). The caller writes each as it comes, so the client
+    holds one partition's rows, not the export's.
 
     Args:
         as_of: None: the day after the latest date in any partition (CrmTables.default_as_of of
-            the whole export), read from the partitions already loaded.
+            the whole export).
     """
-    progress("loading and validating partitions")
-    loads = load_on_cluster(client, export)
+    paths = _paths(export)
     if as_of is None:
-        latest = client.gather(client.map(_latest_date, loads))
-        as_of = max(pd.Timestamp(d) for d in latest).normalize() + pd.Timedelta(days=1)
-    market = client.scatter(market_on_cluster(client, loads, as_of), broadcast=True)
+        progress(f"reading the latest date of {len(paths)} partitions")
+        as_of = facts_on_cluster(client, export).default_as_of()
+    progress(f"market context as of {as_of.date()}")
+    market = client.scatter(markets_on_cluster(client, export, [as_of])[as_of], broadcast=True)
     shipped = client.scatter(model, broadcast=True)
-    progress("building features")
-    features = client.map(partition_features, loads, as_of=as_of, market=market, extra=extra)
-    del loads  # the raw tables are no longer needed on the workers
-    progress("scoring")
+    progress("building features and scoring")
+    features = client.map(features_of, paths, as_of=as_of, market=market, extra=extra, pure=False)
     ids, potentials = zip(
         *client.gather(client.map(predict_partition, features, model=shipped)), strict=True
     )
     everything = np.concatenate(potentials) if potentials else np.array([])
     percentile = percentile_rank(everything)
     bounds = np.cumsum([0, *(len(p) for p in potentials)])
-    slices = []
+    progress("explaining")
+    explained = []
     for i, part_ids in enumerate(ids):
         pct = percentile[bounds[i] : bounds[i + 1]]
-        slices.append(
-            pd.DataFrame(
-                {
-                    "account_id": part_ids,
-                    "potential": potentials[i],
-                    "percentile": np.round(pct, 2),
-                    "tier": tier_of(pct),
-                }
+        scores = pd.DataFrame(
+            {
+                "account_id": part_ids,
+                "potential": potentials[i],
+                "percentile": np.round(pct, 2),
+                "tier": tier_of(pct),
+            }
+        )
+        explained.append(
+            client.submit(
+                explain_partition,
+                features[i],
+                scores,
+                model=shipped,
+                as_of=as_of,
+                model_version=model_version,
+                pure=False,
             )
         )
-    progress("explaining")
-    explained = client.map(
-        explain_partition,
-        features,
-        [client.scatter(s) for s in slices],
-        model=shipped,
-        as_of=as_of,
-        model_version=model_version,
-    )
-    scores = pd.concat(client.gather(explained), ignore_index=True)
-    return scores.assign(as_of=as_of.date().isoformat())
+    features[:] = []  # each partition's features go once its explanations are done
+    for i, future in enumerate(explained):
+        frame = future.result()
+        explained[i] = None
+        progress(f"explained {i + 1}/{len(paths)} partitions")
+        yield frame.assign(as_of=as_of.date().isoformat())
+
+
+def score_on_cluster(client, export: PartitionedExport, model: PotentialModel, as_of, **kw):
+    """scored_parts_on_cluster's frames as one frame (for tests and small exports)."""
+    return pd.concat(list(scored_parts_on_cluster(client, export, model, as_of, **kw)),
+                     ignore_index=True)  # fmt: skip
 
 
 def snapshots_on_cluster(
@@ -189,20 +244,17 @@ def snapshots_on_cluster(
 ) -> list:
     """Futures of each partition's stacked training snapshots, held on the workers
     (`sampling`: build_snapshots' keep / whole / also, applied in each partition)."""
-    loads = load_on_cluster(client, export)
-    markets = {}
-    for i, as_of in enumerate(dates):
-        progress(f"market context {i + 1}/{len(dates)} ({as_of.date()})")
-        markets[pd.Timestamp(as_of)] = market_on_cluster(client, loads, pd.Timestamp(as_of))
-    shared = client.scatter(markets, broadcast=True)
+    progress(f"market context at {len(dates)} dates")
+    shared = client.scatter(markets_on_cluster(client, export, dates), broadcast=True)
     progress(f"building snapshots on {export.partitions} partitions")
     return client.map(
-        partition_snapshots,
-        loads,
+        snapshots_of,
+        _paths(export),
         markets=shared,
         horizon_days=horizon_days,
         extra=extra,
         sampling=sampling,
+        pure=False,
     )
 
 

@@ -189,17 +189,79 @@ class TrainingResult:
         return {f"holdout_{k}": float(v) for k, v in row.items() if pd.notna(v)}
 
 
-def label_as_of(tables: CrmTables) -> pd.Timestamp:
+@dataclass(frozen=True)
+class ExportFacts:
+    """What training needs to know about a whole export, for an export it does not hold (the
+    Dask path combines one record per partition: combine_facts); `ExportFacts.of(tables)` for
+    one it holds."""
+
+    accounts: int
+    latest: pd.Timestamp  # the latest date anywhere (CrmTables.latest_date)
+    latest_opportunity: pd.Timestamp  # NaT without opportunities
+    first_opportunity: pd.Timestamp  # CrmTables.history_start
+    digest: str
+
+    @classmethod
+    def of(cls, tables: CrmTables) -> ExportFacts:
+        opps = tables.opportunities
+        return cls(
+            accounts=len(tables.accounts),
+            latest=tables.latest_date(),
+            latest_opportunity=pd.concat([opps["created_at"], opps["closed_at"]]).max(),
+            first_opportunity=tables.history_start(),
+            digest=dataset_digest(tables),
+        )
+
+    def history_start(self) -> pd.Timestamp:
+        return self.first_opportunity
+
+    def default_as_of(self) -> pd.Timestamp:
+        return self.latest.normalize() + pd.Timedelta(days=1)
+
+
+def combine_facts(parts: list[dict]) -> ExportFacts:
+    """The facts of a partitioned export from each partition's (ExportFacts fields as a dict).
+    Its digest hashes the partitions' digests in order: it names this partitioning of the data,
+    not the rows alone (the same rows split otherwise digest differently)."""
+    if not parts:
+        raise DataContractError("the partitioned export has no partitions: nothing to train on.")
+
+    def extreme(key: str, pick) -> pd.Timestamp:
+        known = [pd.Timestamp(p[key]) for p in parts if pd.notna(p[key])]
+        return pick(known) if known else pd.NaT
+
+    joined = hashlib.sha256("".join(p["digest"] for p in parts).encode()).hexdigest()[:16]
+    return ExportFacts(
+        accounts=sum(int(p["accounts"]) for p in parts),
+        latest=extreme("latest", max),
+        latest_opportunity=extreme("latest_opportunity", max),
+        first_opportunity=extreme("history_start", min),
+        digest=joined,
+    )
+
+
+def _facts(tables: CrmTables | ExportFacts) -> ExportFacts:
+    return tables if isinstance(tables, ExportFacts) else ExportFacts.of(tables)
+
+
+def label_as_of(tables: CrmTables | ExportFacts) -> pd.Timestamp:
     """Default cut-off: the day after the latest opportunity date (what the label is built from).
 
     Other tables (activities, assignments) may run on after the deal log stops; a cut-off past
     the last opportunity would make the newest label window look empty.
     """
-    opps = tables.opportunities
-    latest = pd.concat([opps["created_at"], opps["closed_at"]]).max()
+    if isinstance(tables, ExportFacts):
+        latest = tables.latest_opportunity
+    else:
+        opps = tables.opportunities
+        latest = pd.concat([opps["created_at"], opps["closed_at"]]).max()
     if pd.isna(latest):
         return tables.default_as_of()
     return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
+
+
+def _accounts(tables: CrmTables | ExportFacts) -> int:
+    return tables.accounts if isinstance(tables, ExportFacts) else len(tables.accounts)
 
 
 def _grid(first: pd.Timestamp, holdout: pd.Timestamp, months: int) -> list[pd.Timestamp]:
@@ -275,7 +337,7 @@ def plan_snapshots(
 
 
 def plan_at_scale(
-    tables: CrmTables, config: TrainConfig, as_of: pd.Timestamp
+    tables: CrmTables | ExportFacts, config: TrainConfig, as_of: pd.Timestamp
 ) -> tuple[SnapshotPlan, RowSample]:
     """The snapshot plan and row sample that keep a run within ``config.max_train_rows``.
 
@@ -284,7 +346,7 @@ def plan_at_scale(
     """
     start = tables.history_start()
     plan = plan_snapshots(start, config, as_of)
-    accounts = len(tables.accounts)
+    accounts = _accounts(tables)
     step = snapshot_step(accounts * len(plan.refit), config.max_train_rows)
     if step > config.snapshot_months:
         coarse = _plan_or_none(start, replace(config, snapshot_months=step), as_of)
@@ -546,7 +608,7 @@ def calibrate_totals(
 
 
 def train_potential(
-    tables: CrmTables,
+    tables: CrmTables | ExportFacts,
     config: TrainConfig,
     *,
     oracle: Oracle | None = None,
@@ -563,7 +625,8 @@ def train_potential(
         allow_leakage: train on even when the holdout looks too good to be true (a feature
             that seems filled from the outcome); the suspects are then listed as warnings.
         build: builds the stacked snapshots for a list of dates elsewhere (the Dask path,
-            training/distributed.py); default build_snapshots on `tables`.
+            training/distributed.py); default build_snapshots on `tables`. Needed when
+            `tables` is an ExportFacts (an export held on the cluster, not here).
         refit: fits the final model (an unfitted PotentialModel, the refit rows) elsewhere
             (lightgbm.dask); default its own fit.
     """
@@ -574,10 +637,10 @@ def train_potential(
     plan, sample = plan_at_scale(tables, config, as_of)
     clock = StageClock(progress)
     names = list(CANDIDATES)
-    if len(tables.accounts) < SMALL_EXPORT_ACCOUNTS:
+    if _accounts(tables) < SMALL_EXPORT_ACCOUNTS:
         names = ["simple"]
         notes.append(
-            f"small export ({len(tables.accounts)} accounts < {SMALL_EXPORT_ACCOUNTS}): "
+            f"small export ({_accounts(tables)} accounts < {SMALL_EXPORT_ACCOUNTS}): "
             "trained only "
             "the simple candidate (7 leaves, depth 3); its metrics have wide error bars."
         )
@@ -588,6 +651,8 @@ def train_potential(
     )
     sampling = snapshot_sampling(plan, sample, config.seed)
     if build is None:
+        if isinstance(tables, ExportFacts):
+            raise TypeError("train_potential on ExportFacts needs `build` (the Dask path)")
         frames = build_snapshots(
             tables,
             dates,
@@ -662,7 +727,7 @@ def train_potential(
         comparison=comparison,
         calibration=calibration,
         holdout=holdout.assign(predicted=predicted),
-        dataset_digest=dataset_digest(tables),
+        dataset_digest=_facts(tables).digest,
         warnings=notes,
         total_calibration=served,
         gate=gate,

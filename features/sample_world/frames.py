@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -15,6 +17,20 @@ from features.sample_world.reps import NO_DAY, Roster
 from features.tables import CrmTables
 
 ID_WIDTHS = {"A": 6, "R": 4, "O": 8, "E": 9}
+
+
+@dataclass(frozen=True)
+class IdStart:
+    """Where a block's ids begin: the rows of each kind written by the blocks before it
+    (features/sample_world/blocks.py); all 0 for a world generated in one piece."""
+
+    accounts: int = 0
+    reps: int = 0
+    opportunities: int = 0
+    activities: int = 0
+
+
+WHOLE = IdStart()
 NAME_PREFIXES = (
     "Acme",
     "Apex",
@@ -114,19 +130,24 @@ LAST_NAMES = (
 )
 
 
-def sequential_ids(prefix: str, n: int) -> pa.StringArray:
-    """Ids prefix + 1..n zero-padded (A000001, R0001, O00000001), wider only when n needs it.
+def sequential_ids(prefix: str, n: int, start: int = 0) -> pa.StringArray:
+    """Ids prefix + start+1..start+n zero-padded (A000001, R0001, O00000001), wider only when
+    the largest needs it (`start`: a block of a world written block by block, IdStart).
 
     Built digit by digit from repeated blocks straight into an Arrow buffer: no Python strings,
     so tens of millions of ids take about a second.
     """
-    width = max(ID_WIDTHS[prefix], len(str(n)))
+    width = max(ID_WIDTHS[prefix], len(str(start + n)))
     rows = np.empty((n + 1, width + 1), dtype=np.uint8)
     rows[:, 0] = ord(prefix)
     for k in range(width):
         period = 10**k
-        digits = (np.arange(-(-(n + 1) // period), dtype=np.int64) % 10 + 48).astype(np.uint8)
-        rows[:, width - k] = np.repeat(digits, period)[: n + 1]
+        # numbers start..start+n: digit k of the first is (start // period) % 10, and the runs
+        # of equal digits are shifted by start % period
+        first, shift = divmod(start, period)
+        runs = -(-(n + 1 + shift) // period)
+        digits = ((np.arange(runs, dtype=np.int64) + first) % 10 + 48).astype(np.uint8)
+        rows[:, width - k] = np.repeat(digits, period)[shift : shift + n + 1]
     if (n + 1) * (width + 1) < 2**31:  # Arrow's string type holds 32-bit offsets
         offsets = np.arange(0, (n + 1) * (width + 1), width + 1, dtype=np.int32)
         return pa.StringArray.from_buffers(
@@ -179,8 +200,10 @@ def accounts_frame(
     cities: pd.DataFrame,
     params: WorldParams,
     rng: np.random.Generator,
+    start: int = 0,
 ) -> pd.DataFrame:
-    """The accounts table as exported: a few per cent of sizes and locations left empty."""
+    """The accounts table as exported: a few per cent of sizes and locations left empty
+    (`start`: accounts before this block, for the CRM record ids)."""
     n = len(accounts)
     no_emp = rng.random(n) < params.missing_employees
     no_rev = rng.random(n) < params.missing_revenue
@@ -204,7 +227,9 @@ def accounts_frame(
             "satisfaction": np.full(n, np.nan),
             # CRM record ids shaped like HubSpot's numeric company ids, derived from the row
             # (no random draw, so the rest of the world is unchanged).
-            "crm_id": pd.Series([str(9_000_000_001 + i) for i in range(n)], dtype="str"),
+            "crm_id": pd.Series(
+                [str(9_000_000_001 + i) for i in range(start, start + n)], dtype="str"
+            ),
         }
     )
     return frame[TABLES["accounts"].column_names]
@@ -217,9 +242,10 @@ def expertise_text(expertise: np.ndarray) -> list[str]:
 
 
 def reps_frame(
-    roster: Roster, ids: pd.Series, params: WorldParams, rng: np.random.Generator
+    roster: Roster, ids: pd.Series, params: WorldParams, rng: np.random.Generator, start: int = 0
 ) -> pd.DataFrame:
-    """The reps table as exported: some expertise and capacities not filled in."""
+    """The reps table as exported: some expertise and capacities not filled in (`start`: reps
+    before this block, for their CRM identities)."""
     n = len(roster)
     no_expertise = rng.random(n) < params.missing_rep_industries
     no_capacity = rng.random(n) < params.missing_capacity
@@ -242,24 +268,30 @@ def reps_frame(
             "active": roster.left_day >= NO_DAY,
         }
     )
-    identities = crm_user_identities(frame["name"])
+    identities = crm_user_identities(frame["name"], start)
     for column in identities.columns:
         frame[column] = identities[column]
     return frame[TABLES["reps"].column_names]
 
 
-def crm_user_identities(names: pd.Series) -> pd.DataFrame:
+def crm_user_identities(names: pd.Series, start: int = 0) -> pd.DataFrame:
     """Each rep's CRM user id (HubSpot-style numeric owner id), a unique sign-in email and the
-    Salesforce Territory2 Id of their territory, derived from the row (no random draw)."""
+    Salesforce Territory2 Id of their territory, derived from the row number (no random draw;
+    `start`: reps before this block)."""
     n = len(names)
     local = names.str.lower().str.replace(r"[^a-z]+", ".", regex=True).str.strip(".")
     return pd.DataFrame(
         {
-            "crm_user_id": pd.Series([str(70_000_001 + i) for i in range(n)], dtype="str"),
-            "email": pd.Series(
-                [f"{name}.{i + 1}@example.com" for i, name in enumerate(local)], dtype="str"
+            "crm_user_id": pd.Series(
+                [str(70_000_001 + i) for i in range(start, start + n)], dtype="str"
             ),
-            "crm_territory_id": pd.Series([f"0MI{i + 1:015d}" for i in range(n)], dtype="str"),
+            "email": pd.Series(
+                [f"{name}.{i + 1}@example.com" for i, name in enumerate(local, start)],
+                dtype="str",
+            ),
+            "crm_territory_id": pd.Series(
+                [f"0MI{i + 1:015d}" for i in range(start, start + n)], dtype="str"
+            ),
         },
         index=names.index,
     )
@@ -272,18 +304,24 @@ def crm_tables(
     cities: pd.DataFrame,
     params: WorldParams,
     rng: np.random.Generator,
+    start: IdStart = WHOLE,
 ) -> CrmTables:
-    """All five contract tables of the world, with contract column order and kinds."""
+    """All five contract tables of the world, with contract column order and kinds (`start`:
+    where this block's opportunity and activity ids and CRM record ids begin)."""
     account_ids, rep_ids = ids
     opps, acts, spells = history.opportunities, history.activities, history.spells
     order = np.lexsort((spells["start"], spells["account"]))
     spells = {k: v[order] for k, v in spells.items()}
     return CrmTables(
-        accounts=accounts_frame(accounts, id_series(account_ids), cities, params, rng),
-        reps=reps_frame(history.roster, id_series(rep_ids), params, rng),
+        accounts=accounts_frame(
+            accounts, id_series(account_ids), cities, params, rng, start.accounts
+        ),
+        reps=reps_frame(history.roster, id_series(rep_ids), params, rng, start.reps),
         opportunities=pd.DataFrame(
             {
-                "opportunity_id": id_series(sequential_ids("O", len(opps["account"]))),
+                "opportunity_id": id_series(
+                    sequential_ids("O", len(opps["account"]), start.opportunities)
+                ),
                 "account_id": _lookup(account_ids, opps["account"]),
                 "rep_id": _lookup(rep_ids, opps["rep"]),
                 "created_at": to_dates(opps["created"]),
@@ -302,7 +340,9 @@ def crm_tables(
         ),
         activities=pd.DataFrame(
             {
-                "activity_id": id_series(sequential_ids("E", len(acts["account"]))),
+                "activity_id": id_series(
+                    sequential_ids("E", len(acts["account"]), start.activities)
+                ),
                 "account_id": _lookup(account_ids, acts["account"]),
                 "rep_id": _lookup(rep_ids, acts["rep"]),
                 "occurred_at": to_dates(acts["day"]),

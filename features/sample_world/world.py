@@ -10,7 +10,7 @@ import numpy as np
 
 from features.sample_world.accounts import DAYS_PER_YEAR, draw_accounts
 from features.sample_world.config import SampleConfig, WorldParams, check_config
-from features.sample_world.frames import crm_tables, id_series, sequential_ids
+from features.sample_world.frames import WHOLE, IdStart, crm_tables, id_series, sequential_ids
 from features.sample_world.history import month_bounds, simulate_history
 from features.sample_world.places import us_cities
 from features.sample_world.truth import Truth, build_truth
@@ -44,8 +44,14 @@ def generate_world(
     config: SampleConfig,
     params: WorldParams | None = None,
     progress: ProgressCallback | None = None,
+    start: IdStart = WHOLE,
 ) -> SampleWorld:
-    """Generate a sample world; the same config and params always give the same world."""
+    """Generate a sample world; the same config and params always give the same world.
+
+    Args:
+        start: where this world's ids begin, when it is one block of a larger world
+            (features/sample_world/blocks.py); the world is otherwise the same.
+    """
     check_config(config)
     params = params or WorldParams()
     report = progress or (lambda stage, done, total: None)
@@ -66,8 +72,11 @@ def generate_world(
         rng,
         on_month=lambda: report("history", next(done), n_months),
     )
-    ids = (sequential_ids("A", len(accounts)), sequential_ids("R", len(history.roster)))
-    tables = crm_tables(accounts, history, ids, cities, params, rng)
+    ids = (
+        sequential_ids("A", len(accounts), start.accounts),
+        sequential_ids("R", len(history.roster), start.reps),
+    )
+    tables = crm_tables(accounts, history, ids, cities, params, rng, start)
     # The tables now hold every event; drop the raw arrays so 1M-account worlds peak lower.
     history = dataclasses.replace(history, opportunities={}, activities={})
     report("tables", 1, 1)

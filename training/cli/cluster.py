@@ -72,9 +72,9 @@ def score_on_cluster(
     """`territory score --cluster`: scores with explanations computed partition by partition."""
     from datetime import UTC, datetime
 
-    from training.batch import FINGERPRINT, load_model, registry_version, write_scores
+    from training.batch import FINGERPRINT, load_model, registry_version, write_score_parts
     from training.cluster import dask_client
-    from training.distributed import score_on_cluster as run
+    from training.distributed import scored_parts_on_cluster as run
     from training.lineage import data_source_id
     from training.settings import TrainingSettings
 
@@ -88,7 +88,12 @@ def score_on_cluster(
             extra = [c for c in model.feature_names_ if c not in _contract_features()]
             console.print(f"scoring on {workers} Dask workers, {export.partitions} partitions")
             version = registry_version(used)
-            scores = run(
+            stamp = {
+                "model_uri": used,
+                "model_version": version,
+                "scored_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            parts = run(
                 client,
                 export,
                 model,
@@ -97,17 +102,11 @@ def score_on_cluster(
                 model_version=version,
                 progress=lambda m: console.print(f"  {m}"),
             )
+            rows, cut = write_score_parts((p.assign(**stamp) for p in parts), out, last=FINGERPRINT)
         finally:
             if scratch is not None:
                 scratch.cleanup()
-    scores = scores.assign(
-        model_uri=used,
-        model_version=version,
-        scored_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    write_scores(scores[[c for c in scores.columns if c != FINGERPRINT] + [FINGERPRINT]], out)
-    cut = scores["as_of"].iloc[0] if len(scores) else "-"
-    console.print(f"scored {len(scores):,} accounts as of {cut} with {used} -> {out}")
+    console.print(f"scored {rows:,} accounts as of {cut} with {used} -> {out}")
 
 
 def _contract_features() -> set[str]:
@@ -123,18 +122,27 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def training_hooks(address: str | None, data: str, horizon_days: int, extra: tuple[str, ...]):
-    """train_potential's `build` and `refit` on the cluster at `address`; {} without one."""
+    """train_potential's `build` and `refit` on the cluster at `address`, and `facts`: the
+    whole export's ExportFacts, read on the cluster (the export is never loaded here); {}
+    without a cluster."""
     if address is None:
         yield {}
         return
     from models.potential import learn_categories
     from training.cluster import dask_client
-    from training.distributed import fit_on_cluster, refit_sample, snapshots_on_cluster
+    from training.distributed import (
+        facts_on_cluster,
+        fit_on_cluster,
+        refit_sample,
+        snapshots_on_cluster,
+    )
 
     with dask_client(address) as client:
         workers = len(client.scheduler_info()["workers"])
         export, scratch = partitioned_for(data, workers)
         held: list = []
+        console.print(f"reading {export.partitions} partitions on {workers} Dask workers")
+        facts = facts_on_cluster(client, export)
 
         def build(dates, sampling):
             held[:] = snapshots_on_cluster(
@@ -150,7 +158,7 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
 
         console.print(f"training on {workers} Dask workers, {export.partitions} partitions")
         try:
-            yield {"build": build, "refit": refit}
+            yield {"build": build, "refit": refit, "facts": facts}
         finally:
             if scratch is not None:
                 scratch.cleanup()

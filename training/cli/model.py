@@ -44,6 +44,21 @@ def _oracle(data: str, tables):
     return window_oracle(load_truth(truth_dir), tables)
 
 
+def _needs_cluster(data: str, source: str) -> None:
+    """A partitioned export runs on a cluster; without one, train reads the single export it
+    was split from, if there is one (`territory sample --partitions` writes none): say so
+    rather than fail to read the partitions as one export."""
+    from features.partitions import is_partitioned
+
+    if not is_partitioned(data) or source != data:
+        return
+    raise typer.BadParameter(
+        f"{data} is a partitioned export: run on Dask with --cluster local (or a scheduler "
+        "address, or TERRITORY_DASK_ADDRESS), or pass the single export it was split from.",
+        param_hint="--data",
+    )
+
+
 def train(
     data: DataOpt,
     as_of: AsOfOpt = None,
@@ -83,13 +98,19 @@ def train(
 
     Exit 3 when --promote was asked but a gate kept the champion (the model stays `challenger`).
     """
+    from contextlib import ExitStack
+
     import pandas as pd
 
     from features.loaders import load_crm
     from features.partitions import original_source
+    from training.cluster import cluster_address
 
-    partitioned, data = data, original_source(data)  # a partitioned export trains on its source
-    tables = load_crm(data).tables  # a bad --data fails before MLflow and LightGBM load (~10 s)
+    address = cluster_address(cluster)
+    partitioned, data = data, original_source(data)  # lineage names the export it came from
+    if address is None:
+        _needs_cluster(partitioned, data)
+        tables = load_crm(data).tables  # a bad --data fails before MLflow and LightGBM load
     from training.gates import GatePolicy, all_gates
     from training.lineage import data_source_id
     from training.register import log_and_register
@@ -107,18 +128,20 @@ def train(
     )
     from training.cli.cluster import training_hooks
     from training.cli.progress import ticking
-    from training.cluster import cluster_address
 
-    hooks = training_hooks(cluster_address(cluster), partitioned, horizon, tuple(extra_feature))
-    with (
-        ticking("train", len(tables.accounts)),
-        console.status("training") as status,
-        hooks as on_cluster,
-    ):
+    hooks = training_hooks(address, partitioned, horizon, tuple(extra_feature))
+    with ExitStack() as stack:
+        on_cluster = stack.enter_context(hooks)
+        # On the cluster the export stays there: training sees its facts (ExportFacts), and
+        # the sample world's oracle (which needs the tables) is left out.
+        tables = on_cluster.pop("facts") if address is not None else tables
+        accounts = tables.accounts if address is not None else len(tables.accounts)
+        stack.enter_context(ticking("train", accounts))
+        status = stack.enter_context(console.status("training"))
         result = train_potential(
             tables,
             config,
-            oracle=_oracle(data, tables),
+            oracle=_oracle(data, tables) if address is None else None,
             allow_leakage=allow_leakage,
             progress=lambda m: (status.update(m), console.print(m, highlight=False)),
             **on_cluster,
@@ -243,6 +266,7 @@ def score(
         score_on_cluster(address, data, out, as_of, model, ignore_lineage)
         return
 
+    _needs_cluster(data, data)
     from features.loaders import load_crm
     from training.batch import read_previous_scores, score_accounts, write_scores
     from training.lineage import data_source_id

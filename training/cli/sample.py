@@ -93,8 +93,11 @@ def sample(
     years: Annotated[int, typer.Option("--years", help="Years of history (1 to 20).")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same files.")] = 7,
     file_format: Annotated[
-        FileFormat, typer.Option("--format", help="Table files: csv or parquet.")
-    ] = FileFormat.csv,
+        FileFormat | None,
+        typer.Option(
+            "--format", help="Table files: csv (default) or parquet (--partitions: parquet)."
+        ),
+    ] = None,
     end_date: Annotated[
         datetime,
         typer.Option(
@@ -103,6 +106,23 @@ def sample(
             help="Last day of history (fixed, so the output never depends on today).",
         ),
     ] = datetime(2026, 6, 30),
+    partitions: Annotated[
+        int,
+        typer.Option(
+            "--partitions",
+            help="write a partitioned export (Parquet, for --cluster runs) of this many "
+            "partitions, generated block by block in bounded memory: how a world of millions "
+            "of accounts is sampled; 0 = one export in one piece",
+        ),
+    ] = 0,
+    block_accounts: Annotated[
+        int,
+        typer.Option(
+            "--block-accounts",
+            help="with --partitions: accounts per block (each block is a division with its "
+            "share of the reps; ~2.5 GB of memory per 250,000)",
+        ),
+    ] = 250_000,
 ) -> None:
     """Write a sample CRM export (accounts, reps, opportunities, activities, assignments) to
     OUT, plus OUT/truth/: the hidden true potential, rep skill and pair value behind it."""
@@ -112,6 +132,10 @@ def sample(
     from features.sample_world.writer import world_files
 
     config = _config(accounts, reps, years, seed, end_date)
+    if partitions:
+        _sample_partitioned(config, out, partitions, block_accounts, file_format)
+        return
+    file_format = file_format or FileFormat.csv
     started = time.perf_counter()
     with _progress() as progress:
         tasks = {stage: progress.add_task(stage, total=1) for stage in STAGES}
@@ -130,6 +154,42 @@ def sample(
             write()
             progress.advance(task)
     Console().print(_summary(world, calibration, out, time.perf_counter() - started))
+
+
+def _sample_partitioned(
+    config: SampleConfig, out: Path, partitions: int, block_accounts: int, fmt: FileFormat | None
+) -> None:
+    """`territory sample --partitions`: block by block into a partitioned export."""
+    from rich.console import Console
+
+    from features.sample_world import SampleConfigError
+    from features.sample_world.blocks import block_sizes, write_partitioned_world
+
+    console = Console()
+    if fmt == FileFormat.csv:
+        raise typer.BadParameter(
+            f"--format {fmt.value} with --partitions: a partitioned export is Parquet. Drop "
+            "--format, or drop --partitions for one CSV export.",
+            param_hint="'--format'",
+        )
+    try:
+        blocks = len(block_sizes(config, block_accounts))
+        started = time.perf_counter()
+        written = write_partitioned_world(
+            config,
+            out,
+            partitions,
+            block_accounts=block_accounts,
+            progress=lambda m: console.print(f"  {m} ({time.perf_counter() - started:.0f} s)"),
+        )
+    except SampleConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{exc.option}'") from exc
+    rows = ", ".join(f"{n:,} {t}" for t, n in written.rows.items())
+    console.print(
+        f"Sample world in {out}: {rows}; {blocks} blocks in {partitions} partitions "
+        f"({time.perf_counter() - started:.1f} s). Use it with --cluster: "
+        f"`territory train --data {out} --cluster local`."
+    )
 
 
 def register(app: typer.Typer) -> None:
