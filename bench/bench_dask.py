@@ -111,13 +111,17 @@ def timed(args: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
 
 
 def contrib_baseline(world: Path, env: dict[str, str]) -> dict[str, object]:
-    """Raw LightGBM pred_contrib rows/s on the champion and the world's current features."""
+    """Raw LightGBM pred_contrib rows/s on the champion and the world's current features (of
+    its first partition, for a partitioned world: the rate is per row)."""
     os.environ.update(env)
     from features.loaders import load_crm
+    from features.partitions import is_partitioned, read_partitioned
     from features.pipeline import build_account_features
     from training.batch import load_model
     from training.settings import TrainingSettings
 
+    if is_partitioned(world):
+        world = read_partitioned(world).paths()[0]
     tables = load_crm(world).tables
     model, _ = load_model(TrainingSettings(), None)
     features = build_account_features(tables, tables.default_as_of())
@@ -170,13 +174,14 @@ def _ratios(results: dict[str, dict]) -> list[str]:
                     f"pandas wall time, {b['peak_gb'] / max(a['peak_gb'], 1e-9):.2f}x its peak "
                     "memory."
                 )
-        if "score" in steps and "contrib" in steps:
-            rate = n / steps["score"]["seconds"]
-            out.append(
-                f"- {n:,} accounts: `territory score` (features, scores and worded "
-                f"explanations) {rate:,.0f} rows/s end to end = "
-                f"{rate / steps['contrib']['rows_per_s']:.2f}x raw pred_contrib alone."
-            )
+        for scored, how in (("score", ""), ("score_dask", " --cluster local")):
+            if scored in steps and "contrib" in steps:
+                rate = n / steps[scored]["seconds"]
+                out.append(
+                    f"- {n:,} accounts: `territory score{how}` (features, scores and worded "
+                    f"explanations) {rate:,.0f} rows/s end to end = "
+                    f"{rate / steps['contrib']['rows_per_s']:.2f}x raw pred_contrib alone."
+                )
     return out
 
 
@@ -212,7 +217,7 @@ def main() -> None:
     cmds = commands(world, parts, args.accounts, args.reps, args.work / "scores")
     for step in args.steps.split(","):
         if step == "contrib":
-            got = contrib_baseline(world, env)
+            got = contrib_baseline(world if (world / "accounts.csv").exists() else parts, env)
         else:
             got = timed(cmds[step], env, args.work / f"{step}-{args.accounts}.log")
         print(step, got, flush=True)

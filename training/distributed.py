@@ -160,6 +160,23 @@ def markets_on_cluster(
     return {d: market_context([t[i] for t in tallies]) for i, d in enumerate(dates)}
 
 
+def _features_held(
+    client, export: PartitionedExport, as_of: pd.Timestamp, extra: Sequence[str]
+) -> list:
+    """Futures of each partition's features as of `as_of`, held on the workers."""
+    market = client.scatter(markets_on_cluster(client, export, [as_of])[as_of], broadcast=True)
+    return client.map(
+        features_of, _paths(export), as_of=as_of, market=market, extra=extra, pure=False
+    )
+
+
+def features_on_cluster(
+    client, export: PartitionedExport, as_of: pd.Timestamp, *, extra: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Every account's features as of `as_of`, built on the cluster and gathered here."""
+    return pd.concat(client.gather(_features_held(client, export, as_of, extra)))
+
+
 def scored_parts_on_cluster(
     client,
     export: PartitionedExport,
@@ -184,11 +201,9 @@ def scored_parts_on_cluster(
     if as_of is None:
         progress(f"reading the latest date of {len(paths)} partitions")
         as_of = facts_on_cluster(client, export).default_as_of()
-    progress(f"market context as of {as_of.date()}")
-    market = client.scatter(markets_on_cluster(client, export, [as_of])[as_of], broadcast=True)
+    progress(f"market context as of {as_of.date()}, then features and scores")
+    features = _features_held(client, export, as_of, extra)
     shipped = client.scatter(model, broadcast=True)
-    progress("building features and scoring")
-    features = client.map(features_of, paths, as_of=as_of, market=market, extra=extra, pure=False)
     ids, potentials = zip(
         *client.gather(client.map(predict_partition, features, model=shipped)), strict=True
     )

@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -33,7 +33,14 @@ from training.gates import Champion, Gate, GatePolicy, all_gates
 from training.lineage import Lineage
 from training.register import configure, log_and_register
 from training.settings import TrainingSettings
-from training.train import Oracle, TrainConfig, TrainingResult, dataset_digest, train_potential
+from training.train import (
+    ExportFacts,
+    Oracle,
+    TrainConfig,
+    TrainingResult,
+    export_digest,
+    train_potential,
+)
 
 EXIT = {"promoted": 0, "kept": 3, "failed": 1, "locked": 75}
 LOCK_FILE = "retrain.lock"
@@ -106,12 +113,15 @@ def config_digest(config: TrainConfig) -> str:
 
 
 def planned_lineage(
-    tables: CrmTables, data_source: str, config: TrainConfig, digest: str | None = None
+    tables: CrmTables | ExportFacts,
+    data_source: str,
+    config: TrainConfig,
+    digest: str | None = None,
 ) -> Lineage:
     """The lineage a model trained with ``config`` on these tables records."""
     return Lineage(
         data_source=data_source,
-        dataset_digest=digest or dataset_digest(tables),
+        dataset_digest=digest or export_digest(tables),
         as_of=config.as_of.date().isoformat(),
         horizon_days=config.horizon_days,
         feature_set=config.feature_set,
@@ -124,12 +134,18 @@ def _same_training(champion: Champion | None, lineage: Lineage) -> bool:
     return champion is not None and champion.lineage == lineage
 
 
-def current_drift(tables: CrmTables, result: TrainingResult) -> dict:
-    """Drift between the holdout snapshot (what training saw last) and features as of today."""
+def current_drift(
+    tables: CrmTables | ExportFacts,
+    result: TrainingResult,
+    features: Callable[[pd.Timestamp, list[str]], pd.DataFrame] | None = None,
+) -> dict:
+    """Drift between the holdout snapshot (what training saw last) and features as of today
+    (`features`: builds them where the export is held, e.g. on a Dask cluster)."""
     model = result.model
-    today = build_account_features(
-        tables, result.config.as_of, extra_columns=list(result.config.extra_columns)
+    build = features or (
+        lambda as_of, extra: build_account_features(tables, as_of, extra_columns=extra)
     )
+    today = build(result.config.as_of, list(result.config.extra_columns))
     reference = result.holdout
     columns = list(model.feature_names_)
     report = drift_report(
@@ -154,17 +170,26 @@ def retrain(
     force: bool = False,
     oracle: Oracle | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    hooks: Mapping[str, Callable] | None = None,
 ) -> RetrainOutcome:
-    """One retraining run under the lock; see the module docstring."""
+    """One retraining run under the lock; see the module docstring.
+
+    Args:
+        tables: the export, or its ExportFacts when it is held on a Dask cluster; `hooks`
+            (training/cli/cluster.py training_hooks) then build, fit and read features there.
+    """
     policy = policy or GatePolicy()
+    hooks = dict(hooks or {})
     try:
         with run_lock(settings.data_dir / LOCK_FILE):
-            return _retrain(tables, data_source, settings, config, policy, force, oracle, progress)
+            return _retrain(
+                tables, data_source, settings, config, policy, force, oracle, progress, hooks
+            )
     except RetrainLocked as error:
         return RetrainOutcome("locked", [str(error)])
 
 
-def _retrain(tables, data_source, settings, config, policy, force, oracle, progress):
+def _retrain(tables, data_source, settings, config, policy, force, oracle, progress, hooks):
     configure(settings)
     champion = current_champion(settings)
     as_of = config.as_of if config.as_of is not None else tables.default_as_of()
@@ -178,13 +203,20 @@ def _retrain(tables, data_source, settings, config, policy, force, oracle, progr
         )
     progress("training the challenger")
     try:
-        result = train_potential(tables, config, oracle=oracle, progress=progress)
+        result = train_potential(
+            tables,
+            config,
+            oracle=oracle,
+            progress=progress,
+            build=hooks.get("build"),
+            refit=hooks.get("refit"),
+        )
     except TerritoryError as error:
         return RetrainOutcome("failed", [f"training failed: {error}"], None, _version(champion))
     lineage = planned_lineage(tables, data_source, result.config, result.dataset_digest)
     progress("judging the challenger against the champion")
     gates = all_gates(result, champion, lineage, policy)
-    drift = current_drift(tables, result)
+    drift = current_drift(tables, result, hooks.get("features"))
     failed = [g for g in gates if not g.passed]
     promote = force or not failed
     progress("logging to MLflow")

@@ -240,8 +240,9 @@ def combine_facts(parts: list[dict]) -> ExportFacts:
     )
 
 
-def _facts(tables: CrmTables | ExportFacts) -> ExportFacts:
-    return tables if isinstance(tables, ExportFacts) else ExportFacts.of(tables)
+def export_digest(tables: CrmTables | ExportFacts) -> str:
+    """dataset_digest of an export held here, or the digest its partitions reported."""
+    return tables.digest if isinstance(tables, ExportFacts) else dataset_digest(tables)
 
 
 def label_as_of(tables: CrmTables | ExportFacts) -> pd.Timestamp:
@@ -260,7 +261,8 @@ def label_as_of(tables: CrmTables | ExportFacts) -> pd.Timestamp:
     return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
 
 
-def _accounts(tables: CrmTables | ExportFacts) -> int:
+def account_count(tables: CrmTables | ExportFacts) -> int:
+    """Accounts in the export, held here or on a cluster."""
     return tables.accounts if isinstance(tables, ExportFacts) else len(tables.accounts)
 
 
@@ -346,7 +348,7 @@ def plan_at_scale(
     """
     start = tables.history_start()
     plan = plan_snapshots(start, config, as_of)
-    accounts = _accounts(tables)
+    accounts = account_count(tables)
     step = snapshot_step(accounts * len(plan.refit), config.max_train_rows)
     if step > config.snapshot_months:
         coarse = _plan_or_none(start, replace(config, snapshot_months=step), as_of)
@@ -637,10 +639,10 @@ def train_potential(
     plan, sample = plan_at_scale(tables, config, as_of)
     clock = StageClock(progress)
     names = list(CANDIDATES)
-    if _accounts(tables) < SMALL_EXPORT_ACCOUNTS:
+    if account_count(tables) < SMALL_EXPORT_ACCOUNTS:
         names = ["simple"]
         notes.append(
-            f"small export ({_accounts(tables)} accounts < {SMALL_EXPORT_ACCOUNTS}): "
+            f"small export ({account_count(tables)} accounts < {SMALL_EXPORT_ACCOUNTS}): "
             "trained only "
             "the simple candidate (7 leaves, depth 3); its metrics have wide error bars."
         )
@@ -727,7 +729,7 @@ def train_potential(
         comparison=comparison,
         calibration=calibration,
         holdout=holdout.assign(predicted=predicted),
-        dataset_digest=_facts(tables).digest,
+        dataset_digest=export_digest(tables),
         warnings=notes,
         total_calibration=served,
         gate=gate,

@@ -172,8 +172,8 @@ def test_training_on_the_cluster_samples_the_rows_pandas_samples(client, parts, 
     config = TrainConfig(max_train_rows=3_000)
     local = train_potential(tables, config)
     with training_hooks(client.scheduler.address, str(parts.root), 365, ()) as hooks:
-        facts = hooks.pop("facts")
-        remote = train_potential(facts, config, **hooks)
+        facts = hooks["facts"]
+        remote = train_potential(facts, config, build=hooks["build"], refit=hooks["refit"])
     whole = ExportFacts.of(tables)
     assert facts.accounts == whole.accounts and facts.latest == whole.latest
     assert facts.latest_opportunity == whole.latest_opportunity
@@ -255,7 +255,8 @@ def _fallback(tables, as_of):
 
 def test_a_world_sampled_in_blocks_trains_and_scores_on_the_cluster(client, tmp_path, monkeypatch):
     """`territory sample --partitions` output is an export of its own: train on the cluster
-    (the client never loads it), then score it with that model (the lineage matches)."""
+    (the client never loads it), score it with that model (the lineage matches), and retrain
+    on the cluster (the drift check builds today's features there)."""
     from features.sample_world import SampleConfig
     from features.sample_world.blocks import write_partitioned_world
 
@@ -280,6 +281,14 @@ def test_a_world_sampled_in_blocks_trains_and_scores_on_the_cluster(client, tmp_
     assert len(scores) == 2_400 and scores["account_id"].is_unique
     assert scores["narrative"].str.len().gt(20).all() and scores["potential"].gt(0).all()
     assert scores["percentile"].between(0, 100).all()
+    retrain = ["retrain", "--data", str(world.root), "--cluster", address]
+    same = CliRunner().invoke(app, retrain)  # the partitions' digest matches the champion's
+    assert same.exit_code == 3 and "trained on exactly this data" in same.output, same.output
+    again = CliRunner().invoke(app, [*retrain, "--force"])
+    assert again.exit_code == 0, again.output
+    assert "training on 2 Dask workers" in again.output and "promoted" in again.output
+    drift = json.loads((tmp_path / "state" / "monitoring" / "drift.json").read_text())
+    assert {c["column"] for c in drift["columns"]} >= {"score", "employees"}
 
 
 def test_scores_written_part_by_part_leave_the_old_file_when_a_part_fails(tmp_path):

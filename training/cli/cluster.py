@@ -122,8 +122,9 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def training_hooks(address: str | None, data: str, horizon_days: int, extra: tuple[str, ...]):
-    """train_potential's `build` and `refit` on the cluster at `address`, and `facts`: the
-    whole export's ExportFacts, read on the cluster (the export is never loaded here); {}
+    """train_potential's `build` and `refit` on the cluster at `address`, `facts`: the whole
+    export's ExportFacts, read on the cluster (the export is never loaded here), and `features`:
+    (as_of, extra columns) -> every account's features, gathered (retrain's drift check); {}
     without a cluster."""
     if address is None:
         yield {}
@@ -132,6 +133,7 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
     from training.cluster import dask_client
     from training.distributed import (
         facts_on_cluster,
+        features_on_cluster,
         fit_on_cluster,
         refit_sample,
         snapshots_on_cluster,
@@ -150,6 +152,9 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
             )
             return pd.concat(client.gather(held), ignore_index=True)
 
+        def features(as_of, columns):
+            return features_on_cluster(client, export, as_of, extra=columns)
+
         def refit(template, frame):
             columns = [str(c) for c in frame.columns]
             return fit_on_cluster(
@@ -158,10 +163,46 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
 
         console.print(f"training on {workers} Dask workers, {export.partitions} partitions")
         try:
-            yield {"build": build, "refit": refit, "facts": facts}
+            yield {"build": build, "refit": refit, "facts": facts, "features": features}
         finally:
             if scratch is not None:
                 scratch.cleanup()
+
+
+def needs_cluster(data: str, source: str) -> None:
+    """A partitioned export runs on a cluster; without one, train reads the single export it
+    was split from, if there is one (`territory sample --partitions` writes none): say so
+    rather than fail to read the partitions as one export."""
+    from features.partitions import is_partitioned
+
+    if not is_partitioned(data) or source != data:
+        return
+    raise typer.BadParameter(
+        f"{data} is a partitioned export: run on Dask with --cluster local (or a scheduler "
+        "address, or TERRITORY_DASK_ADDRESS), or pass the single export it was split from.",
+        param_hint="--data",
+    )
+
+
+@contextmanager
+def training_data(data: str, cluster: str | None, horizon_days: int, extra: tuple[str, ...]):
+    """(tables, source, hooks) for train and retrain: without a cluster, the export's tables
+    (a partitioned export trains on the export it was split from) and no hooks; on a cluster,
+    the export's ExportFacts (it stays on the workers) and train_potential's build / refit /
+    features hooks. `source` is what lineage names."""
+    from features.partitions import original_source
+    from training.cluster import cluster_address
+
+    address = cluster_address(cluster)
+    source = original_source(data)
+    if address is None:
+        from features.loaders import load_crm
+
+        needs_cluster(data, source)
+        yield load_crm(source).tables, source, {}
+        return
+    with training_hooks(address, data, horizon_days, extra) as hooks:
+        yield hooks.pop("facts"), source, hooks
 
 
 @contextmanager

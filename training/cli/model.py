@@ -35,28 +35,15 @@ AsOfOpt = Annotated[
 def _oracle(data: str, tables):
     """For a sample world (DATA/truth exists): window -> each account's expected won revenue in
     it under the owners of that time (the ceiling the quality table compares with)."""
+    from training.train import ExportFacts
+
     truth_dir = Path(data) / "truth"
-    if not truth_dir.is_dir():
-        return None
+    if isinstance(tables, ExportFacts) or not truth_dir.is_dir():
+        return None  # an export held on a cluster: the oracle would need its tables here
     from features.sample_world import window_oracle
     from features.sample_world.writer import load_truth
 
     return window_oracle(load_truth(truth_dir), tables)
-
-
-def _needs_cluster(data: str, source: str) -> None:
-    """A partitioned export runs on a cluster; without one, train reads the single export it
-    was split from, if there is one (`territory sample --partitions` writes none): say so
-    rather than fail to read the partitions as one export."""
-    from features.partitions import is_partitioned
-
-    if not is_partitioned(data) or source != data:
-        return
-    raise typer.BadParameter(
-        f"{data} is a partitioned export: run on Dask with --cluster local (or a scheduler "
-        "address, or TERRITORY_DASK_ADDRESS), or pass the single export it was split from.",
-        param_hint="--data",
-    )
 
 
 def train(
@@ -98,27 +85,17 @@ def train(
 
     Exit 3 when --promote was asked but a gate kept the champion (the model stays `challenger`).
     """
-    from contextlib import ExitStack
-
     import pandas as pd
 
-    from features.loaders import load_crm
-    from features.partitions import original_source
-    from training.cluster import cluster_address
-
-    address = cluster_address(cluster)
-    partitioned, data = data, original_source(data)  # lineage names the export it came from
-    if address is None:
-        _needs_cluster(partitioned, data)
-        tables = load_crm(data).tables  # a bad --data fails before MLflow and LightGBM load
+    from training.cli.cluster import training_data
+    from training.cli.progress import ticking
     from training.gates import GatePolicy, all_gates
     from training.lineage import data_source_id
     from training.register import log_and_register
     from training.retrain import current_champion, planned_lineage
     from training.settings import TrainingSettings
-    from training.train import TrainConfig, train_potential
+    from training.train import TrainConfig, account_count, train_potential
 
-    settings = TrainingSettings()
     config = TrainConfig(
         as_of=pd.Timestamp(as_of) if as_of else None,
         horizon_days=horizon,
@@ -126,25 +103,22 @@ def train(
         extra_columns=tuple(extra_feature),
         max_train_rows=max_train_rows or None,
     )
-    from training.cli.cluster import training_hooks
-    from training.cli.progress import ticking
-
-    hooks = training_hooks(address, partitioned, horizon, tuple(extra_feature))
-    with ExitStack() as stack:
-        on_cluster = stack.enter_context(hooks)
-        # On the cluster the export stays there: training sees its facts (ExportFacts), and
-        # the sample world's oracle (which needs the tables) is left out.
-        tables = on_cluster.pop("facts") if address is not None else tables
-        accounts = tables.accounts if address is not None else len(tables.accounts)
-        stack.enter_context(ticking("train", accounts))
-        status = stack.enter_context(console.status("training"))
+    # a bad --data fails here, before MLflow and LightGBM load
+    inputs = training_data(data, cluster, horizon, tuple(extra_feature))
+    with (
+        inputs as (tables, data, hooks),
+        ticking("train", account_count(tables)),
+        console.status("training") as status,
+    ):
+        settings = TrainingSettings()
         result = train_potential(
             tables,
             config,
-            oracle=_oracle(data, tables) if address is None else None,
+            oracle=_oracle(data, tables),
             allow_leakage=allow_leakage,
             progress=lambda m: (status.update(m), console.print(m, highlight=False)),
-            **on_cluster,
+            build=hooks.get("build"),
+            refit=hooks.get("refit"),
         )
         lineage = planned_lineage(
             tables, data_source_id(data), result.config, result.dataset_digest
@@ -266,7 +240,9 @@ def score(
         score_on_cluster(address, data, out, as_of, model, ignore_lineage)
         return
 
-    _needs_cluster(data, data)
+    from training.cli.cluster import needs_cluster
+
+    needs_cluster(data, data)
     from features.loaders import load_crm
     from training.batch import read_previous_scores, score_accounts, write_scores
     from training.lineage import data_source_id

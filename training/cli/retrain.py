@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from training.cli.cluster import ClusterOpt
 from training.cli.console import console
 from training.cli.model import (
     AsOfOpt,
@@ -33,6 +34,7 @@ def retrain(
     force: Annotated[
         bool, typer.Option("--force", help="promote even when a gate fails (logged as forced)")
     ] = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Train a challenger and promote it to champion only if every gate passes.
 
@@ -42,9 +44,7 @@ def retrain(
     """
     import pandas as pd
 
-    from features.loaders import load_crm
-
-    tables = load_crm(data).tables
+    from training.cli.cluster import training_data
     from training.gates import GatePolicy
     from training.lineage import data_source_id
     from training.retrain import retrain as run_retrain
@@ -57,7 +57,8 @@ def retrain(
         horizon_days=horizon,
         objective=objective.value,
     )
-    with console.status("retraining") as status:
+    inputs = training_data(data, cluster, horizon, ())
+    with inputs as (tables, data, hooks), console.status("retraining") as status:
         outcome = run_retrain(
             tables,
             data_source_id(data),
@@ -67,6 +68,7 @@ def retrain(
             force=force,
             oracle=_oracle(data, tables),
             progress=lambda m: status.update(m),
+            hooks=hooks,
         )
     if outcome.gates:
         print_gates(outcome.gates)
