@@ -144,37 +144,68 @@ def _paths(export: PartitionedExport) -> list[str]:
     return [str(p) for p in export.paths()]
 
 
-def facts_on_cluster(client, export: PartitionedExport) -> ExportFacts:
+def gathered(client, futures: list, what: str, progress: Progress = lambda _: None) -> list:
+    """The results of `futures`, in order, saying as they finish (about every tenth) how many
+    partitions of `what` are done: a pass over a large export takes minutes."""
+    from distributed import as_completed
+
+    n = len(futures)
+    every = max(1, n // 10)
+    for done, _ in enumerate(as_completed(futures), 1):
+        if done % every == 0 or done == n:
+            progress(f"{what}: {done}/{n} partitions")
+    return client.gather(futures)
+
+
+def facts_on_cluster(
+    client, export: PartitionedExport, progress: Progress = lambda _: None
+) -> ExportFacts:
     """The whole export's ExportFacts, combined from one small record per partition."""
-    parts = client.gather(client.map(partition_facts, _paths(export), pure=False))
+    futures = client.map(partition_facts, _paths(export), pure=False)
+    parts = gathered(client, futures, "reading facts", progress)
     return combine_facts(parts)
 
 
 def markets_on_cluster(
-    client, export: PartitionedExport, dates: Sequence[pd.Timestamp]
+    client,
+    export: PartitionedExport,
+    dates: Sequence[pd.Timestamp],
+    progress: Progress = lambda _: None,
 ) -> dict[pd.Timestamp, MarketContext]:
     """The whole export's market context at each date, from one small tally per partition and
     date (each partition read once)."""
     dates = [pd.Timestamp(d) for d in dates]
-    tallies = client.gather(client.map(tallies_of, _paths(export), dates=dates, pure=False))
+    futures = client.map(tallies_of, _paths(export), dates=dates, pure=False)
+    tallies = gathered(client, futures, "market tallies", progress)
     return {d: market_context([t[i] for t in tallies]) for i, d in enumerate(dates)}
 
 
 def _features_held(
-    client, export: PartitionedExport, as_of: pd.Timestamp, extra: Sequence[str]
+    client,
+    export: PartitionedExport,
+    as_of: pd.Timestamp,
+    extra: Sequence[str],
+    progress: Progress = lambda _: None,
 ) -> list:
     """Futures of each partition's features as of `as_of`, held on the workers."""
-    market = client.scatter(markets_on_cluster(client, export, [as_of])[as_of], broadcast=True)
+    markets = markets_on_cluster(client, export, [as_of], progress)
+    market = client.scatter(markets[as_of], broadcast=True)
     return client.map(
         features_of, _paths(export), as_of=as_of, market=market, extra=extra, pure=False
     )
 
 
 def features_on_cluster(
-    client, export: PartitionedExport, as_of: pd.Timestamp, *, extra: Sequence[str] = ()
+    client,
+    export: PartitionedExport,
+    as_of: pd.Timestamp,
+    *,
+    extra: Sequence[str] = (),
+    progress: Progress = lambda _: None,
 ) -> pd.DataFrame:
     """Every account's features as of `as_of`, built on the cluster and gathered here."""
-    return pd.concat(client.gather(_features_held(client, export, as_of, extra)))
+    held = _features_held(client, export, as_of, extra, progress)
+    return pd.concat(gathered(client, held, "features", progress))
 
 
 def scored_parts_on_cluster(
@@ -200,12 +231,18 @@ def scored_parts_on_cluster(
     paths = _paths(export)
     if as_of is None:
         progress(f"reading the latest date of {len(paths)} partitions")
-        as_of = facts_on_cluster(client, export).default_as_of()
-    progress(f"market context as of {as_of.date()}, then features and scores")
-    features = _features_held(client, export, as_of, extra)
+        as_of = facts_on_cluster(client, export, progress).default_as_of()
+    progress(f"market context as of {as_of.date()}, then features and scores per partition")
+    features = _features_held(client, export, as_of, extra, progress)
     shipped = client.scatter(model, broadcast=True)
     ids, potentials = zip(
-        *client.gather(client.map(predict_partition, features, model=shipped)), strict=True
+        *gathered(
+            client,
+            client.map(predict_partition, features, model=shipped),
+            "features and scores",
+            progress,
+        ),
+        strict=True,
     )
     everything = np.concatenate(potentials) if potentials else np.array([])
     percentile = percentile_rank(everything)
@@ -237,7 +274,8 @@ def scored_parts_on_cluster(
     for i, future in enumerate(explained):
         frame = future.result()
         explained[i] = None
-        progress(f"explained {i + 1}/{len(paths)} partitions")
+        if (i + 1) % max(1, len(paths) // 10) == 0 or i + 1 == len(paths):
+            progress(f"explained and written: {i + 1}/{len(paths)} partitions")
         yield frame.assign(as_of=as_of.date().isoformat())
 
 
@@ -260,7 +298,7 @@ def snapshots_on_cluster(
     """Futures of each partition's stacked training snapshots, held on the workers
     (`sampling`: build_snapshots' keep / whole / also, applied in each partition)."""
     progress(f"market context at {len(dates)} dates")
-    shared = client.scatter(markets_on_cluster(client, export, dates), broadcast=True)
+    shared = client.scatter(markets_on_cluster(client, export, dates, progress), broadcast=True)
     progress(f"building snapshots on {export.partitions} partitions")
     return client.map(
         snapshots_of,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -75,11 +76,21 @@ def assemble_plan(
         moves=tuple(moves),
         metrics=metrics,
         fit_method=fit_method,
-        solver="+".join(sorted({s.method for s in solutions})),
+        solver=solver_summary(solutions),
         regions=len(models),
         timings=timings,
         assignments=table,
     )
+
+
+def solver_summary(solutions: list[Solution]) -> str:
+    """How the plan was solved, for its report: the method ("lagrangian+repair") when every
+    region used the same, else each method with how many regions it solved, most first."""
+    counts = Counter(s.method for s in solutions)
+    if len(counts) <= 1:
+        return next(iter(counts), "")
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{method} in {n} region{'s' * (n > 1)}" for method, n in ranked)
 
 
 def _collect(data: MatchData, models, solutions: list[Solution]):

@@ -426,3 +426,16 @@ def _west_left(model, moves: float):
             )
         short.append(replace(region, problem=replace(region.problem, global_rows=rows)))
     return replace(model, models=tuple(short))
+
+
+def test_the_plan_names_each_solver_method_once_with_how_many_regions_it_solved():
+    """A 45-region plan read "lagrangian+repair+lagrangian+repair+lns+..." (methods joined as
+    they came); it now says which method solved how many regions."""
+    from types import SimpleNamespace
+
+    from models.planning.assembly import solver_summary
+
+    solved = [SimpleNamespace(method=m) for m in ["lagrangian+repair"] * 3 + ["lp+repair"]]
+    assert solver_summary(solved) == "lagrangian+repair in 3 regions, lp+repair in 1 region"
+    assert solver_summary(solved[:2]) == "lagrangian+repair"
+    assert solver_summary([]) == ""

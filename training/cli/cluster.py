@@ -135,6 +135,7 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
         facts_on_cluster,
         features_on_cluster,
         fit_on_cluster,
+        gathered,
         refit_sample,
         snapshots_on_cluster,
     )
@@ -144,16 +145,17 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
         export, scratch = partitioned_for(data, workers)
         held: list = []
         console.print(f"reading {export.partitions} partitions on {workers} Dask workers")
-        facts = facts_on_cluster(client, export)
+        say = lambda m: console.print(f"  {m}")  # noqa: E731 - one line, used four times
+        facts = facts_on_cluster(client, export, say)
 
         def build(dates, sampling):
             held[:] = snapshots_on_cluster(
-                client, export, dates, horizon_days, extra=extra, sampling=sampling
+                client, export, dates, horizon_days, extra=extra, sampling=sampling, progress=say
             )
-            return pd.concat(client.gather(held), ignore_index=True)
+            return pd.concat(gathered(client, held, "snapshots", say), ignore_index=True)
 
         def features(as_of, columns):
-            return features_on_cluster(client, export, as_of, extra=columns)
+            return features_on_cluster(client, export, as_of, extra=columns, progress=say)
 
         def refit(template, frame):
             columns = [str(c) for c in frame.columns]
