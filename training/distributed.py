@@ -45,8 +45,9 @@ def _latest_date(tables: CrmTables) -> pd.Timestamp:
     return tables.latest_date()
 
 
-def partition_facts(path: str) -> dict:
-    """What the client needs to know about one partition without holding it (ExportFacts)."""
+def partition_facts(path: str, digest: bool = True) -> dict:
+    """What the client needs to know about one partition without holding it (ExportFacts;
+    `digest`: False skips hashing the rows, a third of the time, when only dates are needed)."""
     tables = load_partition(path)
     opps = tables.opportunities
     return {
@@ -54,7 +55,7 @@ def partition_facts(path: str) -> dict:
         "latest": tables.latest_date(),
         "latest_opportunity": pd.concat([opps["created_at"], opps["closed_at"]]).max(),
         "history_start": tables.history_start(),
-        "digest": dataset_digest(tables),
+        "digest": dataset_digest(tables) if digest else "",
     }
 
 
@@ -158,10 +159,11 @@ def gathered(client, futures: list, what: str, progress: Progress = lambda _: No
 
 
 def facts_on_cluster(
-    client, export: PartitionedExport, progress: Progress = lambda _: None
+    client, export: PartitionedExport, progress: Progress = lambda _: None, *, digest: bool = True
 ) -> ExportFacts:
-    """The whole export's ExportFacts, combined from one small record per partition."""
-    futures = client.map(partition_facts, _paths(export), pure=False)
+    """The whole export's ExportFacts, combined from one small record per partition
+    (`digest`: False when only counts and dates are needed; the digest is then empty)."""
+    futures = client.map(partition_facts, _paths(export), digest=digest, pure=False)
     parts = gathered(client, futures, "reading facts", progress)
     return combine_facts(parts)
 
@@ -231,7 +233,7 @@ def scored_parts_on_cluster(
     paths = _paths(export)
     if as_of is None:
         progress(f"reading the latest date of {len(paths)} partitions")
-        as_of = facts_on_cluster(client, export, progress).default_as_of()
+        as_of = facts_on_cluster(client, export, progress, digest=False).default_as_of()
     progress(f"market context as of {as_of.date()}, then features and scores per partition")
     features = _features_held(client, export, as_of, extra, progress)
     shipped = client.scatter(model, broadcast=True)

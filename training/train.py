@@ -230,7 +230,8 @@ def combine_facts(parts: list[dict]) -> ExportFacts:
         known = [pd.Timestamp(p[key]) for p in parts if pd.notna(p[key])]
         return pick(known) if known else pd.NaT
 
-    joined = hashlib.sha256("".join(p["digest"] for p in parts).encode()).hexdigest()[:16]
+    digests = [p["digest"] for p in parts]
+    joined = hashlib.sha256("".join(digests).encode()).hexdigest()[:16] if all(digests) else ""
     return ExportFacts(
         accounts=sum(int(p["accounts"]) for p in parts),
         latest=extreme("latest", max),

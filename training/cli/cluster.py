@@ -149,19 +149,24 @@ def training_hooks(address: str | None, data: str, horizon_days: int, extra: tup
         facts = facts_on_cluster(client, export, say)
 
         def build(dates, sampling):
-            held[:] = snapshots_on_cluster(
+            built = snapshots_on_cluster(
                 client, export, dates, horizon_days, extra=extra, sampling=sampling, progress=say
             )
-            return pd.concat(gathered(client, held, "snapshots", say), ignore_index=True)
+            frames = pd.concat(gathered(client, built, "snapshots", say), ignore_index=True)
+            # The workers keep only the rows the final fit needs (the holdout of every
+            # account, now here, would otherwise stay there too).
+            from distributed import wait
+
+            held[:] = client.map(refit_sample, built)
+            wait(held)  # computed before the full snapshots are let go
+            return frames
 
         def features(as_of, columns):
             return features_on_cluster(client, export, as_of, extra=columns, progress=say)
 
         def refit(template, frame):
             columns = [str(c) for c in frame.columns]
-            return fit_on_cluster(
-                client, held, template, columns, learn_categories(frame), rows=refit_sample
-            )
+            return fit_on_cluster(client, held, template, columns, learn_categories(frame))
 
         console.print(f"training on {workers} Dask workers, {export.partitions} partitions")
         try:
