@@ -38,6 +38,7 @@ from models.planning.feasibility import (
     transfer_conflicts,
 )
 from models.planning.match_data import MatchData, PairFit, prepare
+from models.planning.metrics import BAND_ROUNDING_TOLERANCE
 from models.planning.plan import Plan
 from models.planning.reasons import PairTerms
 from models.planning.regions import (
@@ -68,12 +69,6 @@ from models.solver import (
 # (problem, options) per region in, one Solution per region out, in the same order.
 RegionSolver = Callable[[list[tuple[AssignmentProblem, SolverOptions]]], list[Solution]]
 
-BAND_ROUNDING_TOLERANCE = 0.005
-"""A plan may miss a balance band or a capacity by at most 0.5% of its limit (a rounding miss:
-about a third of one average account's workload on a 75-unit band) when no plan keeping it
-exactly was found; the plan is kept, status "feasible", and names each such rep in
-``within_tolerance``. Capacity too: on the 2,000-account sample world the search's best plan at
-the grown budget missed two capacities by 0.1 and 0.2 of 69-107 units and was thrown away."""
 BAND_TOLERANCE = {
     "workload_band": BAND_ROUNDING_TOLERANCE,
     "potential_band": BAND_ROUNDING_TOLERANCE,

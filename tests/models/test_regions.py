@@ -439,3 +439,17 @@ def test_the_plan_names_each_solver_method_once_with_how_many_regions_it_solved(
     assert solver_summary(solved) == "lagrangian+repair in 3 regions, lp+repair in 1 region"
     assert solver_summary(solved[:2]) == "lagrangian+repair"
     assert solver_summary([]) == ""
+
+
+def test_reps_within_the_rounding_tolerance_are_told_apart_from_overloaded_reps():
+    """The 1M plan's report said "reps over capacity: 4" for reps 0.2-0.5% over, which the
+    plan keeps as rounding; the report now counts those past the tolerance on their own."""
+    from models.planning.metrics import assignment_metrics
+
+    # three reps of capacity 100: loads 100.3% (rounding), 103% (overloaded), 50% (fine)
+    accounts = make_accounts([1.0] * 3, workload=[100.3, 103.0, 50.0])
+    reps = make_reps([100.0, 100.0, 100.0])
+    data = prepare(accounts, reps, scenario_from_dict({}))
+    owner = np.arange(3)
+    load = assignment_metrics(data, owner, np.ones(3), np.zeros(3))["rep_load"]
+    assert (load["over_capacity"], load["over_tolerance"]) == (2, 1)

@@ -206,6 +206,7 @@
     ["status", "status"], ["moves", "moves"], ["expected value / yr", "after.expected_value"],
     ["workload per rep: CV", "after.workload.cv"], ["potential per rep: CV", "after.potential.cv"],
     ["rep load: max", "after.rep_load.max"], ["reps over capacity", "after.rep_load.over_capacity"],
+    ["reps over capacity by > 0.5%", "after.rep_load.over_tolerance"],
     ["travel km, total", "after.travel_km_total"], ["high-potential coverage", "after.coverage_high_potential"],
     ["accounts moved", "after.accounts_moved"], ["potential moved (share)", "after.share_potential_moved"],
     ["gap to bound", "gap"], ["rep fit", "fit_method"],
