@@ -227,6 +227,27 @@ def read_partitioned(root: str | Path) -> PartitionedExport:
     )
 
 
+def load_whole(data: str | Path):
+    """A partitioned export as one CrmTables, for work that needs every account in one process
+    (the plan): the export it was split from when there is one, else every partition read and
+    stacked (each validated as usual; reps from the first, as every partition holds them all)."""
+    from features.loaders import load_crm
+    from features.tables import CrmTables
+
+    export = read_partitioned(data)
+    if export.source != str(Path(data).resolve()) and Path(export.source).exists():
+        return load_crm(export.source).tables
+    parts = [load_crm(p).tables for p in export.paths()]
+    return CrmTables(
+        accounts=pd.concat([t.accounts for t in parts], ignore_index=True),
+        reps=parts[0].reps,
+        opportunities=pd.concat([t.opportunities for t in parts], ignore_index=True),
+        assignments=pd.concat([t.assignments for t in parts], ignore_index=True),
+        activities=pd.concat([t.activities for t in parts], ignore_index=True),
+        extra_account_columns=parts[0].extra_account_columns,
+    )
+
+
 def is_partitioned(path: str | Path) -> bool:
     """True when `path` is a folder written by partition_export."""
     return (Path(path) / MANIFEST).is_file()

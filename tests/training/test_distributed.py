@@ -255,8 +255,9 @@ def _fallback(tables, as_of):
 
 def test_a_world_sampled_in_blocks_trains_and_scores_on_the_cluster(client, tmp_path, monkeypatch):
     """`territory sample --partitions` output is an export of its own: train on the cluster
-    (the client never loads it), score it with that model (the lineage matches), and retrain
-    on the cluster (the drift check builds today's features there)."""
+    (the client never loads it), score it with that model (the lineage matches), plan it
+    (regions on the cluster), and retrain on the cluster (the drift check builds today's
+    features there)."""
     from features.sample_world import SampleConfig
     from features.sample_world.blocks import write_partitioned_world
 
@@ -281,6 +282,15 @@ def test_a_world_sampled_in_blocks_trains_and_scores_on_the_cluster(client, tmp_
     assert len(scores) == 2_400 and scores["account_id"].is_unique
     assert scores["narrative"].str.len().gt(20).all() and scores["potential"].gt(0).all()
     assert scores["percentile"].between(0, 100).all()
+    plans = tmp_path / "plans"
+    planned = CliRunner().invoke(
+        app,
+        ["plan", "--data", str(world.root), "--scores", str(out), "--out", str(plans),
+         "--fit", "fallback", "--cluster", address],
+    )  # fmt: skip
+    assert planned.exit_code == 0, planned.output  # the partitions read as one export here
+    assignments = pd.read_csv(next(plans.glob("v*/assignments.csv")))
+    assert len(assignments) == 2_400
     retrain = ["retrain", "--data", str(world.root), "--cluster", address]
     same = CliRunner().invoke(app, retrain)  # the partitions' digest matches the champion's
     assert same.exit_code == 3 and "trained on exactly this data" in same.output, same.output

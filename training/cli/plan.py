@@ -176,9 +176,12 @@ def _feasible_with(setup, conflicts) -> list[str]:
 
 
 def _load_tables(data: str):
+    """The export's tables; a partitioned export (the Dask layout) as one, since the plan
+    weighs every account against every rep in this process (only regions go to a cluster)."""
     from features.loaders import load_crm
+    from features.partitions import is_partitioned, load_whole
 
-    return load_crm(data).tables
+    return load_whole(data) if is_partitioned(data) else load_crm(data).tables
 
 
 def _score_now(tables, scenario, model_uri: str | None, data: str):
