@@ -11,7 +11,7 @@
 sample_blocks writes the world straight into partitions, block by block
 (`territory sample --partitions`): the way past one process's memory, so the only way to a 5M
 world here; the pandas steps cannot read it (there is no single export). --parts reuses such a
-world. --world reuses a world already sampled (a 1M world takes ~8 minutes and 10 GB to sample) and
+world. --world reuses a world already sampled (a 1M world takes ~3 minutes and 10 GB to sample) and
 --store the folder whose mlflow.db holds a champion trained on it (bench_e2e's --work), so the
 scoring steps run without sampling or training again. A size's "_note" in dask.json (what was not
 run and why, projections) is printed under the table.
@@ -23,9 +23,10 @@ up. Steps: sample, partition (`territory partition`), train / train_dask, score 
 (`--cluster local`). The baseline for batch scoring with explanations is raw LightGBM on the
 same model and features in this process: `predict(pred_contrib=True)` rows per second.
 
-On one 2-core machine Dask cannot beat pandas on speed (two worker processes on the same two
-cores, plus shipping); what it buys here is bounded memory per worker and the same commands on a
-real cluster. docs/dask.md says what was measured and what is projected.
+On this 2-core machine the two single-threaded workers use both cores where the pandas
+commands mostly use one, and no process holds the whole export: at 1M accounts the Dask path is
+the faster and takes a quarter of the memory; at 20k its start-up dominates. docs/dask.md says
+what was measured and what is projected.
 """
 
 from __future__ import annotations

@@ -73,7 +73,16 @@ def block_seed(seed: int, block: int) -> int:
 def _blocks(
     config: SampleConfig, params: WorldParams, sizes: list[tuple[int, int]], progress: Progress
 ) -> Iterator[tuple[int, object]]:
-    start = IdStart()
+    # One width per kind of id for the whole world, from the count it is likely to reach (reps
+    # who left: up to as many again; ~30 opportunities and ~45 activities per account), so ids
+    # sort as numbers across blocks: a 5M world has A0000001.., R00001.., O and E of 9 digits.
+    # A count past its guess only widens the later ids (still unique).
+    digits = tuple(
+        len(str(n))
+        for n in (config.n_accounts, 2 * config.n_reps, 100 * config.n_accounts,
+                  100 * config.n_accounts)
+    )  # fmt: skip
+    start = IdStart(digits=digits)
     for k, (accounts, reps) in enumerate(sizes):
         progress(f"block {k + 1}/{len(sizes)}: generating {accounts:,} accounts, {reps:,} reps")
         block = dataclasses.replace(
@@ -87,6 +96,7 @@ def _blocks(
             start.reps + len(t.reps),
             start.opportunities + len(t.opportunities),
             start.activities + len(t.activities),
+            digits,
         )
 
 

@@ -28,6 +28,16 @@ class IdStart:
     reps: int = 0
     opportunities: int = 0
     activities: int = 0
+    # the whole world's id widths (A, R, O, E), so every block's ids are as wide (0: as n needs)
+    digits: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def ids(self, prefix: str, n: int) -> pa.StringArray:
+        """This block's n ids of kind `prefix` (A, R, O, E), numbered on from the blocks
+        before it."""
+        kinds = ("A", "R", "O", "E")
+        start = (self.accounts, self.reps, self.opportunities, self.activities)
+        k = kinds.index(prefix)
+        return sequential_ids(prefix, n, start[k], self.digits[k])
 
 
 WHOLE = IdStart()
@@ -130,14 +140,15 @@ LAST_NAMES = (
 )
 
 
-def sequential_ids(prefix: str, n: int, start: int = 0) -> pa.StringArray:
+def sequential_ids(prefix: str, n: int, start: int = 0, digits: int = 0) -> pa.StringArray:
     """Ids prefix + start+1..start+n zero-padded (A000001, R0001, O00000001), wider only when
-    the largest needs it (`start`: a block of a world written block by block, IdStart).
+    the largest needs it or `digits` asks (`start`, `digits`: one block of a world written
+    block by block, IdStart).
 
     Built digit by digit from repeated blocks straight into an Arrow buffer: no Python strings,
     so tens of millions of ids take about a second.
     """
-    width = max(ID_WIDTHS[prefix], len(str(start + n)))
+    width = max(ID_WIDTHS[prefix], digits, len(str(start + n)))
     rows = np.empty((n + 1, width + 1), dtype=np.uint8)
     rows[:, 0] = ord(prefix)
     for k in range(width):
@@ -319,9 +330,7 @@ def crm_tables(
         reps=reps_frame(history.roster, id_series(rep_ids), params, rng, start.reps),
         opportunities=pd.DataFrame(
             {
-                "opportunity_id": id_series(
-                    sequential_ids("O", len(opps["account"]), start.opportunities)
-                ),
+                "opportunity_id": id_series(start.ids("O", len(opps["account"]))),
                 "account_id": _lookup(account_ids, opps["account"]),
                 "rep_id": _lookup(rep_ids, opps["rep"]),
                 "created_at": to_dates(opps["created"]),
@@ -340,9 +349,7 @@ def crm_tables(
         ),
         activities=pd.DataFrame(
             {
-                "activity_id": id_series(
-                    sequential_ids("E", len(acts["account"]), start.activities)
-                ),
+                "activity_id": id_series(start.ids("E", len(acts["account"]))),
                 "account_id": _lookup(account_ids, acts["account"]),
                 "rep_id": _lookup(rep_ids, acts["rep"]),
                 "occurred_at": to_dates(acts["day"]),

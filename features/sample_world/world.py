@@ -10,7 +10,7 @@ import numpy as np
 
 from features.sample_world.accounts import DAYS_PER_YEAR, draw_accounts
 from features.sample_world.config import SampleConfig, WorldParams, check_config
-from features.sample_world.frames import WHOLE, IdStart, crm_tables, id_series, sequential_ids
+from features.sample_world.frames import WHOLE, IdStart, crm_tables, id_series
 from features.sample_world.history import month_bounds, simulate_history
 from features.sample_world.places import us_cities
 from features.sample_world.truth import Truth, build_truth
@@ -73,8 +73,8 @@ def generate_world(
         on_month=lambda: report("history", next(done), n_months),
     )
     ids = (
-        sequential_ids("A", len(accounts), start.accounts),
-        sequential_ids("R", len(history.roster), start.reps),
+        start.ids("A", len(accounts)),
+        start.ids("R", len(history.roster)),
     )
     tables = crm_tables(accounts, history, ids, cities, params, rng, start)
     # The tables now hold every event; drop the raw arrays so 1M-account worlds peak lower.

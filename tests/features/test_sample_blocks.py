@@ -18,7 +18,7 @@ from features.loaders import load_crm
 from features.partitions import bucket_of, read_partitioned
 from features.sample_world import SampleConfig, generate_world, load_truth
 from features.sample_world.blocks import block_seed, block_sizes, write_partitioned_world
-from features.sample_world.frames import sequential_ids
+from features.sample_world.frames import IdStart, sequential_ids
 from training.cli import app
 
 def said(result) -> str:
@@ -46,6 +46,10 @@ def test_ids_run_on_from_block_to_block():
     whole = sequential_ids("O", 25_000).to_pylist()
     pieces = sequential_ids("O", 9_000).to_pylist() + sequential_ids("O", 16_000, 9_000).to_pylist()
     assert pieces == whole
+    # a 5M world's first and last blocks: the same width, so ids sort as numbers
+    first = IdStart(digits=(7, 5, 9, 9)).ids("A", 2).to_pylist()
+    last = IdStart(accounts=4_999_998, digits=(7, 5, 9, 9)).ids("A", 2).to_pylist()
+    assert first + last == ["A0000001", "A0000002", "A4999999", "A5000000"]
 
 
 def test_blocks_split_accounts_and_reps_evenly():
@@ -58,8 +62,12 @@ def test_every_id_is_unique_and_every_account_lies_whole_in_its_partition(blocks
     assert len(accounts) == CONFIG.n_accounts == blocks.rows["accounts"]
     for column in ("account_id", "crm_id"):
         assert accounts[column].is_unique, column
-    assert accounts["account_id"].min() == "A000001"
+    # every block's ids as wide as the world's: they sort as numbers across blocks
+    assert accounts["account_id"].min() == "A000001"  # 6 digits: the least width of A ids
     assert accounts["account_id"].max() == f"A{CONFIG.n_accounts:06d}"
+    for table, key in (("opportunities", "opportunity_id"), ("activities", "activity_id")):
+        widths = pd.concat([getattr(t, table)[key] for t in parts]).str.len()
+        assert widths.nunique() == 1, (table, widths.unique())
     for table, key in (("opportunities", "opportunity_id"), ("activities", "activity_id")):
         rows = pd.concat([getattr(t, table) for t in parts])
         assert rows[key].is_unique and len(rows) == blocks.rows[table], table
