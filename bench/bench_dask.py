@@ -144,14 +144,14 @@ def render(results: dict[str, dict]) -> str:
         "| accounts | step | seconds | peak GB | rows/s | load |",
         "|---:|---|---:|---:|---:|---:|",
     ]
+    order = ("sample", "sample_blocks", *STEPS[1:])
     for size, steps in sorted(results.items(), key=lambda kv: int(kv[0])):
-        for step, got in steps.items():
-            if step.startswith("_"):
-                continue
-            rate = got.get("rows_per_s")
+        for step in sorted((s for s in steps if s in order), key=order.index):
+            got = steps[step]
+            rate, load = got.get("rows_per_s"), got.get("load")
             lines.append(
                 f"| {int(size):,} | {step} | {got['seconds']} | {got.get('peak_gb', '')} | "
-                f"{f'{rate:,}' if rate else ''} | {got.get('load', '')} |"
+                f"{f'{rate:,}' if rate else ''} | {'' if load is None else load} |"
             )
     lines += ["", *_ratios(results)]
     notes = [
