@@ -2,12 +2,13 @@
 partition by partition on a `distributed` cluster.
 
 Each partition of a partitioned export (features/partitions.py) is a complete small export:
-validated, featurised and scored on its worker, where it stays. Only small things travel: the
+read, validated, featurised and scored on a worker, which lets its tables go when the task ends.
+Only small things travel: each partition's facts (ExportFacts: counts, dates, digest), the
 market context (features/context.py: per-partition tallies combined on the client, then
 broadcast), the model (scattered once to every worker), the potentials (one float per account,
-gathered to rank percentiles across all accounts) and the finished rows. The same functions as
-the pandas path do the work, so the results are the same (tests/training/test_distributed.py
-states the tolerances).
+gathered to rank percentiles across all accounts) and the finished rows, one partition at a
+time. The same functions as the pandas path do the work, so the results are the same
+(tests/training/test_distributed.py states the tolerances).
 """
 
 from __future__ import annotations
@@ -39,10 +40,6 @@ Progress = Callable[[str], None]
 def load_partition(path: str) -> CrmTables:
     """One partition, read and validated like any export (a fatal problem names the partition)."""
     return load_crm(path).tables
-
-
-def _latest_date(tables: CrmTables) -> pd.Timestamp:
-    return tables.latest_date()
 
 
 def partition_facts(path: str, digest: bool = True) -> dict:
