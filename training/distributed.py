@@ -27,7 +27,7 @@ from features.pipeline import accounts_at, build_account_features, build_snapsho
 from features.tables import CrmTables
 from models.explain import explain_frame
 from models.potential import PotentialModel, percentile_rank, tier_of, to_matrix
-from training.train import ExportFacts, combine_facts, dataset_digest
+from training.train import ExportFacts, combine_facts
 
 Progress = Callable[[str], None]
 
@@ -42,18 +42,9 @@ def load_partition(path: str) -> CrmTables:
     return load_crm(path).tables
 
 
-def partition_facts(path: str, digest: bool = True) -> dict:
-    """What the client needs to know about one partition without holding it (ExportFacts;
-    `digest`: False skips hashing the rows, a third of the time, when only dates are needed)."""
-    tables = load_partition(path)
-    opps = tables.opportunities
-    return {
-        "accounts": len(tables.accounts),
-        "latest": tables.latest_date(),
-        "latest_opportunity": pd.concat([opps["created_at"], opps["closed_at"]]).max(),
-        "history_start": tables.history_start(),
-        "digest": dataset_digest(tables) if digest else "",
-    }
+def partition_facts(path: str, digest: bool = True) -> ExportFacts:
+    """What the client needs to know about one partition without holding it."""
+    return ExportFacts.of(load_partition(path), digest=digest)
 
 
 def tally_partition(tables: CrmTables, as_of: pd.Timestamp):
@@ -280,8 +271,8 @@ def scored_parts_on_cluster(
 
 def score_on_cluster(client, export: PartitionedExport, model: PotentialModel, as_of, **kw):
     """scored_parts_on_cluster's frames as one frame (for tests and small exports)."""
-    return pd.concat(list(scored_parts_on_cluster(client, export, model, as_of, **kw)),
-                     ignore_index=True)  # fmt: skip
+    parts = scored_parts_on_cluster(client, export, model, as_of, **kw)
+    return pd.concat(list(parts), ignore_index=True)
 
 
 def snapshots_on_cluster(
